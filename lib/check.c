@@ -1,0 +1,230 @@
+/*
+ * NAME
+ *	check - the configuration check behind "openpgp-milter -n"
+ * SYNOPSIS
+ *	opm_check_list(), opm_problem_free()
+ * DESCRIPTION
+ *	For one list: the GnuPG home must not fetch or import keys by itself;
+ *	the list key must be there with its secret part, able to sign and to
+ *	encrypt; every member's pinned key must be there under its primary
+ *	fingerprint, neither expired, revoked nor disabled, with a usable
+ *	signing and encryption key, a user ID with the member's address, and
+ *	an acceptable algorithm and size.  Keys that expire within
+ *	KeyExpiryWarning give a warning.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "check.h"
+#include "keys.h"
+
+void
+opm_problem_free(OpmProblem *p)
+{
+	if (p == NULL)
+		return;
+	g_free(p->where);
+	g_free(p->text);
+	g_free(p);
+}
+
+static void
+add(GPtrArray *out, OpmSeverity sev, const char *where, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+
+static void
+add(GPtrArray *out, OpmSeverity sev, const char *where, const char *fmt, ...)
+{
+	OpmProblem *p = g_new0(OpmProblem, 1);
+	va_list ap;
+
+	p->severity = sev;
+	p->where = g_strdup(where);
+	va_start(ap, fmt);
+	p->text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_ptr_array_add(out, p);
+}
+
+static gboolean
+usable(const OpmSubkeyInfo *s)
+{
+	return !s->revoked && !s->expired && !s->invalid && !s->disabled;
+}
+
+/* Soonest expiry among the usable subkeys with the capability, 0 never,
+ * -1 none usable. */
+static gint64
+capability(const OpmKeyInfo *k, gboolean sign)
+{
+	gint64 best = -1;
+
+	for (guint i = 0; i < k->subkeys->len; i++) {
+		OpmSubkeyInfo *s = g_ptr_array_index(k->subkeys, i);
+
+		if (!usable(s) || !(sign ? s->can_sign : s->can_encrypt))
+			continue;
+		if (s->expires == 0)
+			return 0;
+		best = MAX(best, s->expires);
+	}
+	return best;
+}
+
+static void
+check_algorithms(GPtrArray *out, OpmList *list, const char *where,
+    const OpmKeyInfo *k)
+{
+	for (guint i = 0; i < k->subkeys->len; i++) {
+		OpmSubkeyInfo *s = g_ptr_array_index(k->subkeys, i);
+
+		if (!usable(s))
+			continue;
+		switch (s->algo) {
+		case GPGME_PK_RSA:
+		case GPGME_PK_RSA_E:
+		case GPGME_PK_RSA_S:
+			if ((gint64)s->bits < list->min_rsa_bits)
+				add(out, OPM_PROBLEM_ERROR, where,
+				    "key %s: RSA %u bits is below the minimum "
+				    "of %" G_GINT64_FORMAT, k->fpr, s->bits,
+				    list->min_rsa_bits);
+			break;
+		case GPGME_PK_DSA:
+		case GPGME_PK_ELG:
+		case GPGME_PK_ELG_E:
+			if (!list->allow_dsa)
+				add(out, OPM_PROBLEM_ERROR, where,
+				    "key %s: %s keys are not accepted "
+				    "(AllowDsa no)", k->fpr,
+				    gpgme_pubkey_algo_name(s->algo));
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+check_expiry(GPtrArray *out, OpmList *list, const char *where,
+    const OpmKeyInfo *k, const char *what, gint64 when, gint64 now)
+{
+	if (when > 0 && when - now < list->key_expiry_warning) {
+		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(when);
+		g_autofree char *d = g_date_time_format(dt, "%Y-%m-%d");
+
+		add(out, OPM_PROBLEM_WARNING, where, "key %s: %s expires on %s",
+		    k->fpr, what, d);
+	}
+}
+
+static void
+check_gpg_conf(GPtrArray *out, OpmList *list)
+{
+	g_autofree char *path = g_build_filename(list->gnupg_home, "gpg.conf",
+	    NULL);
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint n = 0;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return;
+	lines = g_strsplit(text, "\n", -1);
+	for (char **l = lines; *l != NULL; l++) {
+		g_autofree char *where = g_strdup_printf("%s:%u", path, ++n);
+
+		g_strstrip(*l);
+		if (**l == '#')
+			continue;
+		if (strstr(*l, "auto-key-retrieve") != NULL ||
+		    strstr(*l, "auto-key-import") != NULL ||
+		    g_str_has_prefix(*l, "auto-key-locate"))
+			add(out, OPM_PROBLEM_ERROR, where, "the list's GnuPG home "
+			    "must not fetch or import keys by itself: remove "
+			    "\"%s\"", *l);
+	}
+}
+
+GPtrArray *
+opm_check_list(OpmList *list, gint64 now)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)opm_problem_free);
+	OpmKeyInfo *lk = list->list_keyinfo;
+
+	if (!g_file_test(list->gnupg_home, G_FILE_TEST_IS_DIR))
+		add(out, OPM_PROBLEM_ERROR, list->file,
+		    "GnupgHome %s is not a directory", list->gnupg_home);
+	check_gpg_conf(out, list);
+	if (lk == NULL) {
+		add(out, OPM_PROBLEM_ERROR, list->file, "the list key %s is not "
+		    "in %s", list->list_key, list->gnupg_home);
+	} else {
+		if (!lk->has_secret)
+			add(out, OPM_PROBLEM_ERROR, list->file, "the secret part "
+			    "of the list key %s is not in %s", lk->fpr,
+			    list->gnupg_home);
+		if (lk->revoked || lk->expired || lk->disabled || lk->invalid)
+			add(out, OPM_PROBLEM_ERROR, list->file,
+			    "the list key %s is %s", lk->fpr, lk->revoked ?
+			    "revoked" : lk->expired ? "expired" : "not usable");
+		else {
+			if (capability(lk, TRUE) < 0)
+				add(out, OPM_PROBLEM_ERROR, list->file, "the list "
+				    "key %s cannot sign", lk->fpr);
+			if (capability(lk, FALSE) < 0)
+				add(out, OPM_PROBLEM_ERROR, list->file, "the list "
+				    "key %s cannot encrypt", lk->fpr);
+			check_expiry(out, list, list->file, lk, "the list key",
+			    MAX(capability(lk, TRUE), 0), now);
+		}
+	}
+	if (list->members->len == 0)
+		add(out, OPM_PROBLEM_WARNING, list->members_file,
+		    "the list has no members");
+	for (guint i = 0; i < list->members->len; i++) {
+		OpmMember *m = g_ptr_array_index(list->members, i);
+		g_autofree char *where = g_strdup_printf("%s:%u",
+		    list->members_file, m->line);
+		OpmKeyInfo *k = m->key;
+		gint64 sign, enc;
+		gboolean uid = FALSE;
+
+		if (k == NULL) {
+			add(out, OPM_PROBLEM_ERROR, where, "%s: no key with primary "
+			    "fingerprint %s in %s (import it, and pin the "
+			    "primary key's fingerprint, not a subkey's)",
+			    m->address, m->fpr, list->gnupg_home);
+			continue;
+		}
+		if (k->revoked || k->expired || k->disabled || k->invalid) {
+			add(out, OPM_PROBLEM_ERROR, where, "%s: key %s is %s",
+			    m->address, k->fpr, k->revoked ? "revoked" :
+			    k->expired ? "expired" : k->disabled ? "disabled" :
+			    "invalid");
+			continue;
+		}
+		sign = capability(k, TRUE);
+		enc = capability(k, FALSE);
+		if (sign < 0)
+			add(out, OPM_PROBLEM_ERROR, where, "%s: key %s has no "
+			    "usable signing key", m->address, k->fpr);
+		if (enc < 0)
+			add(out, OPM_PROBLEM_ERROR, where, "%s: key %s has no "
+			    "usable encryption key", m->address, k->fpr);
+		for (guint j = 0; j < k->emails->len; j++)
+			if (g_ascii_strcasecmp(g_ptr_array_index(k->emails, j),
+			    m->address) == 0)
+				uid = TRUE;
+		if (!uid)
+			add(out, OPM_PROBLEM_ERROR, where, "%s: no valid user ID "
+			    "of key %s carries this address", m->address, k->fpr);
+		check_algorithms(out, list, where, k);
+		check_expiry(out, list, where, k, "its signing key", MAX(sign, 0),
+		    now);
+		check_expiry(out, list, where, k, "its encryption key",
+		    MAX(enc, 0), now);
+	}
+	return out;
+}

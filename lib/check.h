@@ -1,0 +1,28 @@
+/*
+ * NAME
+ *	check.h - the configuration check behind "openpgp-milter -n"
+ */
+#ifndef OPM_CHECK_H
+#define OPM_CHECK_H
+
+#include "conf.h"
+
+typedef enum {
+	OPM_PROBLEM_WARNING,
+	OPM_PROBLEM_ERROR,
+} OpmSeverity;
+
+typedef struct {
+	OpmSeverity severity;
+	char *where;  /* "file:line" or "file" */
+	char *text;
+} OpmProblem;
+
+void opm_problem_free(OpmProblem *p); /* accepts NULL */
+
+/* Check a list whose keys are loaded (opm_keys_load()): the list key,
+ * every member key, the GnuPG home's gpg.conf.  now: current time.
+ * (transfer full): a GPtrArray of OpmProblem, empty when all is well. */
+GPtrArray *opm_check_list(OpmList *list, gint64 now);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * NAME
+ *	conf.h - configuration, list definitions and members
+ * DESCRIPTION
+ *	The main configuration file and the list definition files share one
+ *	syntax: "Name value" lines, '#' starts a comment.  Every option is
+ *	declared once, in the table returned by opm_conf_options(); parsing,
+ *	defaults, bounds and the check that the man page lists exactly these
+ *	options all read that table.
+ */
+#ifndef OPM_CONF_H
+#define OPM_CONF_H
+
+#include "opm.h"
+
+typedef struct OpmKeyInfo OpmKeyInfo; /* keys.h */
+
+typedef enum {
+	OPM_OPT_STRING,
+	OPM_OPT_PATH,     /* a file or directory name */
+	OPM_OPT_BOOL,     /* yes/no, true/false, on/off, 1/0 */
+	OPM_OPT_INT,      /* decimal integer within [min, max] */
+	OPM_OPT_DURATION, /* seconds, or a number with s, m, h, d, w */
+	OPM_OPT_SIZE,     /* bytes, or a number with k, M, G */
+	OPM_OPT_ADDRESS,  /* local@domain */
+	OPM_OPT_FPR,      /* 40 or 64 hex digits, spaces allowed */
+	OPM_OPT_ENUM,     /* one of the words in values */
+	OPM_OPT_WORDS,    /* a list of words from values, separated by , or space */
+	OPM_OPT_MODE,     /* an octal file mode */
+} OpmOptType;
+
+typedef enum {
+	OPM_SCOPE_MAIN, /* main configuration file */
+	OPM_SCOPE_LIST, /* a list definition file */
+} OpmScope;
+
+typedef struct {
+	const char *name;
+	OpmScope scope;
+	OpmOptType type;
+	const char *dflt;   /* NULL: no default (required where required) */
+	gint64 min, max;    /* bounds for INT, DURATION and SIZE */
+	gsize offset;       /* into OpmConfig or OpmList */
+	gboolean repeat;    /* may be given more than once (strings only) */
+	gboolean required;
+	const char *values; /* ENUM and WORDS: the accepted words, '|' separated */
+	const char *doc;    /* one line, for --help style listings */
+} OpmOption;
+
+/* Hash algorithms, as a bit set of (1 << gpgme_hash_algo_t). */
+typedef guint32 OpmHashSet;
+
+typedef struct {
+	char *address;     /* normalized: domain lower case */
+	char *fpr;         /* upper-case hex primary-key fingerprint */
+	char *name;        /* display name, or NULL */
+	guint line;        /* line in the members file */
+	OpmKeyInfo *key;   /* filled by opm_keys_load(); NULL if missing;
+			      (transfer none): owned by the list's keys */
+} OpmMember;
+
+typedef struct {
+	char *file;             /* the list definition file */
+	char *address;          /* list address, normalized */
+	char *name;             /* short name used in texts */
+	char *gnupg_home;
+	char *list_key;         /* fingerprint of the list key */
+	char *members_file;
+	GPtrArray *admins;      /* char *, addresses */
+	char *bounce_address;
+	char *hashes_words;     /* as written; see allowed_hashes */
+	OpmHashSet allowed_hashes;
+	gint64 max_signature_age;   /* seconds; 0 disables freshness */
+	gint64 max_clock_skew;      /* seconds a signature may be in the future */
+	gint64 replay_lifetime;     /* seconds a replay-cache entry is kept */
+	gint64 min_rsa_bits;
+	gboolean allow_dsa;
+	gint64 key_expiry_warning;  /* seconds; -n warns within this */
+
+	GPtrArray *members;         /* OpmMember *, owned */
+	GPtrArray *keys;            /* OpmKeyInfo *, owned: member keys */
+	OpmKeyInfo *list_keyinfo;   /* owned; NULL if the list key is missing */
+	GHashTable *keys_by_fpr;    /* fpr of primary or subkey -> OpmKeyInfo *
+				       (not owned; owned by the members) */
+} OpmList;
+
+typedef struct {
+	gint refcount;
+	char *path;
+	char *socket;
+	char *user;
+	char *pid_file;
+	char *state_dir;
+	char *syslog_facility;
+	char *log_level;
+	gint64 umask;
+	GPtrArray *list_files; /* char *, "List" lines */
+	char *list_dir;
+	gint64 max_message_size;
+	gint64 max_mime_depth;
+	gint64 max_mime_parts;
+	gint64 max_headers;
+	gint64 max_header_size;
+
+	GPtrArray *lists; /* OpmList *, owned */
+} OpmConfig;
+
+/* The option table, terminated by an entry whose name is NULL.
+ * (transfer none) */
+const OpmOption *opm_conf_options(void);
+
+/* Read the main configuration file at path, every list file it names and
+ * every members file.  Does not touch keys: call opm_keys_load() per list.
+ * Errors name the file and line.  (transfer full): opm_conf_unref(). */
+OpmConfig *opm_conf_load(const char *path, GError **error);
+
+OpmConfig *opm_conf_ref(OpmConfig *conf);
+void opm_conf_unref(OpmConfig *conf); /* accepts NULL */
+
+/* The list whose address equals addr (compared normalized), or NULL.
+ * (transfer none): owned by conf. */
+OpmList *opm_conf_find_list(OpmConfig *conf, const char *addr);
+
+/* The members whose pinned fingerprint is fpr.  (transfer none) */
+OpmMember *opm_list_find_member(OpmList *list, const char *fpr,
+    const char *address);
+
+/* Parse "7d", "10m", "3600"; returns FALSE on junk. */
+gboolean opm_parse_duration(const char *s, gint64 *out);
+gboolean opm_parse_size(const char *s, gint64 *out);
+
+/* Canonical fingerprint: upper-case hex without spaces, or NULL if s is
+ * not 40 or 64 hex digits.  (transfer full) */
+char *opm_fpr_canon(const char *s);
+
+/* Name of a hash algorithm as the configuration spells it. */
+const char *opm_hash_name(int algo);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmConfig, opm_conf_unref)
+
+#endif

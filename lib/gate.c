@@ -1,0 +1,472 @@
+/*
+ * NAME
+ *	gate - the posting gate
+ * SYNOPSIS
+ *	opm_gate_check(), opm_gate_release(), opm_gate_limits(),
+ *	opm_verdict_tempfail(), opm_verdict_free()
+ * DESCRIPTION
+ *	The checks run in the order a poster can act on: bounds, structure,
+ *	signature validity, membership of the signer, key state, hash
+ *	algorithm, freshness, identity binding of From:, replay.  The first
+ *	failure decides.  Every decision is taken from gpgme's structured
+ *	verification result and the member table loaded with the
+ *	configuration; no text from gpg or from the message is interpreted.
+ *
+ *	Every rejection text names the list, says what is wrong in plain
+ *	words and what to do.  Text taken from the message is sanitized first.
+ * DIAGNOSTICS
+ *	Trouble that is not the poster's (gpg cannot run, the state directory
+ *	is not writable) is a TEMPFAIL verdict, logged with g_warning().
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "gate.h"
+#include "keys.h"
+#include "replay.h"
+
+void
+opm_verdict_free(OpmVerdict *v)
+{
+	if (v == NULL)
+		return;
+	g_free(v->text);
+	g_free(v->reason);
+	g_free(v->list);
+	g_free(v->from);
+	g_free(v->signer);
+	g_free(v->replay_key);
+	g_free(v);
+}
+
+void
+opm_gate_limits(const OpmConfig *conf, OpmLimits *out)
+{
+	out->max_size = conf->max_message_size;
+	out->max_depth = conf->max_mime_depth;
+	out->max_parts = conf->max_mime_parts;
+	out->max_headers = conf->max_headers;
+	out->max_header_size = conf->max_header_size;
+}
+
+static OpmVerdict *
+verdict_new(const char *list)
+{
+	OpmVerdict *v = g_new0(OpmVerdict, 1);
+
+	v->list = g_strdup(list);
+	v->action = OPM_ACTION_ACCEPT;
+	g_strlcpy(v->rcode, "250", sizeof(v->rcode));
+	g_strlcpy(v->xcode, "2.0.0", sizeof(v->xcode));
+	v->reason = g_strdup("signed by member");
+	return v;
+}
+
+/* Set v to a refusal.  The text is "list ADDRESS: " followed by fmt; a
+ * '\n' in fmt starts a new reply line. */
+static OpmVerdict *
+refuse(OpmVerdict *v, OpmAction action, const char *rcode, const char *xcode,
+    const char *reason, const char *fmt, ...) G_GNUC_PRINTF(6, 7);
+
+static OpmVerdict *
+refuse(OpmVerdict *v, OpmAction action, const char *rcode, const char *xcode,
+    const char *reason, const char *fmt, ...)
+{
+	g_autofree char *body = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	body = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	v->action = action;
+	g_strlcpy(v->rcode, rcode, sizeof(v->rcode));
+	g_strlcpy(v->xcode, xcode, sizeof(v->xcode));
+	g_free(v->reason);
+	v->reason = g_strdup(reason);
+	g_free(v->text);
+	v->text = g_strdup_printf("list %s: %s", v->list, body);
+	return v;
+}
+
+OpmVerdict *
+opm_verdict_tempfail(const char *list, const char *xcode, const char *reason)
+{
+	OpmVerdict *v = verdict_new(list);
+
+	return refuse(v, OPM_ACTION_TEMPFAIL, "451", xcode, reason,
+	    "temporary local problem while checking your post (%s).\n"
+	    "Nothing was delivered; your mail server will try again.",
+	    reason);
+}
+
+/* "the key 0xFPR registered for you" when From: names a member. */
+static char *
+key_hint(OpmList *list, const char *from)
+{
+	OpmMember *m = from != NULL ? opm_list_find_member(list, NULL, from) :
+	    NULL;
+
+	if (m != NULL)
+		return g_strdup_printf("the key 0x%s registered for you", m->fpr);
+	return g_strdup("the key registered for you as a member of the list");
+}
+
+static char *
+human_duration(gint64 s)
+{
+	if (s < 0)
+		s = -s;
+	if (s >= 2 * 86400)
+		return g_strdup_printf("%" G_GINT64_FORMAT " days", s / 86400);
+	if (s >= 2 * 3600)
+		return g_strdup_printf("%" G_GINT64_FORMAT " hours", s / 3600);
+	if (s >= 120)
+		return g_strdup_printf("%" G_GINT64_FORMAT " minutes", s / 60);
+	return g_strdup_printf("%" G_GINT64_FORMAT " seconds", s);
+}
+
+/*
+ * The From: binding input: exactly one From: field with exactly one
+ * mailbox.  Returns the normalized address or NULL with *why set.
+ */
+static char *
+single_from(OpmMessage *msg, const char **why)
+{
+	g_autoptr(GPtrArray) froms = opm_message_headers(msg, "From");
+	InternetAddressList *al;
+	InternetAddress *a;
+	char *addr = NULL;
+
+	if (froms->len != 1) {
+		*why = froms->len == 0 ? "the post has no From: header" :
+		    "the post has more than one From: header";
+		return NULL;
+	}
+	al = internet_address_list_parse(NULL, g_ptr_array_index(froms, 0));
+	if (al == NULL || internet_address_list_length(al) != 1 ||
+	    !INTERNET_ADDRESS_IS_MAILBOX(
+		(a = internet_address_list_get_address(al, 0)))) {
+		*why = "the From: header must hold exactly one address";
+	} else {
+		const char *s = internet_address_mailbox_get_addr(
+		    INTERNET_ADDRESS_MAILBOX(a));
+
+		if (s == NULL || strchr(s, '@') == NULL)
+			*why = "the From: address is not a mail address";
+		else
+			addr = opm_address_normalize(s);
+	}
+	if (al != NULL)
+		g_object_unref(al);
+	return addr;
+}
+
+/* The From: address for texts and logs, even when it does not bind. */
+static char *
+any_from(OpmMessage *msg)
+{
+	g_autoptr(GPtrArray) froms = opm_message_headers(msg, "From");
+	InternetAddressList *al;
+	char *out = NULL;
+
+	if (froms->len == 0)
+		return NULL;
+	al = internet_address_list_parse(NULL, g_ptr_array_index(froms, 0));
+	if (al != NULL && internet_address_list_length(al) > 0 &&
+	    INTERNET_ADDRESS_IS_MAILBOX(internet_address_list_get_address(al, 0))) {
+		g_autofree char *n = opm_address_normalize(
+		    internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(
+			internet_address_list_get_address(al, 0))));
+
+		out = opm_sanitize(n, 254);
+	}
+	if (al != NULL)
+		g_object_unref(al);
+	return out;
+}
+
+static OpmVerdict *
+check_limits(OpmVerdict *v, OpmMessage *msg)
+{
+	g_autofree char *d = opm_sanitize(msg->limit_detail, 200);
+
+	switch (msg->limit) {
+	case OPM_LIMIT_OK:
+		return NULL;
+	case OPM_LIMIT_SIZE:
+		return refuse(v, OPM_ACTION_REJECT, "552", "5.3.4", "too big",
+		    "the post is too big (%s).\n"
+		    "Send a smaller message; share large files another way.", d);
+	case OPM_LIMIT_SYNTAX:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.6.0", "malformed",
+		    "the post is not a well-formed MIME message (%s).\n"
+		    "Send it again from an ordinary mail client.", d);
+	default:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.6.0",
+		    "too complex", "the post's MIME structure is too complex "
+		    "(%s).\nSend a simpler message with fewer attachments.", d);
+	}
+}
+
+static OpmVerdict *
+check_form(OpmVerdict *v, OpmList *list, OpmMessage *msg)
+{
+	g_autofree char *hint = key_hint(list, v->from);
+	g_autofree char *d = opm_sanitize(msg->form_detail, 200);
+
+	switch (msg->form) {
+	case OPM_FORM_PGPMIME_SIGNED:
+		return NULL;
+	case OPM_FORM_UNSIGNED:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1", "unsigned",
+		    "your post is not signed; this list accepts only posts "
+		    "signed with OpenPGP.\n"
+		    "Sign the whole message (PGP/MIME) with %s and send it "
+		    "again.", hint);
+	case OPM_FORM_PARTIAL:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+		    "partially signed", "your post is not signed as a whole: "
+		    "%s.\nSign the whole message (PGP/MIME) with %s and send it "
+		    "again; do not forward a signed message as an attachment.",
+		    d, hint);
+	case OPM_FORM_SMIME:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1", "S/MIME",
+		    "your post is signed with S/MIME; this list accepts only "
+		    "OpenPGP signatures.\n"
+		    "Sign the message with OpenPGP (PGP/MIME) using %s.", hint);
+	case OPM_FORM_BAD_STRUCTURE:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+		    "unsupported structure", "your post's signature structure "
+		    "is not valid PGP/MIME (RFC 3156): %s.\n"
+		    "Sign the whole message with %s from an OpenPGP-capable "
+		    "mail client.", d, hint);
+	case OPM_FORM_PGPMIME_ENCRYPTED:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+		    "encrypted", "encrypted posts are not accepted by this list "
+		    "yet.\nSend the post signed (PGP/MIME) with %s but not "
+		    "encrypted.", hint);
+	case OPM_FORM_INLINE:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1", "inline PGP",
+		    "inline PGP posts are not accepted by this list yet.\n"
+		    "Sign the message as PGP/MIME with %s (in your client, turn "
+		    "off inline PGP).", hint);
+	}
+	return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1", "unsigned",
+	    "your post is not signed.\nSign it with %s.", hint);
+}
+
+/* Check one signature; NULL when it is acceptable. */
+static OpmVerdict *
+check_signature(OpmVerdict *v, OpmList *list, OpmSignature *s, gint64 now,
+    OpmKeyInfo **signer)
+{
+	g_autofree char *hint = key_hint(list, v->from);
+	g_autofree char *who = opm_sanitize(s->fpr, 64);
+	OpmKeyInfo *key = opm_keys_lookup(list, s->fpr);
+	gpgme_err_code_t st = gpgme_err_code(s->status);
+	OpmSubkeyInfo *sub = NULL;
+
+	if (st == GPG_ERR_BAD_SIGNATURE)
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7",
+		    "bad signature", "the OpenPGP signature on your post does "
+		    "not verify: the message was changed after it was signed, "
+		    "or the signature is damaged.\n"
+		    "Send it again signed with %s; if it keeps failing, a server "
+		    "on the way is altering signed mail.", hint);
+	if (key == NULL)
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1", "not a member",
+		    "your post is signed by key 0x%s, which is not registered "
+		    "for any member of this list.\n"
+		    "Sign with %s, or ask the list admins to register your key.",
+		    who, hint);
+	*signer = key;
+	g_free(v->signer);
+	v->signer = g_strdup(key->fpr);
+	for (guint i = 0; i < key->subkeys->len; i++) {
+		OpmSubkeyInfo *k = g_ptr_array_index(key->subkeys, i);
+
+		if (g_ascii_strcasecmp(k->fpr, s->fpr) == 0 ||
+		    g_str_has_suffix(k->fpr, who))
+			sub = k;
+	}
+	if (st == GPG_ERR_CERT_REVOKED || key->revoked ||
+	    (sub != NULL && sub->revoked))
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.5", "key revoked",
+		    "the key 0x%s that signed your post is revoked.\n"
+		    "Ask the list admins to register your new key, then sign "
+		    "with it.", key->fpr);
+	if (st == GPG_ERR_KEY_EXPIRED || key->expired ||
+	    (sub != NULL && sub->expired) ||
+	    (sub != NULL && sub->expires != 0 && s->timestamp > sub->expires))
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.5", "key expired",
+		    "the key 0x%s that signed your post has expired.\n"
+		    "Extend its expiry date, send the updated public key to the "
+		    "list admins, and post again once they have loaded it.",
+		    key->fpr);
+	if (st == GPG_ERR_SIG_EXPIRED)
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.5",
+		    "signature expired", "the signature on your post has "
+		    "expired.\nSign the post again and send it.");
+	if (st == GPG_ERR_DIGEST_ALGO ||
+	    !(list->allowed_hashes & (1u << (s->hash_algo & 31))) ||
+	    s->hash_algo > 31)
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.6", "weak hash",
+		    "your post is signed with the %s hash algorithm, which this "
+		    "list does not accept (it accepts %s).\n"
+		    "Configure your OpenPGP software to use SHA256 or stronger "
+		    "(GnuPG: personal-digest-preferences SHA512 SHA384 SHA256) "
+		    "and send it again.", opm_hash_name(s->hash_algo),
+		    list->hashes_words);
+	if (st == GPG_ERR_TIME_CONFLICT ||
+	    s->timestamp > now + list->max_clock_skew) {
+		g_autofree char *ahead = human_duration(s->timestamp - now);
+
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.5",
+		    "future signature", "the signature on your post is dated "
+		    "%s in the future.\n"
+		    "Check your computer's clock and time zone, then sign and "
+		    "send the post again.", ahead);
+	}
+	if (st != GPG_ERR_NO_ERROR || s->wrong_key_usage ||
+	    (sub != NULL && !sub->can_sign))
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7",
+		    "bad signature", "the OpenPGP signature on your post cannot "
+		    "be verified.\nSend it again signed with %s.", hint);
+	if (list->max_signature_age > 0 &&
+	    now - s->timestamp > list->max_signature_age) {
+		g_autofree char *age = human_duration(now - s->timestamp);
+		g_autofree char *max = human_duration(list->max_signature_age);
+
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.5",
+		    "stale signature", "the signature on your post was made %s "
+		    "ago; this list accepts signatures up to %s old.\n"
+		    "Sign the post again now and send it.", age, max);
+	}
+	return NULL;
+}
+
+static OpmVerdict *
+check_identity(OpmVerdict *v, OpmList *list, OpmMessage *msg,
+    OpmKeyInfo *signer)
+{
+	const char *why = NULL;
+	g_autofree char *from = single_from(msg, &why);
+	GString *registered = g_string_new(NULL);
+	OpmVerdict *out = NULL;
+
+	for (guint i = 0; i < list->members->len; i++) {
+		OpmMember *m = g_ptr_array_index(list->members, i);
+
+		if (m->key != signer)
+			continue;
+		if (from != NULL && strcmp(m->address, from) == 0)
+			v->member = m;
+		g_string_append_printf(registered, "%s%s",
+		    registered->len > 0 ? ", " : "", m->address);
+	}
+	if (from == NULL)
+		out = refuse(v, OPM_ACTION_REJECT, "550", "5.7.1", "bad From",
+		    "%s.\nSend the post with a single From: address, %s.", why,
+		    registered->str);
+	else if (v->member == NULL) {
+		g_autofree char *f = opm_sanitize(from, 254);
+
+		out = refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+		    "From not signer", "the From: address %s is not the address "
+		    "registered for the key 0x%s that signed the post (%s).\n"
+		    "Send from %s, or ask the list admins to register this "
+		    "address for your key.", f, signer->fpr, registered->str,
+		    registered->str);
+	}
+	g_string_free(registered, TRUE);
+	return out;
+}
+
+OpmVerdict *
+opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
+{
+	g_autoptr(OpmVerdict) v = verdict_new(list->address);
+	g_autoptr(GError) error = NULL;
+	g_auto(gpgme_ctx_t) ctx = NULL;
+	g_autoptr(OpmVerifyResult) r = NULL;
+	OpmKeyInfo *signer = NULL;
+	OpmSignature *first = NULL;
+	OpmVerdict *bad;
+	gint64 seen = 0;
+
+	if ((bad = check_limits(v, msg)) != NULL)
+		return g_steal_pointer(&v);
+	v->from = any_from(msg);
+	if ((bad = check_form(v, list, msg)) != NULL)
+		return g_steal_pointer(&v);
+
+	if ((ctx = opm_gpg_context(list->gnupg_home, &error)) == NULL ||
+	    (r = opm_verify_detached(ctx, msg->signed_data, msg->signature,
+		&error)) == NULL) {
+		g_warning("%s: %s", list->address, error->message);
+		opm_verdict_free(v);
+		return opm_verdict_tempfail(list->address, "4.7.0",
+		    "signature check failed");
+	}
+	if (r->signatures->len == 0) {
+		g_autofree char *hint = key_hint(list, v->from);
+
+		refuse(v, OPM_ACTION_REJECT, "550", "5.7.7", "bad signature",
+		    "the signature part of your post holds no usable OpenPGP "
+		    "signature.\nSend it again signed with %s.", hint);
+		return g_steal_pointer(&v);
+	}
+	for (guint i = 0; i < r->signatures->len; i++) {
+		OpmSignature *s = g_ptr_array_index(r->signatures, i);
+		OpmKeyInfo *k = NULL;
+
+		if ((bad = check_signature(v, list, s, now, &k)) != NULL)
+			return g_steal_pointer(&v);
+		if (signer == NULL) {
+			signer = k;
+			first = s;
+		}
+	}
+	g_free(v->signer);
+	v->signer = g_strdup(signer->fpr);
+	if ((bad = check_identity(v, list, msg, signer)) != NULL)
+		return g_steal_pointer(&v);
+
+	v->replay_key = opm_replay_key(list->address, signer->fpr,
+	    first->timestamp, msg->signed_data);
+	switch (opm_replay_claim(conf->state_dir, list->address, v->replay_key,
+	    now, MAX(list->replay_lifetime, list->max_signature_age), &seen,
+	    &error)) {
+	case OPM_REPLAY_NEW:
+		break;
+	case OPM_REPLAY_SEEN: {
+		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(seen);
+		g_autofree char *when = dt != NULL ?
+		    g_date_time_format(dt, "%Y-%m-%d %H:%M UTC") :
+		    g_strdup("earlier");
+
+		g_clear_pointer(&v->replay_key, g_free);
+		refuse(v, OPM_ACTION_REJECT, "550", "5.7.5", "replayed",
+		    "this signed post was already accepted on %s; a signature "
+		    "is accepted once only.\n"
+		    "To post again, write and sign a new message.", when);
+		return g_steal_pointer(&v);
+	}
+	case OPM_REPLAY_FAIL:
+		g_warning("%s: %s", list->address, error->message);
+		opm_verdict_free(v);
+		return opm_verdict_tempfail(list->address, "4.3.0",
+		    "replay cache unavailable");
+	}
+	return g_steal_pointer(&v);
+}
+
+void
+opm_gate_release(OpmConfig *conf, OpmVerdict *v)
+{
+	if (v == NULL || v->replay_key == NULL)
+		return;
+	opm_replay_release(conf->state_dir, v->list, v->replay_key);
+	g_clear_pointer(&v->replay_key, g_free);
+}

@@ -1,0 +1,55 @@
+/*
+ * NAME
+ *	gate.h - the posting gate: is this post validly signed by a member?
+ * DESCRIPTION
+ *	DESIGN.md section 3, steps 1 to 4, for one list.  The result is an
+ *	OpmVerdict: an action, the SMTP reply code, enhanced status code and
+ *	text the poster sees, and what the summary log line needs.
+ */
+#ifndef OPM_GATE_H
+#define OPM_GATE_H
+
+#include "conf.h"
+#include "mime.h"
+
+typedef enum {
+	OPM_ACTION_ACCEPT,
+	OPM_ACTION_REJECT,
+	OPM_ACTION_TEMPFAIL,
+} OpmAction;
+
+typedef struct {
+	OpmAction action;
+	char rcode[4];       /* "550" */
+	char xcode[8];       /* "5.7.1" */
+	char *text;          /* reply text, lines separated by '\n',
+				printable ASCII without '%' expansion */
+	char *reason;        /* short tag for the log: "unsigned", ... */
+	char *list;          /* list address */
+	char *from;          /* From: address (sanitized) or NULL */
+	char *signer;        /* signer's primary fingerprint or NULL */
+	OpmMember *member;   /* (transfer none): owned by the configuration */
+	char *replay_key;    /* the claim made for an accepted post */
+} OpmVerdict;
+
+void opm_verdict_free(OpmVerdict *v); /* accepts NULL */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmVerdict, opm_verdict_free)
+
+/* The parse bounds of the configuration. */
+void opm_gate_limits(const OpmConfig *conf, OpmLimits *out);
+
+/* Run the gate for one list.  now is the current time (seconds since the
+ * epoch).  Never NULL: internal trouble is a TEMPFAIL verdict.  An
+ * accepted post has claimed its replay-cache entry; release it with
+ * opm_gate_release() if the post is not accepted in the end.
+ * (transfer full) */
+OpmVerdict *opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg,
+    gint64 now);
+
+void opm_gate_release(OpmConfig *conf, OpmVerdict *v);
+
+/* A TEMPFAIL verdict for internal trouble.  (transfer full) */
+OpmVerdict *opm_verdict_tempfail(const char *list, const char *xcode,
+    const char *reason);
+
+#endif

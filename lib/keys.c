@@ -1,0 +1,343 @@
+/*
+ * NAME
+ *	keys - member keys and verification through gpgme
+ * SYNOPSIS
+ *	opm_gpg_context(), opm_keys_load(), opm_keys_lookup(),
+ *	opm_verify_detached(), opm_gpg_error_is_data(), opm_gpg_strerror()
+ * DESCRIPTION
+ *	One keylisting per list and (re)load fills each member's OpmKeyInfo.
+ *	Verification copies gpgme's structured result out of the context so
+ *	that callers never touch gpgme objects.
+ * DIAGNOSTICS
+ *	gpgme failures that are not about the data are OPM_ERROR_CRYPTO.
+ *	One gpgme context must be used by one thread at a time.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "keys.h"
+
+char *
+opm_gpg_strerror(gpgme_error_t err)
+{
+	char buf[256];
+
+	if (gpgme_strerror_r(err, buf, sizeof(buf)) != 0)
+		g_snprintf(buf, sizeof(buf), "gpgme error %u", (unsigned)err);
+	return g_strdup(buf);
+}
+
+gboolean
+opm_gpg_error_is_data(gpgme_error_t err)
+{
+	switch (gpgme_err_code(err)) {
+	case GPG_ERR_NO_DATA:
+	case GPG_ERR_BAD_DATA:
+	case GPG_ERR_INV_DATA:
+	case GPG_ERR_BAD_SIGNATURE:
+	case GPG_ERR_UNKNOWN_PACKET:
+	case GPG_ERR_INV_PACKET:
+	case GPG_ERR_INV_ARMOR:
+	case GPG_ERR_UNEXPECTED:
+	case GPG_ERR_UNSUPPORTED_ALGORITHM:
+	case GPG_ERR_DIGEST_ALGO:
+	case GPG_ERR_PUBKEY_ALGO:
+	case GPG_ERR_WRONG_KEY_USAGE:
+	case GPG_ERR_BAD_MPI:
+	case GPG_ERR_NOT_SUPPORTED:
+	case GPG_ERR_DECRYPT_FAILED:
+	case GPG_ERR_NO_SECKEY:
+	case GPG_ERR_BAD_KEY:
+	case GPG_ERR_CHECKSUM:
+	case GPG_ERR_TRUNCATED:
+	case GPG_ERR_INV_LENGTH:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+gpgme_ctx_t
+opm_gpg_context(const char *gnupg_home, GError **error)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_error_t err;
+
+	if ((err = gpgme_new(&ctx)) != 0 ||
+	    (err = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP)) != 0 ||
+	    (err = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP,
+		NULL, gnupg_home)) != 0) {
+		g_autofree char *msg = opm_gpg_strerror(err);
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "cannot set up gpgme for %s: %s", gnupg_home, msg);
+		if (ctx != NULL)
+			gpgme_release(ctx);
+		return NULL;
+	}
+	gpgme_set_offline(ctx, 1);
+	gpgme_set_armor(ctx, 0);
+	gpgme_set_textmode(ctx, 0);
+	gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+	/* trust is the members file's business, not the web of trust's */
+	(void)gpgme_set_ctx_flag(ctx, "trust-model", "always");
+	(void)gpgme_set_ctx_flag(ctx, "auto-key-retrieve", "0");
+	return ctx;
+}
+
+void
+opm_key_info_free(OpmKeyInfo *k)
+{
+	if (k == NULL)
+		return;
+	g_free(k->fpr);
+	g_clear_pointer(&k->subkeys, g_ptr_array_unref);
+	g_clear_pointer(&k->emails, g_ptr_array_unref);
+	g_free(k);
+}
+
+static void
+subkey_info_free(OpmSubkeyInfo *s)
+{
+	if (s == NULL)
+		return;
+	g_free(s->fpr);
+	g_free(s);
+}
+
+static OpmKeyInfo *
+key_info_from_gpgme(gpgme_key_t key)
+{
+	OpmKeyInfo *k = g_new0(OpmKeyInfo, 1);
+
+	k->fpr = g_ascii_strup(key->fpr != NULL ? key->fpr :
+	    key->subkeys->fpr, -1);
+	k->revoked = key->revoked;
+	k->expired = key->expired;
+	k->invalid = key->invalid;
+	k->disabled = key->disabled;
+	k->subkeys = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)subkey_info_free);
+	k->emails = g_ptr_array_new_with_free_func(g_free);
+	for (gpgme_subkey_t s = key->subkeys; s != NULL; s = s->next) {
+		OpmSubkeyInfo *si = g_new0(OpmSubkeyInfo, 1);
+
+		si->fpr = g_ascii_strup(s->fpr != NULL ? s->fpr : s->keyid, -1);
+		si->revoked = s->revoked;
+		si->expired = s->expired;
+		si->invalid = s->invalid;
+		si->disabled = s->disabled;
+		si->can_sign = s->can_sign;
+		si->can_encrypt = s->can_encrypt;
+		si->created = s->timestamp;
+		si->expires = s->expires;
+		si->algo = s->pubkey_algo;
+		si->bits = s->length;
+		g_ptr_array_add(k->subkeys, si);
+	}
+	for (gpgme_user_id_t u = key->uids; u != NULL; u = u->next) {
+		if (u->revoked || u->invalid || u->email == NULL ||
+		    *u->email == '\0')
+			continue;
+		g_ptr_array_add(k->emails, opm_address_normalize(u->email));
+	}
+	return k;
+}
+
+static OpmKeyInfo *
+key_info_copy(const OpmKeyInfo *k)
+{
+	OpmKeyInfo *c = g_memdup2(k, sizeof(*k));
+
+	c->fpr = g_strdup(k->fpr);
+	c->subkeys = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)subkey_info_free);
+	for (guint i = 0; i < k->subkeys->len; i++) {
+		OpmSubkeyInfo *s = g_memdup2(g_ptr_array_index(k->subkeys, i),
+		    sizeof(OpmSubkeyInfo));
+
+		s->fpr = g_strdup(s->fpr);
+		g_ptr_array_add(c->subkeys, s);
+	}
+	c->emails = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < k->emails->len; i++)
+		g_ptr_array_add(c->emails,
+		    g_strdup(g_ptr_array_index(k->emails, i)));
+	return c;
+}
+
+gboolean
+opm_keys_load(OpmList *list, GError **error)
+{
+	g_auto(gpgme_ctx_t) ctx = opm_gpg_context(list->gnupg_home, error);
+	g_autoptr(GHashTable) all = NULL;
+	gpgme_error_t err;
+	gpgme_key_t key;
+
+	if (ctx == NULL)
+		return FALSE;
+	/* primary fpr -> OpmKeyInfo, for every key in the home */
+	all = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+	    (GDestroyNotify)opm_key_info_free);
+	gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCAL);
+	if ((err = gpgme_op_keylist_start(ctx, NULL, 0)) != 0)
+		goto FAIL;
+	while ((err = gpgme_op_keylist_next(ctx, &key)) == 0) {
+		OpmKeyInfo *k = key_info_from_gpgme(key);
+
+		gpgme_key_unref(key);
+		g_hash_table_replace(all, k->fpr, k);
+	}
+	if (gpgme_err_code(err) != GPG_ERR_EOF)
+		goto FAIL;
+	(void)gpgme_op_keylist_end(ctx);
+	if ((err = gpgme_op_keylist_start(ctx, NULL, 1)) != 0)
+		goto FAIL;
+	while ((err = gpgme_op_keylist_next(ctx, &key)) == 0) {
+		g_autofree char *fpr = g_ascii_strup(key->fpr, -1);
+		OpmKeyInfo *k = g_hash_table_lookup(all, fpr);
+
+		if (k != NULL)
+			k->has_secret = TRUE;
+		gpgme_key_unref(key);
+	}
+	if (gpgme_err_code(err) != GPG_ERR_EOF)
+		goto FAIL;
+	(void)gpgme_op_keylist_end(ctx);
+
+	g_clear_pointer(&list->keys_by_fpr, g_hash_table_unref);
+	g_clear_pointer(&list->keys, g_ptr_array_unref);
+	opm_key_info_free(list->list_keyinfo);
+	list->list_keyinfo = NULL;
+	if (g_hash_table_lookup(all, list->list_key) != NULL) {
+		/* the list key is not a member's: copy it out */
+		OpmKeyInfo *lk = g_hash_table_lookup(all, list->list_key);
+
+		list->list_keyinfo = key_info_copy(lk);
+	}
+	list->keys_by_fpr = g_hash_table_new(g_str_hash, g_str_equal);
+	list->keys = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)opm_key_info_free);
+	for (guint i = 0; i < list->members->len; i++) {
+		OpmMember *m = g_ptr_array_index(list->members, i);
+		OpmKeyInfo *k;
+
+		/* a key may serve several member addresses */
+		m->key = g_hash_table_lookup(list->keys_by_fpr, m->fpr);
+		if (m->key != NULL)
+			continue;
+		if (!g_hash_table_steal_extended(all, m->fpr, NULL,
+		    (gpointer *)&k))
+			continue;
+		m->key = k;
+		g_ptr_array_add(list->keys, k);
+		for (guint j = 0; j < k->subkeys->len; j++) {
+			OpmSubkeyInfo *s = g_ptr_array_index(k->subkeys, j);
+
+			g_hash_table_insert(list->keys_by_fpr, s->fpr, k);
+		}
+	}
+	return TRUE;
+FAIL: {
+	g_autofree char *msg = opm_gpg_strerror(err);
+
+	g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+	    "%s: cannot list keys in %s: %s", list->file, list->gnupg_home,
+	    msg);
+	return FALSE;
+}
+}
+
+OpmKeyInfo *
+opm_keys_lookup(OpmList *list, const char *fpr)
+{
+	g_autofree char *up = NULL;
+	GHashTableIter it;
+	gpointer kp, vp;
+	gsize n;
+
+	if (fpr == NULL || list->keys_by_fpr == NULL)
+		return NULL;
+	up = g_ascii_strup(fpr, -1);
+	if ((vp = g_hash_table_lookup(list->keys_by_fpr, up)) != NULL)
+		return vp;
+	/* gpg reports only the key ID when it lacks a v4 issuer fingerprint */
+	n = strlen(up);
+	if (n != 16)
+		return NULL;
+	g_hash_table_iter_init(&it, list->keys_by_fpr);
+	while (g_hash_table_iter_next(&it, &kp, &vp))
+		if (strlen(kp) >= n && strcmp((char *)kp + strlen(kp) - n, up) == 0)
+			return vp;
+	return NULL;
+}
+
+void
+opm_verify_result_free(OpmVerifyResult *r)
+{
+	if (r == NULL)
+		return;
+	g_clear_pointer(&r->signatures, g_ptr_array_unref);
+	g_free(r);
+}
+
+static void
+signature_free(OpmSignature *s)
+{
+	if (s == NULL)
+		return;
+	g_free(s->fpr);
+	g_free(s);
+}
+
+OpmVerifyResult *
+opm_verify_detached(gpgme_ctx_t ctx, GBytes *data, GBytes *sig,
+    GError **error)
+{
+	g_auto(gpgme_data_t) d_data = NULL;
+	g_auto(gpgme_data_t) d_sig = NULL;
+	OpmVerifyResult *r;
+	gpgme_verify_result_t vr;
+	gpgme_error_t err;
+	gsize dlen, slen;
+	const void *dp = g_bytes_get_data(data, &dlen);
+	const void *sp = g_bytes_get_data(sig, &slen);
+
+	if ((err = gpgme_data_new_from_mem(&d_data, dp, dlen, 0)) != 0 ||
+	    (err = gpgme_data_new_from_mem(&d_sig, sp, slen, 0)) != 0) {
+		g_autofree char *msg = opm_gpg_strerror(err);
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "gpgme data: %s", msg);
+		return NULL;
+	}
+	r = g_new0(OpmVerifyResult, 1);
+	r->signatures = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)signature_free);
+	r->op_error = gpgme_op_verify(ctx, d_sig, d_data, NULL);
+	if (r->op_error != 0 && !opm_gpg_error_is_data(r->op_error)) {
+		g_autofree char *msg = opm_gpg_strerror(r->op_error);
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "gpg verify failed: %s", msg);
+		opm_verify_result_free(r);
+		return NULL;
+	}
+	vr = gpgme_op_verify_result(ctx);
+	for (gpgme_signature_t s = vr != NULL ? vr->signatures : NULL;
+	    s != NULL; s = s->next) {
+		OpmSignature *o = g_new0(OpmSignature, 1);
+
+		o->fpr = g_strdup(s->fpr);
+		o->status = s->status;
+		o->summary = s->summary;
+		o->timestamp = s->timestamp;
+		o->exp_timestamp = s->exp_timestamp;
+		o->hash_algo = s->hash_algo;
+		o->pubkey_algo = s->pubkey_algo;
+		o->wrong_key_usage = s->wrong_key_usage;
+		g_ptr_array_add(r->signatures, o);
+	}
+	return r;
+}

@@ -1,0 +1,81 @@
+/*
+ * NAME
+ *	keys.h - member keys and OpenPGP operations through gpgme
+ * DESCRIPTION
+ *	Member keys are listed once per (re)load of the configuration, so
+ *	that no gpg process is started to look up a key while a post is
+ *	handled.  Verification returns gpgme's structured result copied into
+ *	plain structs; nothing is ever decided from gpg's text output.
+ */
+#ifndef OPM_KEYS_H
+#define OPM_KEYS_H
+
+#include "conf.h"
+
+typedef struct {
+	char *fpr;
+	gboolean revoked, expired, invalid, disabled;
+	gboolean can_sign, can_encrypt;
+	gint64 created, expires; /* expires 0: never */
+	gpgme_pubkey_algo_t algo;
+	guint bits;
+} OpmSubkeyInfo;
+
+struct OpmKeyInfo {
+	char *fpr;           /* primary key fingerprint, upper case */
+	gboolean revoked, expired, invalid, disabled;
+	GPtrArray *subkeys;  /* OpmSubkeyInfo *, [0] is the primary key */
+	GPtrArray *emails;   /* char *, normalized addresses of valid UIDs */
+	gboolean has_secret;
+};
+
+void opm_key_info_free(OpmKeyInfo *k); /* accepts NULL */
+
+/* A gpgme context for the GnuPG home, OpenPGP, offline, armor off, with
+ * the trust model set to "always" (trust comes from the members file).
+ * NULL with error on failure.  (transfer full): gpgme_release(). */
+gpgme_ctx_t opm_gpg_context(const char *gnupg_home, GError **error);
+
+/* List every key in the list's GnuPG home once and attach to each member
+ * its OpmKeyInfo (NULL where the key is missing); fill keys_by_fpr.
+ * FALSE with error only if gpg itself failed. */
+gboolean opm_keys_load(OpmList *list, GError **error);
+
+/* The member key that has a (sub)key with this fingerprint, or NULL.
+ * Accepts a 16-hex key ID as gpg may report for unknown keys.
+ * (transfer none) */
+OpmKeyInfo *opm_keys_lookup(OpmList *list, const char *fpr);
+
+typedef struct {
+	char *fpr;                 /* fingerprint or key ID as reported */
+	gpgme_error_t status;      /* 0 for a good signature */
+	gpgme_sigsum_t summary;
+	gint64 timestamp;
+	gint64 exp_timestamp;
+	gpgme_hash_algo_t hash_algo;
+	gpgme_pubkey_algo_t pubkey_algo;
+	gboolean wrong_key_usage;
+} OpmSignature;
+
+typedef struct {
+	gpgme_error_t op_error;    /* gpgme_op_verify's own return */
+	GPtrArray *signatures;     /* OpmSignature *, owned */
+} OpmVerifyResult;
+
+void opm_verify_result_free(OpmVerifyResult *r); /* accepts NULL */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmVerifyResult, opm_verify_result_free)
+
+/* Verify a detached signature over data.  Returns NULL with error only for
+ * internal trouble (gpg could not be run); problems of the message itself
+ * are in op_error and in each signature's status.  (transfer full) */
+OpmVerifyResult *opm_verify_detached(gpgme_ctx_t ctx, GBytes *data,
+    GBytes *sig, GError **error);
+
+/* TRUE when a gpgme error code is about the data handed to gpg (bad or
+ * missing signature, broken packets) rather than about gpg itself. */
+gboolean opm_gpg_error_is_data(gpgme_error_t err);
+
+/* Text for a gpgme error code.  (transfer full) */
+char *opm_gpg_strerror(gpgme_error_t err);
+
+#endif

@@ -1,0 +1,547 @@
+/*
+ * NAME
+ *	mime - bounded parsing and classification of a post
+ * SYNOPSIS
+ *	opm_message_parse(), opm_message_free(), opm_message_headers(),
+ *	opm_crlf()
+ * DESCRIPTION
+ *	First a raw pass over the bytes: total size, the top-level header
+ *	block (count and size of fields) and a cheap upper bound on the number
+ *	of MIME entities, so that GMime never sees input that would make it
+ *	recurse deeply.  Then GMime parses, and a walk over the tree enforces
+ *	depth, part count and per-part header bounds.
+ *
+ *	Only the top-level structure decides whether a post is signed.  For a
+ *	multipart/signed the two body parts are delimited on the raw bytes,
+ *	following RFC 2046 (a delimiter is CRLF "--" boundary, optional
+ *	white space, CRLF; the CRLF before it belongs to the delimiter), so
+ *	that the bytes handed to gpg are exactly the bytes the poster signed.
+ * DIAGNOSTICS
+ *	None: every problem of the message is reported in the OpmMessage.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "mime.h"
+
+GBytes *
+opm_crlf(const char *p, gsize n)
+{
+	GByteArray *out = g_byte_array_sized_new(n + n / 32 + 2);
+
+	for (gsize i = 0; i < n; i++) {
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			g_byte_array_append(out, (const guint8 *)"\r", 1);
+		g_byte_array_append(out, (const guint8 *)p + i, 1);
+	}
+	return g_byte_array_free_to_bytes(out);
+}
+
+/* Offset of the first byte after the blank line ending the header block,
+ * or n when there is none. */
+static gsize
+body_offset(const char *p, gsize n)
+{
+	gsize i = 0;
+
+	while (i < n) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		gsize len;
+
+		if (nl == NULL)
+			return n;
+		len = (gsize)(nl - (p + i));
+		if (len == 0 || (len == 1 && p[i] == '\r'))
+			return (gsize)(nl - p) + 1;
+		i = (gsize)(nl - p) + 1;
+	}
+	return n;
+}
+
+static void
+set_limit(OpmMessage *m, OpmLimit limit, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static void
+set_limit(OpmMessage *m, OpmLimit limit, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (m->limit != OPM_LIMIT_OK)
+		return;
+	m->limit = limit;
+	va_start(ap, fmt);
+	m->limit_detail = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+}
+
+/* Count and measure the fields of the top-level header block. */
+static void
+check_header_block(OpmMessage *m, const char *p, gsize n,
+    const OpmLimits *lim)
+{
+	gint64 fields = 0, field_len = 0;
+	gsize i = 0;
+
+	while (i < n) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		gsize end = nl != NULL ? (gsize)(nl - p) + 1 : n;
+
+		if (p[i] == ' ' || p[i] == '\t') {
+			field_len += end - i;
+		} else {
+			fields++;
+			field_len = end - i;
+		}
+		if (field_len > lim->max_header_size) {
+			set_limit(m, OPM_LIMIT_HEADER_SIZE,
+			    "a header field longer than %" G_GINT64_FORMAT
+			    " bytes", lim->max_header_size);
+			return;
+		}
+		i = end;
+	}
+	if (fields > lim->max_headers)
+		set_limit(m, OPM_LIMIT_HEADERS,
+		    "%" G_GINT64_FORMAT " header fields, at most %"
+		    G_GINT64_FORMAT, fields, lim->max_headers);
+}
+
+/* Cheap upper bound on the MIME entities: lines starting Content-Type:. */
+static gint64
+count_content_types(const char *p, gsize n)
+{
+	static const char ct[] = "content-type:";
+	gint64 count = 0;
+
+	for (gsize i = 0; i + sizeof(ct) - 1 <= n;) {
+		const char *nl;
+
+		if (g_ascii_strncasecmp(p + i, ct, sizeof(ct) - 1) == 0)
+			count++;
+		nl = memchr(p + i, '\n', n - i);
+		if (nl == NULL)
+			break;
+		i = (gsize)(nl - p) + 1;
+	}
+	return count;
+}
+
+static void
+walk(OpmMessage *m, GMimeObject *obj, gint64 depth, gint64 *parts,
+    const OpmLimits *lim)
+{
+	GMimeHeaderList *hl;
+	int nh;
+
+	if (m->limit != OPM_LIMIT_OK)
+		return;
+	if (depth > lim->max_depth) {
+		set_limit(m, OPM_LIMIT_DEPTH,
+		    "MIME nesting deeper than %" G_GINT64_FORMAT " levels",
+		    lim->max_depth);
+		return;
+	}
+	if (++*parts > lim->max_parts) {
+		set_limit(m, OPM_LIMIT_PARTS,
+		    "more than %" G_GINT64_FORMAT " MIME parts", lim->max_parts);
+		return;
+	}
+	hl = g_mime_object_get_header_list(obj);
+	nh = g_mime_header_list_get_count(hl);
+	if (nh > lim->max_headers) {
+		set_limit(m, OPM_LIMIT_HEADERS,
+		    "a MIME part with %d header fields, at most %"
+		    G_GINT64_FORMAT, nh, lim->max_headers);
+		return;
+	}
+	for (int i = 0; i < nh; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *raw = g_mime_header_get_raw_value(h);
+
+		if (raw != NULL && (gint64)strlen(raw) > lim->max_header_size) {
+			set_limit(m, OPM_LIMIT_HEADER_SIZE,
+			    "a MIME header field longer than %" G_GINT64_FORMAT
+			    " bytes", lim->max_header_size);
+			return;
+		}
+	}
+	if (GMIME_IS_MULTIPART(obj)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(obj);
+		int n = g_mime_multipart_get_count(mp);
+
+		for (int i = 0; i < n && m->limit == OPM_LIMIT_OK; i++)
+			walk(m, g_mime_multipart_get_part(mp, i), depth + 1,
+			    parts, lim);
+	} else if (GMIME_IS_MESSAGE_PART(obj)) {
+		GMimeMessage *inner =
+		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+
+		if (inner != NULL && g_mime_message_get_mime_part(inner) != NULL)
+			walk(m, g_mime_message_get_mime_part(inner), depth + 1,
+			    parts, lim);
+	}
+}
+
+static gboolean
+is_type(GMimeObject *obj, const char *type, const char *subtype)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+
+	return ct != NULL && g_mime_content_type_is_type(ct, type, subtype);
+}
+
+static const char *
+param(GMimeObject *obj, const char *name)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	const char *v = ct != NULL ?
+	    g_mime_content_type_get_parameter(ct, name) : NULL;
+
+	return v != NULL ? v : "";
+}
+
+static gboolean
+is_pkcs7(const char *s)
+{
+	return g_ascii_strcasecmp(s, "application/pkcs7-signature") == 0 ||
+	    g_ascii_strcasecmp(s, "application/x-pkcs7-signature") == 0 ||
+	    g_ascii_strcasecmp(s, "application/pkcs7-mime") == 0 ||
+	    g_ascii_strcasecmp(s, "application/x-pkcs7-mime") == 0;
+}
+
+/* Decoded content of a leaf part.  (transfer full) */
+static GBytes *
+part_content(GMimeObject *obj)
+{
+	GMimeDataWrapper *w;
+	GMimeStream *mem;
+	GByteArray *ba;
+	GBytes *out;
+
+	if (!GMIME_IS_PART(obj) ||
+	    (w = g_mime_part_get_content(GMIME_PART(obj))) == NULL)
+		return g_bytes_new(NULL, 0);
+	mem = g_mime_stream_mem_new();
+	(void)g_mime_data_wrapper_write_to_stream(w, mem);
+	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	out = g_bytes_new(ba->data, ba->len);
+	g_object_unref(mem);
+	return out;
+}
+
+/*
+ * Delimit the body parts of the top-level multipart on the raw bytes.
+ * Fills starts[]/ends[] (at most max) and returns the number of parts, or
+ * -1 when there is no closing delimiter.
+ */
+static int
+raw_parts(const char *p, gsize n, const char *boundary, gsize *starts,
+    gsize *ends, int max)
+{
+	gsize blen = strlen(boundary), i = 0;
+	int count = 0;
+	gboolean open = FALSE;
+
+	while (i < n) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		gsize end = nl != NULL ? (gsize)(nl - p) + 1 : n;
+		gsize j = i + 2 + blen;
+		gboolean close = FALSE;
+
+		if (end - i >= 2 + blen && p[i] == '-' && p[i + 1] == '-' &&
+		    memcmp(p + i + 2, boundary, blen) == 0) {
+			if (j + 1 < end && p[j] == '-' && p[j + 1] == '-') {
+				close = TRUE;
+				j += 2;
+			}
+			while (j < end && (p[j] == ' ' || p[j] == '\t' ||
+			    p[j] == '\r' || p[j] == '\n'))
+				j++;
+			if (j == end) {
+				/* a delimiter line: it ends the open part */
+				if (open) {
+					gsize e = i;
+
+					if (e > 0 && p[e - 1] == '\n')
+						e--;
+					if (e > 0 && p[e - 1] == '\r')
+						e--;
+					if (count <= max)
+						ends[count - 1] = MAX(e,
+						    starts[count - 1]);
+				}
+				if (close)
+					return count;
+				if (count < max)
+					starts[count] = end;
+				count++;
+				open = TRUE;
+			}
+		}
+		i = end;
+	}
+	return -1;
+}
+
+/* Describe where a signature hides below obj, or NULL if none does. */
+static const char *
+nested_signature(GMimeObject *obj, gboolean in_message)
+{
+	if (is_type(obj, "multipart", "signed") ||
+	    is_type(obj, "application", "pgp-signature") ||
+	    is_type(obj, "multipart", "encrypted")) {
+		return in_message ?
+		    "a signed message is attached, but the post itself is not signed" :
+		    "the signature covers only one part of the message, "
+		    "not the whole post";
+	}
+	if (GMIME_IS_MULTIPART(obj)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(obj);
+
+		for (int i = 0; i < g_mime_multipart_get_count(mp); i++) {
+			const char *d = nested_signature(
+			    g_mime_multipart_get_part(mp, i), in_message);
+
+			if (d != NULL)
+				return d;
+		}
+	} else if (GMIME_IS_MESSAGE_PART(obj)) {
+		GMimeMessage *inner =
+		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+
+		if (inner != NULL && g_mime_message_get_mime_part(inner) != NULL)
+			return nested_signature(
+			    g_mime_message_get_mime_part(inner), TRUE);
+	} else if (is_type(obj, "text", "plain")) {
+		g_autoptr(GBytes) b = part_content(obj);
+		gsize len;
+		const char *t = g_bytes_get_data(b, &len);
+
+		if (t != NULL && g_strstr_len(t, len,
+		    "-----BEGIN PGP SIGNED MESSAGE-----") != NULL)
+			return in_message ?
+			    "a signed message is attached, but the post itself is not signed" :
+			    "the signed text is only one part of the message";
+	}
+	return NULL;
+}
+
+static gboolean
+only_space(const char *p, gsize n)
+{
+	for (gsize i = 0; i < n; i++)
+		if (!g_ascii_isspace(p[i]))
+			return FALSE;
+	return TRUE;
+}
+
+static void
+classify_inline(OpmMessage *m, GMimeObject *top)
+{
+	static const struct {
+		const char *begin, *end;
+	} blocks[] = {
+		{"-----BEGIN PGP SIGNED MESSAGE-----", "-----END PGP SIGNATURE-----"},
+		{"-----BEGIN PGP MESSAGE-----", "-----END PGP MESSAGE-----"},
+	};
+	g_autoptr(GBytes) b = part_content(top);
+	gsize len;
+	const char *t = g_bytes_get_data(b, &len);
+
+	if (t == NULL)
+		return;
+	for (gsize i = 0; i < G_N_ELEMENTS(blocks); i++) {
+		const char *s = g_strstr_len(t, len, blocks[i].begin);
+		const char *e;
+		gsize after;
+
+		if (s == NULL)
+			continue;
+		e = g_strstr_len(s, len - (gsize)(s - t), blocks[i].end);
+		if (e == NULL) {
+			m->form = OPM_FORM_BAD_STRUCTURE;
+			m->form_detail = g_strdup("the inline PGP block is not closed");
+			return;
+		}
+		after = (gsize)(e - t) + strlen(blocks[i].end);
+		if (!only_space(t, (gsize)(s - t)) ||
+		    !only_space(t + after, len - after)) {
+			m->form = OPM_FORM_PARTIAL;
+			m->form_detail = g_strdup("there is text outside the "
+			    "signed block");
+			return;
+		}
+		m->form = OPM_FORM_INLINE;
+		return;
+	}
+}
+
+static void
+classify(OpmMessage *m)
+{
+	GMimeObject *top = g_mime_message_get_mime_part(m->message);
+	const char *d;
+
+	m->form = OPM_FORM_UNSIGNED;
+	if (top == NULL)
+		return;
+	if (is_type(top, "multipart", "signed")) {
+		const char *proto = param(top, "protocol");
+		const char *boundary;
+		GMimeMultipart *mp = GMIME_MULTIPART(top);
+		gsize starts[3], ends[3], body;
+		gsize rlen;
+		const char *raw = g_bytes_get_data(m->raw, &rlen);
+		int n;
+
+		if (is_pkcs7(proto)) {
+			m->form = OPM_FORM_SMIME;
+			return;
+		}
+		if (g_ascii_strcasecmp(proto, "application/pgp-signature") != 0) {
+			m->form = OPM_FORM_BAD_STRUCTURE;
+			m->form_detail = g_strdup_printf("multipart/signed with "
+			    "protocol \"%s\" instead of application/pgp-signature",
+			    proto);
+			return;
+		}
+		if (g_mime_multipart_get_count(mp) != 2 ||
+		    !is_type(g_mime_multipart_get_part(mp, 1), "application",
+			"pgp-signature")) {
+			m->form = OPM_FORM_BAD_STRUCTURE;
+			m->form_detail = g_strdup("a PGP/MIME signed message must "
+			    "have exactly two parts, the second "
+			    "application/pgp-signature");
+			return;
+		}
+		boundary = g_mime_multipart_get_boundary(mp);
+		body = body_offset(raw, rlen);
+		n = boundary != NULL ? raw_parts(raw + body, rlen - body,
+		    boundary, starts, ends, 3) : -1;
+		if (n != 2) {
+			m->form = OPM_FORM_BAD_STRUCTURE;
+			m->form_detail = g_strdup(n < 0 ?
+			    "the multipart/signed boundary is missing or not closed" :
+			    "the multipart/signed body does not hold exactly two parts");
+			return;
+		}
+		m->signed_data = opm_crlf(raw + body + starts[0],
+		    ends[0] - starts[0]);
+		m->signature = part_content(g_mime_multipart_get_part(mp, 1));
+		m->entity_start = body;
+		m->entity_end = rlen;
+		m->form = OPM_FORM_PGPMIME_SIGNED;
+		return;
+	}
+	if (is_type(top, "multipart", "encrypted")) {
+		const char *proto = param(top, "protocol");
+
+		if (is_pkcs7(proto)) {
+			m->form = OPM_FORM_SMIME;
+		} else if (g_ascii_strcasecmp(proto,
+		    "application/pgp-encrypted") == 0) {
+			m->form = OPM_FORM_PGPMIME_ENCRYPTED;
+		} else {
+			m->form = OPM_FORM_BAD_STRUCTURE;
+			m->form_detail = g_strdup_printf("multipart/encrypted with "
+			    "protocol \"%s\"", proto);
+		}
+		return;
+	}
+	if (is_type(top, "application", "pkcs7-mime") ||
+	    is_type(top, "application", "x-pkcs7-mime")) {
+		m->form = OPM_FORM_SMIME;
+		return;
+	}
+	if (is_type(top, "text", "plain")) {
+		classify_inline(m, top);
+		return;
+	}
+	if ((d = nested_signature(top, FALSE)) != NULL) {
+		m->form = OPM_FORM_PARTIAL;
+		m->form_detail = g_strdup(d);
+	}
+}
+
+OpmMessage *
+opm_message_parse(GBytes *raw, const OpmLimits *lim)
+{
+	OpmMessage *m = g_new0(OpmMessage, 1);
+	gsize len, body;
+	const char *p = g_bytes_get_data(raw, &len);
+	GMimeStream *stream;
+	GMimeParser *parser;
+	gint64 parts = 0;
+
+	m->raw = g_bytes_ref(raw);
+	if ((gint64)len > lim->max_size) {
+		set_limit(m, OPM_LIMIT_SIZE, "%" G_GSIZE_FORMAT " bytes, at most %"
+		    G_GINT64_FORMAT, len, lim->max_size);
+		return m;
+	}
+	body = body_offset(p, len);
+	check_header_block(m, p, body, lim);
+	if (m->limit != OPM_LIMIT_OK)
+		return m;
+	/* Every entity but the top-level one needs a Content-Type line to be
+	 * anything but text/plain; bound GMime's recursion before it runs. */
+	if (count_content_types(p, len) > 2 * lim->max_parts + 2) {
+		set_limit(m, OPM_LIMIT_PARTS, "more than %" G_GINT64_FORMAT
+		    " MIME parts", lim->max_parts);
+		return m;
+	}
+	stream = g_mime_stream_mem_new_with_buffer(p, len);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	m->message = g_mime_parser_construct_message(parser, NULL);
+	g_object_unref(parser);
+	g_object_unref(stream);
+	if (m->message == NULL) {
+		set_limit(m, OPM_LIMIT_SYNTAX, "%s",
+		    "the message cannot be parsed");
+		return m;
+	}
+	if (g_mime_message_get_mime_part(m->message) != NULL)
+		walk(m, g_mime_message_get_mime_part(m->message), 1, &parts, lim);
+	if (m->limit != OPM_LIMIT_OK) {
+		g_clear_object(&m->message);
+		return m;
+	}
+	classify(m);
+	return m;
+}
+
+void
+opm_message_free(OpmMessage *m)
+{
+	if (m == NULL)
+		return;
+	g_clear_pointer(&m->raw, g_bytes_unref);
+	g_clear_object(&m->message);
+	g_free(m->limit_detail);
+	g_free(m->form_detail);
+	g_clear_pointer(&m->signed_data, g_bytes_unref);
+	g_clear_pointer(&m->signature, g_bytes_unref);
+	g_free(m);
+}
+
+GPtrArray *
+opm_message_headers(OpmMessage *m, const char *name)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	GMimeHeaderList *hl;
+
+	if (m->message == NULL)
+		return out;
+	hl = g_mime_object_get_header_list(GMIME_OBJECT(m->message));
+	for (int i = 0; i < g_mime_header_list_get_count(hl); i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+
+		if (g_ascii_strcasecmp(g_mime_header_get_name(h), name) == 0)
+			g_ptr_array_add(out,
+			    g_strdup(g_mime_header_get_raw_value(h)));
+	}
+	return out;
+}

@@ -1,0 +1,49 @@
+/*
+ * NAME
+ *	opm.h - common definitions of the openpgp-milter library
+ * DESCRIPTION
+ *	The error domain shared by every lib/ module, the error codes that
+ *	say which kind of trouble happened, and the cleanup declarations
+ *	for the GMime and gpgme types the library holds with g_autoptr().
+ *
+ *	lib/ never includes <libmilter/mfapi.h>, never calls syslog(),
+ *	getenv() or exit(), and logs through g_log() only.
+ */
+#ifndef OPM_H
+#define OPM_H
+
+#include <glib.h>
+#include <gmime/gmime.h>
+#include <gpgme.h>
+
+#define OPM_LOG_DOMAIN "openpgp-milter"
+
+#define OPM_ERROR (opm_error_quark())
+GQuark opm_error_quark(void);
+
+/* Kinds of error a lib/ function reports through GError. */
+typedef enum {
+	OPM_ERROR_CONFIG,   /* a configuration or members file is wrong */
+	OPM_ERROR_IO,       /* a file or directory could not be used */
+	OPM_ERROR_CRYPTO,   /* gpgme or gpg failed (not a bad signature) */
+	OPM_ERROR_INTERNAL, /* anything else that is our fault */
+} OpmErrorCode;
+
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_ctx_t, gpgme_release, NULL)
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_data_t, gpgme_data_release, NULL)
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_key_t, gpgme_key_unref, NULL)
+
+/* Return a copy of s fit to stand in a log line or an SMTP reply: printable
+ * ASCII only, everything else replaced by '?', at most max bytes.
+ * (transfer full): caller frees with g_free(). */
+char *opm_sanitize(const char *s, gsize max);
+
+/* Lower-case copy of the domain part, local part kept as is.
+ * (transfer full) */
+char *opm_address_normalize(const char *addr);
+
+/* Strip <> and surrounding white space from an envelope address.
+ * (transfer full) */
+char *opm_envelope_address(const char *arg);
+
+#endif

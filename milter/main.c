@@ -1,0 +1,393 @@
+/*
+ * NAME
+ *	openpgp-milter - OpenPGP mailing-list gate, as a milter
+ * SYNOPSIS
+ *	openpgp-milter [-c conf] [-p socket] [-u user[:group]] [-P pidfile]
+ *		[-f] [-n] [-t file [-r rcpt]... [-o dir]] [-V] [-h]
+ * DESCRIPTION
+ *	main() does the process-wide set-up (locale, gpgme, GMime) before any
+ *	thread starts, loads and checks the configuration, and then either
+ *	runs a one-off mode (-n, -t) or becomes the daemon.
+ *
+ *	The daemon is a small supervisor and one worker.  libmilter's own
+ *	signal thread takes SIGHUP, SIGTERM and SIGINT to mean "stop", so the
+ *	supervisor, which holds the PID file, owns those signals: SIGHUP is
+ *	passed to the worker as SIGUSR1, which the worker's reload thread
+ *	turns into a configuration reload while connections carry on;
+ *	SIGTERM and SIGINT stop the worker and then the supervisor.  A worker
+ *	that dies unexpectedly is logged and started again.
+ * DIAGNOSTICS
+ *	Exit status from <sysexits.h>: EX_USAGE, EX_CONFIG, EX_OSERR, ...
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <locale.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "check.h"
+#include "keys.h"
+#include "opmf.h"
+
+#define DEFAULT_CONF SYSCONFDIR "/openpgp-milter/openpgp-milter.conf"
+
+static const char *conf_path = DEFAULT_CONF;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: openpgp-milter [-c conf] [-p socket] [-u user[:group]] "
+	    "[-P pidfile] [-f]\n"
+	    "       openpgp-milter [-c conf] -n\n"
+	    "       openpgp-milter [-c conf] -t file [-r rcpt]... [-o dir]\n"
+	    "       openpgp-milter -V\n"
+	    "  -c conf    configuration file (default %s)\n"
+	    "  -p socket  milter socket, local:PATH or inet:PORT@HOST\n"
+	    "  -u user    run as user[:group] after start-up\n"
+	    "  -P file    write the process ID to file\n"
+	    "  -f         stay in the foreground, log to standard error too\n"
+	    "  -n         check the configuration and every member key\n"
+	    "  -t file    run one message through the filter and print the "
+	    "verdict\n"
+	    "  -r rcpt    envelope recipient for -t (repeatable)\n"
+	    "  -o dir     with -t: write the copies it would send into dir\n"
+	    "  -V         print the version\n", DEFAULT_CONF);
+}
+
+/* -n */
+int
+opmf_check_run(const char *path)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OpmConfig) conf = opm_conf_load(path, &error);
+	guint errors = 0, warnings = 0;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (conf == NULL) {
+		printf("%s\n", error->message);
+		printf("1 error, 0 warnings\n");
+		return EX_CONFIG;
+	}
+	for (guint i = 0; i < conf->lists->len; i++) {
+		OpmList *l = g_ptr_array_index(conf->lists, i);
+		g_autoptr(GPtrArray) problems = NULL;
+
+		if (!opm_keys_load(l, &error)) {
+			printf("%s: error: %s\n", l->file, error->message);
+			g_clear_error(&error);
+			errors++;
+			continue;
+		}
+		problems = opm_check_list(l, now);
+		for (guint j = 0; j < problems->len; j++) {
+			OpmProblem *p = g_ptr_array_index(problems, j);
+
+			printf("%s: %s: %s\n", p->where,
+			    p->severity == OPM_PROBLEM_ERROR ? "error" : "warning",
+			    p->text);
+			if (p->severity == OPM_PROBLEM_ERROR)
+				errors++;
+			else
+				warnings++;
+		}
+		printf("%s: list %s: %u members\n", l->file, l->address,
+		    l->members->len);
+	}
+	if (conf->lists->len == 0) {
+		printf("%s: warning: no lists are defined\n", path);
+		warnings++;
+	}
+	printf("%u error%s, %u warning%s\n", errors, errors == 1 ? "" : "s",
+	    warnings, warnings == 1 ? "" : "s");
+	return errors > 0 ? EX_CONFIG : EX_OK;
+}
+
+static int
+drop_privileges(const char *spec)
+{
+	g_auto(GStrv) ug = g_strsplit(spec, ":", 2);
+	struct passwd *pw = getpwnam(ug[0]);
+	gid_t gid;
+
+	if (pw == NULL) {
+		g_critical("unknown user %s", ug[0]);
+		return EX_NOUSER;
+	}
+	gid = pw->pw_gid;
+	if (ug[1] != NULL) {
+		struct group *gr = getgrnam(ug[1]);
+
+		if (gr == NULL) {
+			g_critical("unknown group %s", ug[1]);
+			return EX_NOUSER;
+		}
+		gid = gr->gr_gid;
+	}
+	if (geteuid() == pw->pw_uid)
+		return EX_OK;
+	if (geteuid() != 0) {
+		g_critical("only root can become user %s", ug[0]);
+		return EX_NOPERM;
+	}
+	if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		g_critical("cannot become user %s: %s", spec, g_strerror(errno));
+		return EX_OSERR;
+	}
+	if (setuid(0) == 0) {
+		g_critical("privileges could not be dropped");
+		return EX_SOFTWARE;
+	}
+	return EX_OK;
+}
+
+/* The worker's reload thread: SIGUSR1 from the supervisor. */
+static gpointer
+reload_thread(gpointer data)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		g_autoptr(GError) error = NULL;
+		OpmConfig *conf;
+
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		conf = opmf_conf_load(conf_path, &error);
+		if (conf == NULL) {
+			g_warning("reload failed, keeping the configuration in "
+			    "force: %s", error->message);
+			continue;
+		}
+		opmf_log_configure(conf);
+		g_message("configuration reloaded: %u list%s", conf->lists->len,
+		    conf->lists->len == 1 ? "" : "s");
+		opmf_conf_set(conf);
+	}
+	return NULL;
+}
+
+static int
+worker_main(const char *socket)
+{
+	g_autoptr(GError) error = NULL;
+	OpmConfig *conf;
+	sigset_t set;
+
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if ((conf = opmf_conf_load(conf_path, &error)) == NULL) {
+		g_critical("%s", error->message);
+		return EX_CONFIG;
+	}
+	opmf_log_configure(conf);
+	opmf_conf_set(conf);
+	g_thread_unref(g_thread_new("reload", reload_thread, NULL));
+
+	if (smfi_register(opmf_desc) != MI_SUCCESS ||
+	    smfi_setconn((char *)socket) != MI_SUCCESS ||
+	    smfi_opensocket(1) != MI_SUCCESS) {
+		g_critical("cannot open the milter socket %s", socket);
+		return EX_UNAVAILABLE;
+	}
+	g_message("ready on %s", socket);
+	return smfi_main() == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
+}
+
+static int
+supervise(const char *socket)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	for (;;) {
+		gint64 started = g_get_monotonic_time();
+		gboolean stopping = FALSE;
+		pid_t pid = fork();
+		int st = 0, sig;
+
+		if (pid < 0) {
+			g_critical("fork: %s", g_strerror(errno));
+			return EX_OSERR;
+		}
+		if (pid == 0)
+			_exit(worker_main(socket));
+		for (;;) {
+			if (sigwait(&set, &sig) != 0)
+				continue;
+			if (sig == SIGHUP) {
+				g_message("SIGHUP: reloading the configuration");
+				kill(pid, SIGUSR1);
+				continue;
+			}
+			if (sig == SIGTERM || sig == SIGINT) {
+				struct timespec ts = {10, 0};
+
+				g_message("stopping");
+				stopping = TRUE;
+				kill(pid, SIGTERM);
+				sigemptyset(&set);
+				sigaddset(&set, SIGCHLD);
+				while (waitpid(pid, &st, WNOHANG) == 0)
+					if (sigtimedwait(&set, NULL, &ts) < 0 &&
+					    errno == EAGAIN) {
+						kill(pid, SIGKILL);
+						(void)waitpid(pid, &st, 0);
+						break;
+					}
+				return EX_OK;
+			}
+			/* SIGCHLD */
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				break;
+		}
+		if (stopping)
+			return EX_OK;
+		if (WIFEXITED(st) && WEXITSTATUS(st) != EX_OK &&
+		    g_get_monotonic_time() - started < 5 * G_USEC_PER_SEC) {
+			g_critical("worker failed at start-up (exit %d); giving up",
+			    WEXITSTATUS(st));
+			return WEXITSTATUS(st);
+		}
+		if (WIFSIGNALED(st))
+			g_warning("worker killed by signal %d; restarting",
+			    WTERMSIG(st));
+		else
+			g_warning("worker exited with status %d; restarting",
+			    WEXITSTATUS(st));
+		g_usleep(G_USEC_PER_SEC);
+	}
+}
+
+static gboolean
+write_pid_file(const char *path)
+{
+	g_autofree char *text = g_strdup_printf("%ld\n", (long)getpid());
+	g_autoptr(GError) error = NULL;
+
+	if (!g_file_set_contents(path, text, -1, &error)) {
+		g_critical("%s", error->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
+	const char *socket = NULL, *user = NULL, *pid_file = NULL;
+	const char *test_file = NULL, *outdir = NULL;
+	gboolean foreground = FALSE, check = FALSE;
+	OpmConfig *conf;
+	int c, rc;
+
+	while ((c = getopt(argc, argv, "c:p:u:P:fnt:r:o:Vh")) != -1) {
+		switch (c) {
+		case 'c': conf_path = optarg; break;
+		case 'p': socket = optarg; break;
+		case 'u': user = optarg; break;
+		case 'P': pid_file = optarg; break;
+		case 'f': foreground = TRUE; break;
+		case 'n': check = TRUE; break;
+		case 't': test_file = optarg; break;
+		case 'r': g_ptr_array_add(rcpts, optarg); break;
+		case 'o': outdir = optarg; break;
+		case 'V':
+			printf("openpgp-milter %s\n", PACKAGE_VERSION);
+			return EX_OK;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc || (rcpts->len > 0 && test_file == NULL) ||
+	    (outdir != NULL && test_file == NULL)) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+
+	setlocale(LC_ALL, "");
+	if (gpgme_check_version("1.16.0") == NULL) {
+		fprintf(stderr, "openpgp-milter: gpgme is too old\n");
+		return EX_SOFTWARE;
+	}
+	g_mime_init();
+
+	if (check)
+		return opmf_check_run(conf_path);
+
+	opmf_log_init("openpgp-milter", foreground || test_file != NULL);
+	if ((conf = opmf_conf_load(conf_path, &error)) == NULL) {
+		fprintf(stderr, "openpgp-milter: %s\n", error->message);
+		return EX_CONFIG;
+	}
+	opmf_log_configure(conf);
+
+	if (test_file != NULL) {
+		g_ptr_array_add(rcpts, NULL);
+		opmf_conf_set(conf);
+		rc = opmf_test_run(test_file, (char **)rcpts->pdata, outdir);
+		opmf_conf_set(NULL);
+		return rc;
+	}
+
+	if (socket == NULL)
+		socket = conf->socket;
+	if (user == NULL)
+		user = conf->user;
+	if (pid_file == NULL)
+		pid_file = conf->pid_file;
+	umask((mode_t)conf->umask);
+	if (!foreground && daemon(0, 0) != 0) {
+		fprintf(stderr, "openpgp-milter: daemon: %s\n", g_strerror(errno));
+		return EX_OSERR;
+	}
+	if (pid_file != NULL && !write_pid_file(pid_file))
+		return EX_CANTCREAT;
+	if (user != NULL && (rc = drop_privileges(user)) != EX_OK)
+		return rc;
+	if (g_mkdir_with_parents(conf->state_dir, 0700) != 0) {
+		g_critical("StateDirectory %s: %s", conf->state_dir,
+		    g_strerror(errno));
+		return EX_CANTCREAT;
+	}
+	g_message("openpgp-milter %s starting: %u list%s", PACKAGE_VERSION,
+	    conf->lists->len, conf->lists->len == 1 ? "" : "s");
+	opm_conf_unref(conf);
+	rc = supervise(socket);
+	if (pid_file != NULL)
+		(void)g_unlink(pid_file);
+	return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * NAME
+ *	opmf.h - the openpgp-milter daemon: shared declarations
+ * DESCRIPTION
+ *	milter/ is glue: options, sockets, privileges, signals, and thin
+ *	libmilter callbacks over lib/.  Every smfi_* call goes through the
+ *	opmf_smfi table so that -t can drive the very same callbacks without
+ *	an MTA.
+ */
+#ifndef OPMF_H
+#define OPMF_H
+
+#include <libmilter/mfapi.h>
+
+#include "conf.h"
+#include "gate.h"
+
+/* The seam around libmilter.  In the daemon these are the smfi_*
+ * functions; in -t mode they act on an OpmfTestCtx. */
+typedef struct {
+	char *(*getsymval)(SMFICTX *ctx, char *name);
+	int (*setpriv)(SMFICTX *ctx, void *priv);
+	void *(*getpriv)(SMFICTX *ctx);
+	/* lines: NULL-terminated, at most 32 */
+	int (*setreply)(SMFICTX *ctx, const char *rcode, const char *xcode,
+	    char **lines);
+	int (*delrcpt)(SMFICTX *ctx, char *rcpt);
+} OpmfSmfi;
+
+extern const OpmfSmfi *opmf_smfi;
+extern const OpmfSmfi opmf_smfi_real;
+
+/* callbacks.c */
+extern struct smfiDesc opmf_desc;
+sfsistat opmf_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr);
+sfsistat opmf_envfrom(SMFICTX *ctx, char **argv);
+sfsistat opmf_envrcpt(SMFICTX *ctx, char **argv);
+sfsistat opmf_header(SMFICTX *ctx, char *name, char *value);
+sfsistat opmf_eoh(SMFICTX *ctx);
+sfsistat opmf_body(SMFICTX *ctx, unsigned char *chunk, size_t len);
+sfsistat opmf_eom(SMFICTX *ctx);
+sfsistat opmf_abort(SMFICTX *ctx);
+sfsistat opmf_close(SMFICTX *ctx);
+
+/* The configuration in force: a new reference, opm_conf_unref() it. */
+OpmConfig *opmf_conf_get(void);
+/* Install conf (takes over the caller's reference). */
+void opmf_conf_set(OpmConfig *conf);
+/* Load path and every list's keys.  (transfer full) or NULL. */
+OpmConfig *opmf_conf_load(const char *path, GError **error);
+
+/* reply.c: the one place a verdict becomes an SMTP reply. */
+sfsistat opmf_reply(SMFICTX *ctx, const OpmVerdict *v);
+
+/* log.c */
+void opmf_log_init(const char *ident, gboolean to_stderr);
+void opmf_log_configure(const OpmConfig *conf);
+void opmf_log_summary(const char *qid, const char *sender,
+    const OpmVerdict *v, gint64 elapsed_ms);
+
+/* testmode.c: -t */
+int opmf_test_run(const char *file, char **rcpts, const char *outdir);
+
+/* check: -n */
+int opmf_check_run(const char *conf_path);
+
+#endif

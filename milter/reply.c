@@ -1,0 +1,57 @@
+/*
+ * NAME
+ *	reply - a verdict becomes an SMTP reply and a milter return code
+ * SYNOPSIS
+ *	opmf_reply()
+ * DESCRIPTION
+ *	The only place that maps OpmVerdict to smfi_setreply() and sfsistat.
+ *	Reply text lines are printable ASCII (the gate sanitizes what it
+ *	takes from a message); '%' is doubled as libmilter requires.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "opmf.h"
+
+static char *
+escape_percent(const char *s)
+{
+	GString *out = g_string_new(NULL);
+
+	for (; *s != '\0'; s++) {
+		if (*s == '%')
+			g_string_append_c(out, '%');
+		g_string_append_c(out, *s);
+	}
+	return g_string_free(out, FALSE);
+}
+
+sfsistat
+opmf_reply(SMFICTX *ctx, const OpmVerdict *v)
+{
+	g_auto(GStrv) lines = NULL;
+	sfsistat rc;
+
+	switch (v->action) {
+	case OPM_ACTION_ACCEPT:
+		return SMFIS_CONTINUE;
+	case OPM_ACTION_REJECT:
+		rc = SMFIS_REJECT;
+		break;
+	case OPM_ACTION_TEMPFAIL:
+	default:
+		rc = SMFIS_TEMPFAIL;
+		break;
+	}
+	lines = g_strsplit(v->text != NULL ? v->text : "", "\n", 31);
+	for (char **l = lines; *l != NULL; l++) {
+		char *e = escape_percent(*l);
+
+		g_free(*l);
+		*l = e;
+	}
+	if (opmf_smfi->setreply(ctx, v->rcode, v->xcode, lines) != MI_SUCCESS)
+		g_warning("%s: cannot set the SMTP reply text", v->list);
+	return rc;
+}

@@ -1,0 +1,268 @@
+/*
+ * NAME
+ *	testmode - run one message through the callbacks without an MTA (-t)
+ * SYNOPSIS
+ *	opmf_test_run()
+ * DESCRIPTION
+ *	Plays the part of the MTA: reads the message file, feeds the same
+ *	callbacks the daemon registers with libmilter (connect, envelope,
+ *	each header, end of headers, body in 64 KiB chunks with CRLF line
+ *	endings, end of message), through a seam table that records what the
+ *	callbacks ask of the MTA.  Then prints the verdict as the first line
+ *	of standard output: "ACCEPT", "REJECT code xcode text" or
+ *	"TEMPFAIL code xcode text", and returns 0, 1 or EX_TEMPFAIL.
+ *
+ *	The envelope sender is the address in From:, the recipients are the
+ *	-r arguments, or the single list's address when there is exactly one.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "mime.h"
+#include "opmf.h"
+
+typedef struct {
+	void *priv;
+	char *qid;
+	char *rcode;
+	char *xcode;
+	GPtrArray *lines;
+	GPtrArray *deleted;
+} OpmfTestCtx;
+
+#define TCTX(ctx) ((OpmfTestCtx *)(void *)(ctx))
+
+static char *
+t_getsymval(SMFICTX *ctx, char *name)
+{
+	if (strcmp(name, "i") == 0 || strcmp(name, "{i}") == 0)
+		return TCTX(ctx)->qid;
+	return NULL;
+}
+
+static int
+t_setpriv(SMFICTX *ctx, void *priv)
+{
+	TCTX(ctx)->priv = priv;
+	return MI_SUCCESS;
+}
+
+static void *
+t_getpriv(SMFICTX *ctx)
+{
+	return TCTX(ctx)->priv;
+}
+
+static int
+t_setreply(SMFICTX *ctx, const char *rcode, const char *xcode, char **lines)
+{
+	OpmfTestCtx *t = TCTX(ctx);
+
+	g_free(t->rcode);
+	g_free(t->xcode);
+	t->rcode = g_strdup(rcode);
+	t->xcode = g_strdup(xcode);
+	g_ptr_array_set_size(t->lines, 0);
+	for (; *lines != NULL; lines++) {
+		/* undo libmilter's %% escaping for display */
+		GString *s = g_string_new(NULL);
+
+		for (const char *p = *lines; *p != '\0'; p++) {
+			if (p[0] == '%' && p[1] == '%')
+				p++;
+			g_string_append_c(s, *p);
+		}
+		g_ptr_array_add(t->lines, g_string_free(s, FALSE));
+	}
+	return MI_SUCCESS;
+}
+
+static int
+t_delrcpt(SMFICTX *ctx, char *rcpt)
+{
+	g_ptr_array_add(TCTX(ctx)->deleted, g_strdup(rcpt));
+	return MI_SUCCESS;
+}
+
+static const OpmfSmfi test_smfi = {
+	.getsymval = t_getsymval,
+	.setpriv = t_setpriv,
+	.getpriv = t_getpriv,
+	.setreply = t_setreply,
+	.delrcpt = t_delrcpt,
+};
+
+/* The envelope sender an MTA would have: the From: address, or <>. */
+static char *
+guess_sender(GBytes *raw)
+{
+	OpmLimits lim = {G_MAXINT64, 1000, 100000, 100000, G_MAXINT64};
+	g_autoptr(OpmMessage) m = opm_message_parse(raw, &lim);
+	g_autoptr(GPtrArray) from = opm_message_headers(m, "From");
+	InternetAddressList *al;
+	char *out = NULL;
+
+	if (from->len == 0)
+		return g_strdup("<>");
+	al = internet_address_list_parse(NULL, g_ptr_array_index(from, 0));
+	if (al != NULL && internet_address_list_length(al) > 0 &&
+	    INTERNET_ADDRESS_IS_MAILBOX(internet_address_list_get_address(al, 0)))
+		out = g_strdup_printf("<%s>", internet_address_mailbox_get_addr(
+		    INTERNET_ADDRESS_MAILBOX(
+			internet_address_list_get_address(al, 0))));
+	if (al != NULL)
+		g_object_unref(al);
+	return out != NULL ? out : g_strdup("<>");
+}
+
+/* Feed one header field (possibly folded) to the callback as an MTA
+ * would: name, and the value without the space after the colon. */
+static sfsistat
+feed_header(SMFICTX *ctx, const char *field, gsize len)
+{
+	g_autofree char *f = g_strndup(field, len);
+	char *colon = strchr(f, ':');
+	char *value;
+
+	if (colon == NULL)
+		return SMFIS_CONTINUE; /* not a header field: an MTA drops it */
+	*colon = '\0';
+	value = colon + 1;
+	if (*value == ' ' || *value == '\t')
+		value++;
+	/* strip the field's own final line ending */
+	for (gsize n = strlen(value); n > 0 &&
+	    (value[n - 1] == '\n' || value[n - 1] == '\r'); n--)
+		value[n - 1] = '\0';
+	return opmf_header(ctx, g_strstrip(f), value);
+}
+
+static sfsistat
+feed(SMFICTX *ctx, GBytes *raw, char **rcpts)
+{
+	gsize len, i = 0, field = G_MAXSIZE;
+	const char *p = g_bytes_get_data(raw, &len);
+	g_autofree char *sender = guess_sender(raw);
+	char *argv[2] = {sender, NULL};
+	g_autoptr(GBytes) body = NULL;
+	sfsistat rc;
+
+	if ((rc = opmf_connect(ctx, "localhost", NULL)) != SMFIS_CONTINUE ||
+	    (rc = opmf_envfrom(ctx, argv)) != SMFIS_CONTINUE)
+		return rc;
+	for (char **r = rcpts; *r != NULL; r++) {
+		g_autofree char *a = g_strdup_printf("<%s>", *r);
+		char *rargv[2] = {a, NULL};
+
+		if ((rc = opmf_envrcpt(ctx, rargv)) != SMFIS_CONTINUE)
+			return rc;
+	}
+	/* header fields up to the empty line */
+	while (i < len) {
+		const char *nl = memchr(p + i, '\n', len - i);
+		gsize end = nl != NULL ? (gsize)(nl - p) + 1 : len;
+		gboolean blank = end - i == 1 || (end - i == 2 && p[i] == '\r');
+
+		if (blank || (p[i] != ' ' && p[i] != '\t')) {
+			if (field != G_MAXSIZE &&
+			    (rc = feed_header(ctx, p + field, i - field)) !=
+			    SMFIS_CONTINUE)
+				return rc;
+			field = blank ? G_MAXSIZE : i;
+		}
+		i = end;
+		if (blank)
+			break;
+	}
+	if (field != G_MAXSIZE &&
+	    (rc = feed_header(ctx, p + field, i - field)) != SMFIS_CONTINUE)
+		return rc;
+	if ((rc = opmf_eoh(ctx)) != SMFIS_CONTINUE)
+		return rc;
+	body = opm_crlf(p + i, len - i);
+	{
+		gsize blen;
+		const unsigned char *b = g_bytes_get_data(body, &blen);
+
+		for (gsize off = 0; off < blen; off += 65536) {
+			rc = opmf_body(ctx, (unsigned char *)b + off,
+			    MIN(65536, blen - off));
+			if (rc != SMFIS_CONTINUE)
+				return rc;
+		}
+	}
+	return opmf_eom(ctx);
+}
+
+int
+opmf_test_run(const char *file, char **rcpts, const char *outdir)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *text = NULL;
+	g_autoptr(GBytes) raw = NULL;
+	g_autoptr(OpmConfig) conf = opmf_conf_get();
+	g_autoptr(GPtrArray) r = g_ptr_array_new_with_free_func(g_free);
+	OpmfTestCtx t = {0};
+	SMFICTX *ctx = (SMFICTX *)(void *)&t;
+	gsize len;
+	sfsistat rc;
+	int status;
+
+	if (!g_file_get_contents(file, &text, &len, &error)) {
+		fprintf(stderr, "openpgp-milter: %s\n", error->message);
+		return EX_NOINPUT;
+	}
+	raw = g_bytes_new_take(g_steal_pointer(&text), len);
+	for (char **p = rcpts; p != NULL && *p != NULL; p++)
+		g_ptr_array_add(r, g_strdup(*p));
+	if (r->len == 0) {
+		if (conf->lists->len != 1) {
+			fprintf(stderr, "openpgp-milter: %u lists are configured: "
+			    "name the recipient with -r\n", conf->lists->len);
+			return EX_USAGE;
+		}
+		g_ptr_array_add(r, g_strdup(((OpmList *)
+		    g_ptr_array_index(conf->lists, 0))->address));
+	}
+	g_ptr_array_add(r, NULL);
+
+	t.qid = g_strdup("TESTMODE");
+	t.lines = g_ptr_array_new_with_free_func(g_free);
+	t.deleted = g_ptr_array_new_with_free_func(g_free);
+	opmf_smfi = &test_smfi;
+	rc = feed(ctx, raw, (char **)r->pdata);
+	(void)opmf_close(ctx);
+	opmf_smfi = &opmf_smfi_real;
+
+	switch (rc) {
+	case SMFIS_REJECT:
+		printf("REJECT");
+		status = 1;
+		break;
+	case SMFIS_TEMPFAIL:
+		printf("TEMPFAIL");
+		status = EX_TEMPFAIL;
+		break;
+	default:
+		printf("ACCEPT\n");
+		status = EX_OK;
+		break;
+	}
+	if (status != EX_OK) {
+		if (t.rcode != NULL)
+			printf(" %s %s", t.rcode, t.xcode != NULL ? t.xcode : "");
+		for (guint i = 0; i < t.lines->len; i++)
+			printf(" %s", (char *)g_ptr_array_index(t.lines, i));
+		printf("\n");
+	}
+	(void)outdir;
+	g_free(t.qid);
+	g_free(t.rcode);
+	g_free(t.xcode);
+	g_ptr_array_unref(t.lines);
+	g_ptr_array_unref(t.deleted);
+	return status;
+}
