@@ -68,6 +68,13 @@ static const OpmOption options[] = {
 	{"MaxHeaderSize", OPM_SCOPE_MAIN, OPM_OPT_SIZE, "16k", 998,
 	    1024 * 1024, M(max_header_size), FALSE, FALSE, NULL,
 	    "largest single header field, in bytes"},
+	{"InjectMethod", OPM_SCOPE_MAIN, OPM_OPT_STRING,
+	    "sendmail:/usr/sbin/sendmail", 0, 0, M(inject_method), FALSE,
+	    FALSE, NULL,
+	    "how copies reach the MTA: sendmail:PATH or smtp:HOST:PORT"},
+	{"JournalLifetime", OPM_SCOPE_MAIN, OPM_OPT_DURATION, "10d", 3600,
+	    365 * DAY, M(journal_lifetime), FALSE, FALSE, NULL,
+	    "how long an unfinished fan-out is remembered for retries"},
 
 	/* list definition files */
 	{"Address", OPM_SCOPE_LIST, OPM_OPT_ADDRESS, NULL, 0, 0, L(address),
@@ -107,6 +114,15 @@ static const OpmOption options[] = {
 	{"KeyExpiryWarning", OPM_SCOPE_LIST, OPM_OPT_DURATION, "30d", 0,
 	    3650 * DAY, L(key_expiry_warning), FALSE, FALSE, NULL,
 	    "-n warns about keys expiring this soon"},
+	{"RewriteFrom", OPM_SCOPE_LIST, OPM_OPT_BOOL, "yes", 0, 0,
+	    L(rewrite_from), FALSE, FALSE, NULL,
+	    "outer From: is the list address with the poster's name"},
+	{"ShowSubject", OPM_SCOPE_LIST, OPM_OPT_BOOL, "no", 0, 0,
+	    L(show_subject), FALSE, FALSE, NULL,
+	    "outer Subject: is the real subject instead of \"...\""},
+	{"ListHelp", OPM_SCOPE_LIST, OPM_OPT_STRING, NULL, 0, 0, L(list_help),
+	    FALSE, FALSE, NULL,
+	    "List-Help URL (default: mailto: the first Admin)"},
 	{NULL, 0, 0, NULL, 0, 0, 0, FALSE, FALSE, NULL, NULL},
 };
 
@@ -486,6 +502,8 @@ list_free(OpmList *l)
 	g_clear_pointer(&l->members, g_ptr_array_unref);
 	g_clear_pointer(&l->keys, g_ptr_array_unref);
 	opm_key_info_free(l->list_keyinfo);
+	if (l->list_gpgkey != NULL)
+		gpgme_key_unref(l->list_gpgkey);
 	g_free(l);
 }
 
@@ -607,6 +625,13 @@ opm_conf_load(const char *path, GError **error)
 	conf->lists = g_ptr_array_new_with_free_func((GDestroyNotify)list_free);
 	if (!parse_file(path, OPM_SCOPE_MAIN, conf, error))
 		return NULL;
+	if (!g_str_has_prefix(conf->inject_method, "sendmail:/") &&
+	    !g_str_has_prefix(conf->inject_method, "smtp:")) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+		    "%s: InjectMethod: \"%s\" is neither sendmail:/PATH nor "
+		    "smtp:HOST:PORT", path, conf->inject_method);
+		return NULL;
+	}
 
 	if (conf->list_files != NULL)
 		for (guint i = 0; i < conf->list_files->len; i++)

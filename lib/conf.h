@@ -80,6 +80,11 @@ typedef struct {
 	GPtrArray *members;         /* OpmMember *, owned */
 	GPtrArray *keys;            /* OpmKeyInfo *, owned: member keys */
 	OpmKeyInfo *list_keyinfo;   /* owned; NULL if the list key is missing */
+	gpgme_key_t list_gpgkey;    /* owned ref; the list's secret key, NULL
+				       if missing */
+	gboolean rewrite_from;
+	gboolean show_subject;
+	char *list_help;            /* URL for List-Help, or NULL */
 	GHashTable *keys_by_fpr;    /* fpr of primary or subkey -> OpmKeyInfo *
 				       (not owned; owned by the members) */
 } OpmList;
@@ -101,6 +106,8 @@ typedef struct {
 	gint64 max_mime_parts;
 	gint64 max_headers;
 	gint64 max_header_size;
+	char *inject_method;
+	gint64 journal_lifetime;
 
 	GPtrArray *lists; /* OpmList *, owned */
 } OpmConfig;

@@ -2,7 +2,7 @@
  * NAME
  *	gate - the posting gate
  * SYNOPSIS
- *	opm_gate_check(), opm_gate_release(), opm_gate_limits(),
+ *	opm_gate_check(), opm_gate_replayed(), opm_gate_limits(),
  *	opm_verdict_tempfail(), opm_verdict_free()
  * DESCRIPTION
  *	The checks run in the order a poster can act on: bounds, structure,
@@ -24,7 +24,7 @@
 
 #include "gate.h"
 #include "keys.h"
-#include "replay.h"
+#include "journal.h"
 
 void
 opm_verdict_free(OpmVerdict *v)
@@ -433,40 +433,41 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 	if ((bad = check_identity(v, list, msg, signer)) != NULL)
 		return g_steal_pointer(&v);
 
-	v->replay_key = opm_replay_key(list->address, signer->fpr,
+	v->replay_key = opm_journal_key(list->address, signer->fpr,
 	    first->timestamp, msg->signed_data);
-	switch (opm_replay_claim(conf->state_dir, list->address, v->replay_key,
-	    now, MAX(list->replay_lifetime, list->max_signature_age), &seen,
-	    &error)) {
-	case OPM_REPLAY_NEW:
+	switch (opm_journal_peek(conf->state_dir, list->address, v->replay_key,
+	    now, MAX(list->replay_lifetime, list->max_signature_age),
+	    conf->journal_lifetime, &seen, &error)) {
+	case OPM_POST_NEW:
+	case OPM_POST_PENDING: /* a retry of an unfinished fan-out */
 		break;
-	case OPM_REPLAY_SEEN: {
-		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(seen);
-		g_autofree char *when = dt != NULL ?
-		    g_date_time_format(dt, "%Y-%m-%d %H:%M UTC") :
-		    g_strdup("earlier");
-
-		g_clear_pointer(&v->replay_key, g_free);
-		refuse(v, OPM_ACTION_REJECT, "550", "5.7.5", "replayed",
-		    "this signed post was already accepted on %s; a signature "
-		    "is accepted once only.\n"
-		    "To post again, write and sign a new message.", when);
+	case OPM_POST_DONE:
+		opm_gate_replayed(v, seen);
 		return g_steal_pointer(&v);
-	}
-	case OPM_REPLAY_FAIL:
+	case OPM_POST_BUSY:
+		opm_verdict_free(v);
+		v = NULL;
+		return opm_verdict_tempfail(list->address, "4.3.0",
+		    "the same post is being distributed right now");
+	case OPM_POST_ERROR:
 		g_warning("%s: %s", list->address, error->message);
 		opm_verdict_free(v);
+		v = NULL;
 		return opm_verdict_tempfail(list->address, "4.3.0",
-		    "replay cache unavailable");
+		    "state directory unavailable");
 	}
 	return g_steal_pointer(&v);
 }
 
-void
-opm_gate_release(OpmConfig *conf, OpmVerdict *v)
+OpmVerdict *
+opm_gate_replayed(OpmVerdict *v, gint64 seen)
 {
-	if (v == NULL || v->replay_key == NULL)
-		return;
-	opm_replay_release(conf->state_dir, v->list, v->replay_key);
-	g_clear_pointer(&v->replay_key, g_free);
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(seen);
+	g_autofree char *when = dt != NULL ?
+	    g_date_time_format(dt, "%Y-%m-%d %H:%M UTC") : g_strdup("earlier");
+
+	return refuse(v, OPM_ACTION_REJECT, "550", "5.7.5", "replayed",
+	    "this signed post was already distributed on %s; a signature is "
+	    "accepted once only.\n"
+	    "To post again, write and sign a new message.", when);
 }

@@ -29,7 +29,9 @@ typedef struct {
 	char *from;          /* From: address (sanitized) or NULL */
 	char *signer;        /* signer's primary fingerprint or NULL */
 	OpmMember *member;   /* (transfer none): owned by the configuration */
-	char *replay_key;    /* the claim made for an accepted post */
+	char *replay_key;    /* journal key of an accepted post */
+	guint copies;        /* filled by the fan-out, for the log */
+	guint withheld;
 } OpmVerdict;
 
 void opm_verdict_free(OpmVerdict *v); /* accepts NULL */
@@ -39,14 +41,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmVerdict, opm_verdict_free)
 void opm_gate_limits(const OpmConfig *conf, OpmLimits *out);
 
 /* Run the gate for one list.  now is the current time (seconds since the
- * epoch).  Never NULL: internal trouble is a TEMPFAIL verdict.  An
- * accepted post has claimed its replay-cache entry; release it with
- * opm_gate_release() if the post is not accepted in the end.
+ * epoch).  Never NULL: internal trouble is a TEMPFAIL verdict.  The gate
+ * only reads the state directory: a post already distributed is a
+ * replay, one whose distribution was interrupted is a retry and passes
+ * (its replay_key names the journal entry opm_fanout_run() resumes).
  * (transfer full) */
 OpmVerdict *opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg,
     gint64 now);
 
-void opm_gate_release(OpmConfig *conf, OpmVerdict *v);
+/* Turn v into the replay refusal for a post distributed at time seen.
+ * Returns v. */
+OpmVerdict *opm_gate_replayed(OpmVerdict *v, gint64 seen);
 
 /* A TEMPFAIL verdict for internal trouble.  (transfer full) */
 OpmVerdict *opm_verdict_tempfail(const char *list, const char *xcode,

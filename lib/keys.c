@@ -216,6 +216,12 @@ opm_keys_load(OpmList *list, GError **error)
 
 		list->list_keyinfo = key_info_copy(lk);
 	}
+	if (list->list_gpgkey != NULL)
+		gpgme_key_unref(list->list_gpgkey);
+	list->list_gpgkey = NULL;
+	if (list->list_keyinfo != NULL && list->list_keyinfo->has_secret &&
+	    (err = gpgme_get_key(ctx, list->list_key, &key, 1)) == 0)
+		list->list_gpgkey = key;
 	list->keys_by_fpr = g_hash_table_new(g_str_hash, g_str_equal);
 	list->keys = g_ptr_array_new_with_free_func(
 	    (GDestroyNotify)opm_key_info_free);
@@ -340,4 +346,86 @@ opm_verify_detached(gpgme_ctx_t ctx, GBytes *data, GBytes *sig,
 		g_ptr_array_add(r->signatures, o);
 	}
 	return r;
+}
+
+gboolean
+opm_key_can(const OpmKeyInfo *k, gboolean sign, gint64 now)
+{
+	if (k == NULL || k->revoked || k->expired || k->invalid || k->disabled)
+		return FALSE;
+	for (guint i = 0; i < k->subkeys->len; i++) {
+		OpmSubkeyInfo *s = g_ptr_array_index(k->subkeys, i);
+
+		if (s->revoked || s->expired || s->invalid || s->disabled ||
+		    (s->expires != 0 && s->expires <= now))
+			continue;
+		if (sign ? s->can_sign : s->can_encrypt)
+			return i == 0 || ((OpmSubkeyInfo *)
+			    g_ptr_array_index(k->subkeys, 0))->expires == 0 ||
+			    ((OpmSubkeyInfo *)g_ptr_array_index(k->subkeys,
+				0))->expires > now;
+	}
+	return FALSE;
+}
+
+GBytes *
+opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
+    const char *const *recipients, GBytes *plain, GError **error)
+{
+	g_auto(gpgme_data_t) in = NULL;
+	g_auto(gpgme_data_t) out = NULL;
+	g_autoptr(GString) rcpts = g_string_new(NULL);
+	gpgme_encrypt_result_t er;
+	gpgme_error_t err;
+	gsize len;
+	const void *p = g_bytes_get_data(plain, &len);
+	char *buf;
+	size_t n;
+
+	for (const char *const *r = recipients; *r != NULL; r++)
+		g_string_append_printf(rcpts, "%s\n", *r);
+	if ((err = gpgme_data_new_from_mem(&in, p, len, 0)) != 0 ||
+	    (err = gpgme_data_new(&out)) != 0)
+		goto FAIL;
+	gpgme_signers_clear(ctx);
+	if ((err = gpgme_signers_add(ctx, signer)) != 0)
+		goto FAIL;
+	gpgme_set_armor(ctx, 1);
+	err = gpgme_op_encrypt_sign_ext(ctx, NULL, rcpts->str,
+	    GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_ENCRYPT_TO, in, out);
+	gpgme_set_armor(ctx, 0);
+	gpgme_signers_clear(ctx);
+	er = gpgme_op_encrypt_result(ctx);
+	if (er != NULL && er->invalid_recipients != NULL) {
+		g_autofree char *msg = opm_gpg_strerror(
+		    er->invalid_recipients->reason);
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_KEY, "key %s: %s",
+		    er->invalid_recipients->fpr != NULL ?
+		    er->invalid_recipients->fpr : "?", msg);
+		return NULL;
+	}
+	if (err != 0)
+		goto FAIL;
+	buf = gpgme_data_release_and_get_mem(out, &n);
+	out = NULL;
+	if (buf == NULL) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "gpg produced no ciphertext");
+		return NULL;
+	}
+	{
+		GBytes *b = g_bytes_new(buf, n);
+
+		gpgme_free(buf);
+		return b;
+	}
+FAIL: {
+	g_autofree char *msg = opm_gpg_strerror(err);
+
+	g_set_error(error, OPM_ERROR, gpgme_err_code(err) ==
+	    GPG_ERR_UNUSABLE_PUBKEY ? OPM_ERROR_KEY : OPM_ERROR_CRYPTO,
+	    "sign and encrypt: %s", msg);
+	return NULL;
+}
 }

@@ -71,6 +71,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmVerifyResult, opm_verify_result_free)
 OpmVerifyResult *opm_verify_detached(gpgme_ctx_t ctx, GBytes *data,
     GBytes *sig, GError **error);
 
+/* TRUE when k is usable at time now and has a usable (sub)key that can
+ * sign (sign TRUE) or encrypt (sign FALSE). */
+gboolean opm_key_can(const OpmKeyInfo *k, gboolean sign, gint64 now);
+
+/* Sign plain with signer and encrypt it to the keys whose fingerprints are
+ * in recipients (NULL-terminated), ASCII-armored, ignoring any
+ * encrypt-to of the GnuPG home.  A recipient key gpg will not use is an
+ * OPM_ERROR_KEY error naming it.  (transfer full) */
+GBytes *opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
+    const char *const *recipients, GBytes *plain, GError **error);
+
 /* TRUE when a gpgme error code is about the data handed to gpg (bad or
  * missing signature, broken packets) rather than about gpg itself. */
 gboolean opm_gpg_error_is_data(gpgme_error_t err);

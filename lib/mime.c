@@ -527,15 +527,15 @@ opm_message_free(OpmMessage *m)
 	g_free(m);
 }
 
-GPtrArray *
-opm_message_headers(OpmMessage *m, const char *name)
+static GPtrArray *
+headers_of(GMimeObject *obj, const char *name)
 {
 	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
 	GMimeHeaderList *hl;
 
-	if (m->message == NULL)
+	if (obj == NULL)
 		return out;
-	hl = g_mime_object_get_header_list(GMIME_OBJECT(m->message));
+	hl = g_mime_object_get_header_list(obj);
 	for (int i = 0; i < g_mime_header_list_get_count(hl); i++) {
 		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
 
@@ -544,4 +544,18 @@ opm_message_headers(OpmMessage *m, const char *name)
 			    g_strdup(g_mime_header_get_raw_value(h)));
 	}
 	return out;
+}
+
+GPtrArray *
+opm_message_headers(OpmMessage *m, const char *name)
+{
+	return headers_of(m->message != NULL ? GMIME_OBJECT(m->message) : NULL,
+	    name);
+}
+
+GPtrArray *
+opm_message_part_headers(OpmMessage *m, const char *name)
+{
+	return headers_of(m->message != NULL ?
+	    g_mime_message_get_mime_part(m->message) : NULL, name);
 }

@@ -67,6 +67,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmMessage, opm_message_free)
  * (transfer full): g_ptr_array_unref(). */
 GPtrArray *opm_message_headers(OpmMessage *m, const char *name);
 
+/* The same for the header section of the top-level MIME entity, where
+ * GMime keeps the Content-* fields.  (transfer full) */
+GPtrArray *opm_message_part_headers(OpmMessage *m, const char *name);
+
 /* Convert bare LF to CRLF.  (transfer full) */
 GBytes *opm_crlf(const char *p, gsize n);
 

@@ -27,6 +27,9 @@ typedef enum {
 	OPM_ERROR_IO,       /* a file or directory could not be used */
 	OPM_ERROR_CRYPTO,   /* gpgme or gpg failed (not a bad signature) */
 	OPM_ERROR_INTERNAL, /* anything else that is our fault */
+	OPM_ERROR_KEY,      /* a recipient's key cannot be used */
+	OPM_ERROR_INJECT,   /* the MTA did not take a copy */
+	OPM_ERROR_REPLAY,   /* the post was fanned out already */
 } OpmErrorCode;
 
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_ctx_t, gpgme_release, NULL)

@@ -22,14 +22,19 @@
 
 #include <string.h>
 
-#include "mime.h"
+#include "fanout.h"
+#include "inject.h"
 #include "keys.h"
+#include "mime.h"
 #include "opmf.h"
 
 typedef struct {
 	OpmConfig *conf;      /* the configuration of this transaction */
 	char *sender;
 	GPtrArray *lists;     /* OpmList *, (transfer none), no duplicates */
+	GPtrArray *list_rcpts; /* char *, list recipients as given */
+	gboolean other_rcpts; /* a recipient that is not a list */
+	gboolean loop;        /* sent by one of our lists: hands off */
 	GByteArray *buf;      /* header block, then body */
 	gboolean in_body;
 	gboolean oversize;
@@ -89,6 +94,7 @@ msg_free(OpmfMsg *m)
 	opm_conf_unref(m->conf);
 	g_free(m->sender);
 	g_clear_pointer(&m->lists, g_ptr_array_unref);
+	g_clear_pointer(&m->list_rcpts, g_ptr_array_unref);
 	g_clear_pointer(&m->buf, g_byte_array_unref);
 	g_free(m);
 }
@@ -128,7 +134,16 @@ opmf_envfrom(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	m->sender = opm_envelope_address(argv[0]);
 	m->lists = g_ptr_array_new();
+	m->list_rcpts = g_ptr_array_new_with_free_func(g_free);
 	m->start_us = g_get_monotonic_time();
+	/* copies and notices come back through the MTA with a list's bounce
+	 * address as sender: never examine them again */
+	for (guint i = 0; i < m->conf->lists->len; i++) {
+		OpmList *l = g_ptr_array_index(m->conf->lists, i);
+
+		if (g_ascii_strcasecmp(l->bounce_address, m->sender) == 0)
+			m->loop = TRUE;
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -142,8 +157,13 @@ opmf_envrcpt(SMFICTX *ctx, char **argv)
 	if (c == NULL || c->msg == NULL)
 		return SMFIS_TEMPFAIL;
 	rcpt = opm_envelope_address(argv[0]);
-	l = opm_conf_find_list(c->msg->conf, rcpt);
-	if (l != NULL && !g_ptr_array_find(c->msg->lists, l, NULL))
+	l = c->msg->loop ? NULL : opm_conf_find_list(c->msg->conf, rcpt);
+	if (l == NULL) {
+		c->msg->other_rcpts = TRUE;
+		return SMFIS_CONTINUE;
+	}
+	g_ptr_array_add(c->msg->list_rcpts, g_strdup(argv[0]));
+	if (!g_ptr_array_find(c->msg->lists, l, NULL))
 		g_ptr_array_add(c->msg->lists, l);
 	return SMFIS_CONTINUE;
 }
@@ -227,18 +247,13 @@ queue_id(SMFICTX *ctx)
 	return q != NULL ? q : "NOQUEUE";
 }
 
-/* Run the gate for every list of the transaction; the first refusal
- * decides, and claims made for other lists are released. */
-static OpmVerdict *
-judge(OpmfMsg *m)
+/* Parse the buffered message.  (transfer full) */
+static OpmMessage *
+parse(OpmfMsg *m)
 {
-	g_autoptr(GPtrArray) verdicts =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)opm_verdict_free);
-	g_autoptr(OpmMessage) msg = NULL;
 	g_autoptr(GBytes) raw = NULL;
 	OpmLimits limits;
-	OpmVerdict *decisive = NULL;
-	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	OpmMessage *msg;
 
 	opm_gate_limits(m->conf, &limits);
 	if (m->oversize) {
@@ -255,6 +270,19 @@ judge(OpmfMsg *m)
 		    " bytes or more, at most %" G_GINT64_FORMAT, m->size,
 		    m->conf->max_message_size);
 	}
+	return msg;
+}
+
+/* The gate for every list of the transaction.  Returns every verdict when
+ * all accept, else only the one that decides: the first rejection, or
+ * else the first temporary failure.  (transfer full) */
+static GPtrArray *
+judge(OpmfMsg *m, OpmMessage *msg, gint64 now)
+{
+	GPtrArray *verdicts =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)opm_verdict_free);
+	OpmVerdict *decisive = NULL;
+
 	for (guint i = 0; i < m->lists->len; i++) {
 		OpmVerdict *v = opm_gate_check(m->conf,
 		    g_ptr_array_index(m->lists, i), msg, now);
@@ -269,20 +297,76 @@ judge(OpmfMsg *m)
 		if (v->action != OPM_ACTION_ACCEPT)
 			decisive = v;
 	}
-	if (decisive == NULL)
-		decisive = g_ptr_array_index(verdicts, 0);
-	for (guint i = 0; i < verdicts->len; i++) {
-		OpmVerdict *v = g_ptr_array_index(verdicts, i);
-
-		if (decisive->action != OPM_ACTION_ACCEPT)
-			opm_gate_release(m->conf, v);
-	}
-	{
+	if (decisive != NULL) {
 		guint idx = 0;
+		GPtrArray *one = g_ptr_array_new_with_free_func(
+		    (GDestroyNotify)opm_verdict_free);
 
 		(void)g_ptr_array_find(verdicts, decisive, &idx);
-		return g_ptr_array_steal_index(verdicts, idx);
+		g_ptr_array_add(one, g_ptr_array_steal_index(verdicts, idx));
+		g_ptr_array_unref(verdicts);
+		return one;
 	}
+	return verdicts;
+}
+
+/* How the milter injects copies: NULL method means a dry run. */
+static char *inject_override;
+static gboolean inject_dry_run;
+static gboolean inject_write_state = TRUE;
+
+void
+opmf_set_injection(const char *method, gboolean dry_run,
+    gboolean write_state)
+{
+	g_free(inject_override);
+	inject_override = g_strdup(method);
+	inject_dry_run = dry_run;
+	inject_write_state = write_state;
+}
+
+/* Distribute a post every list accepted.  On failure, verdicts[i] becomes
+ * the refusal or temporary failure the poster gets; returns its index. */
+static gint
+distribute(OpmfMsg *m, OpmMessage *msg, GPtrArray *verdicts, gint64 now)
+{
+	g_autoptr(OpmInjector) inj = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (!inject_dry_run) {
+		inj = opm_injector_new(inject_override != NULL ?
+		    inject_override : m->conf->inject_method, &error);
+		if (inj == NULL) {
+			g_warning("%s", error->message);
+			return 0;
+		}
+	}
+	for (guint i = 0; i < verdicts->len; i++) {
+		OpmVerdict *v = g_ptr_array_index(verdicts, i);
+		OpmList *l = g_ptr_array_index(m->lists, i);
+		OpmFanoutStats st;
+
+		if (opm_fanout_run(m->conf, l, msg, v, inj, inject_write_state,
+		    now, &st, &error)) {
+			v->copies = st.sent + st.already;
+			v->withheld = st.withheld;
+			continue;
+		}
+		v->copies = st.sent + st.already;
+		if (g_error_matches(error, OPM_ERROR, OPM_ERROR_REPLAY)) {
+			opm_gate_replayed(v, now);
+		} else {
+			g_warning("%s: distribution stopped after %u copies: %s",
+			    l->address, st.sent + st.already, error->message);
+			g_ptr_array_index(verdicts, i) = opm_verdict_tempfail(
+			    l->address, "4.3.0", "not every copy could be queued");
+			((OpmVerdict *)g_ptr_array_index(verdicts, i))->signer =
+			    g_strdup(v->signer);
+			opm_verdict_free(v);
+		}
+		return (gint)i;
+	}
+	return -1;
 }
 
 sfsistat
@@ -290,17 +374,48 @@ opmf_eom(SMFICTX *ctx)
 {
 	OpmfConn *c = conn(ctx);
 	OpmfMsg *m = c != NULL ? c->msg : NULL;
-	g_autoptr(OpmVerdict) v = NULL;
+	g_autoptr(OpmMessage) msg = NULL;
+	g_autoptr(GPtrArray) verdicts = NULL;
+	const char *qid;
+	OpmVerdict *v;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gint failed = -1;
+	gint64 elapsed;
 	sfsistat rc;
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
 	if (m->lists->len == 0)
 		return SMFIS_ACCEPT;
-	v = judge(m);
-	rc = opmf_reply(ctx, v);
-	opmf_log_summary(queue_id(ctx), m->sender, v,
-	    (g_get_monotonic_time() - m->start_us) / 1000);
+	qid = queue_id(ctx);
+	msg = parse(m);
+	verdicts = judge(m, msg, now);
+	v = g_ptr_array_index(verdicts, 0);
+	if (v->action == OPM_ACTION_ACCEPT && m->other_rcpts) {
+		/* the original goes on to the others, never to a list */
+		for (guint i = 0; i < m->list_rcpts->len; i++) {
+			char *r = g_ptr_array_index(m->list_rcpts, i);
+
+			if (opmf_smfi->delrcpt(ctx, r) != MI_SUCCESS) {
+				g_warning("%s: cannot remove recipient %s", qid, r);
+				v = opm_verdict_tempfail(v->list, "4.3.0",
+				    "recipient removal failed");
+				g_ptr_array_add(verdicts, v);
+				break;
+			}
+		}
+	}
+	if (v->action == OPM_ACTION_ACCEPT &&
+	    (failed = distribute(m, msg, verdicts, now)) >= 0)
+		v = g_ptr_array_index(verdicts, failed);
+	rc = opmf_reply(ctx, v, m->other_rcpts);
+	elapsed = (g_get_monotonic_time() - m->start_us) / 1000;
+	if (v->action != OPM_ACTION_ACCEPT)
+		opmf_log_summary(qid, m->sender, v, elapsed);
+	else
+		for (guint i = 0; i < verdicts->len; i++)
+			opmf_log_summary(qid, m->sender,
+			    g_ptr_array_index(verdicts, i), elapsed);
 	msg_free(m);
 	c->msg = NULL;
 	return rc;

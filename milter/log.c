@@ -103,8 +103,9 @@ opmf_log_summary(const char *qid, const char *sender, const OpmVerdict *v,
 	g_autofree char *q = opm_sanitize(qid, 32);
 
 	g_info("%s: list=%s sender=<%s> from=<%s> signer=%s verdict=%s "
-	    "reason=\"%s\" reply=\"%s %s\" elapsed=%" G_GINT64_FORMAT "ms",
+	    "reason=\"%s\" reply=\"%s %s\" copies=%u withheld=%u elapsed=%"
+	    G_GINT64_FORMAT "ms",
 	    q, v->list, s, v->from != NULL ? v->from : "",
 	    v->signer != NULL ? v->signer : "-", actions[v->action], v->reason,
-	    v->rcode, v->xcode, elapsed_ms);
+	    v->rcode, v->xcode, v->copies, v->withheld, elapsed_ms);
 }

@@ -50,7 +50,15 @@ void opmf_conf_set(OpmConfig *conf);
 OpmConfig *opmf_conf_load(const char *path, GError **error);
 
 /* reply.c: the one place a verdict becomes an SMTP reply. */
-sfsistat opmf_reply(SMFICTX *ctx, const OpmVerdict *v);
+/* keep_original: the transaction has other recipients, so an accepted
+ * post continues to them instead of being discarded. */
+sfsistat opmf_reply(SMFICTX *ctx, const OpmVerdict *v,
+    gboolean keep_original);
+
+/* How copies are injected: method NULL means InjectMethod; dry_run builds
+ * and sends nothing (-t); write_state FALSE keeps the journal as is. */
+void opmf_set_injection(const char *method, gboolean dry_run,
+    gboolean write_state);
 
 /* log.c */
 void opmf_log_init(const char *ident, gboolean to_stderr);

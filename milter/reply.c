@@ -5,6 +5,8 @@
  *	opmf_reply()
  * DESCRIPTION
  *	The only place that maps OpmVerdict to smfi_setreply() and sfsistat.
+ *	An accepted post has been distributed as encrypted copies, so the
+ *	original is discarded unless other recipients still need it.
  *	Reply text lines are printable ASCII (the gate sanitizes what it
  *	takes from a message); '%' is doubled as libmilter requires.
  */
@@ -28,14 +30,16 @@ escape_percent(const char *s)
 }
 
 sfsistat
-opmf_reply(SMFICTX *ctx, const OpmVerdict *v)
+opmf_reply(SMFICTX *ctx, const OpmVerdict *v, gboolean keep_original)
 {
 	g_auto(GStrv) lines = NULL;
 	sfsistat rc;
 
 	switch (v->action) {
 	case OPM_ACTION_ACCEPT:
-		return SMFIS_CONTINUE;
+		/* distributed: the original goes nowhere but to non-list
+		 * recipients of the same transaction */
+		return keep_original ? SMFIS_CONTINUE : SMFIS_DISCARD;
 	case OPM_ACTION_REJECT:
 		rc = SMFIS_REJECT;
 		break;

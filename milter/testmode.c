@@ -229,6 +229,14 @@ opmf_test_run(const char *file, char **rcpts, const char *outdir)
 	}
 	g_ptr_array_add(r, NULL);
 
+	if (outdir != NULL) {
+		g_autofree char *abs = g_canonicalize_filename(outdir, NULL);
+		g_autofree char *method = g_strconcat("dir:", abs, NULL);
+
+		opmf_set_injection(method, FALSE, FALSE);
+	} else {
+		opmf_set_injection(NULL, TRUE, FALSE);
+	}
 	t.qid = g_strdup("TESTMODE");
 	t.lines = g_ptr_array_new_with_free_func(g_free);
 	t.deleted = g_ptr_array_new_with_free_func(g_free);
@@ -242,13 +250,19 @@ opmf_test_run(const char *file, char **rcpts, const char *outdir)
 		printf("REJECT");
 		status = 1;
 		break;
+	case SMFIS_DISCARD:
+	case SMFIS_CONTINUE:
+	case SMFIS_ACCEPT:
+		printf("ACCEPT\n");
+		status = EX_OK;
+		break;
 	case SMFIS_TEMPFAIL:
 		printf("TEMPFAIL");
 		status = EX_TEMPFAIL;
 		break;
 	default:
-		printf("ACCEPT\n");
-		status = EX_OK;
+		printf("TEMPFAIL 451 4.7.0 unexpected milter result %d", rc);
+		status = EX_TEMPFAIL;
 		break;
 	}
 	if (status != EX_OK) {
@@ -258,7 +272,6 @@ opmf_test_run(const char *file, char **rcpts, const char *outdir)
 			printf(" %s", (char *)g_ptr_array_index(t.lines, i));
 		printf("\n");
 	}
-	(void)outdir;
 	g_free(t.qid);
 	g_free(t.rcode);
 	g_free(t.xcode);

@@ -1,0 +1,379 @@
+/*
+ * NAME
+ *	copy - build the messages a post becomes
+ * SYNOPSIS
+ *	opm_copy_inner(), opm_copy_outer(), opm_copy_message_id(),
+ *	opm_copy_withheld_notice(), opm_copy_admin_notice(),
+ *	opm_copy_display_name()
+ * DESCRIPTION
+ *	Headers are written by hand, CRLF terminated, so that the poster's
+ *	signed entity is carried byte for byte: only the header section of
+ *	the multipart/signed entity changes (RFC 3156 signs the first body
+ *	part, not that section).  Protected header fields follow RFC 9788:
+ *	they sit in the header section of the cryptographic payload, whose
+ *	Content-Type gets hp="cipher" (and the older protected-headers="v1"
+ *	that deployed clients read).  The outer header is minimal and never
+ *	carries reply routing taken from outside the signature.
+ *
+ *	Every value taken from the message is either copied raw from a header
+ *	the list verified the sender of (From) or passed through as header
+ *	text with line breaks normalised; display names are re-encoded with
+ *	GMime.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "copy.h"
+#include "keys.h"
+
+/* Raw value of the first top-level header called name, without the
+ * leading white space and final line break, line breaks made CRLF.
+ * (transfer full) or NULL. */
+static char *
+raw_header(OpmMessage *msg, const char *name)
+{
+	g_autoptr(GPtrArray) v = g_ascii_strncasecmp(name, "Content-", 8) == 0 ?
+	    opm_message_part_headers(msg, name) : opm_message_headers(msg, name);
+	GString *out;
+	const char *s;
+
+	if (v->len == 0)
+		return NULL;
+	s = g_ptr_array_index(v, 0);
+	while (*s == ' ' || *s == '\t')
+		s++;
+	out = g_string_new(NULL);
+	for (; *s != '\0'; s++) {
+		if (*s == '\r')
+			continue;
+		if (*s == '\n')
+			g_string_append(out, "\r\n");
+		else
+			g_string_append_c(out, *s);
+	}
+	while (out->len > 0 && (out->str[out->len - 1] == '\n' ||
+	    out->str[out->len - 1] == '\r' || out->str[out->len - 1] == ' '))
+		g_string_truncate(out, out->len - 1);
+	/* a value must not end in a fold that leaves an empty line */
+	return g_string_free(out, FALSE);
+}
+
+static void
+add_header(GString *h, const char *name, const char *value)
+{
+	if (value != NULL)
+		g_string_append_printf(h, "%s: %s\r\n", name, value);
+}
+
+static const char *
+list_domain(OpmList *list)
+{
+	const char *at = strrchr(list->address, '@');
+
+	return at != NULL ? at + 1 : list->address;
+}
+
+static char *
+mailbox(const char *name, const char *addr)
+{
+	InternetAddress *ia = internet_address_mailbox_new(name, addr);
+	char *s = internet_address_to_string(ia, NULL, TRUE);
+
+	g_object_unref(ia);
+	return s;
+}
+
+static char *
+format_date(gint64 now)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(now);
+
+	return g_mime_utils_header_format_date(dt);
+}
+
+static void
+add_list_headers(GString *h, OpmList *list)
+{
+	g_autofree char *id = g_strdup_printf("%s <%s.%s>", list->name,
+	    list->name, list_domain(list));
+	g_autofree char *post = g_strdup_printf("<mailto:%s>", list->address);
+
+	add_header(h, "List-Id", id);
+	add_header(h, "List-Post", post);
+	if (list->list_help != NULL) {
+		g_autofree char *help = g_strdup_printf("<%s>", list->list_help);
+
+		add_header(h, "List-Help", help);
+	} else if (list->admins != NULL && list->admins->len > 0) {
+		g_autofree char *help = g_strdup_printf("<mailto:%s?subject=help>",
+		    (char *)g_ptr_array_index(list->admins, 0));
+
+		add_header(h, "List-Help", help);
+	}
+}
+
+char *
+opm_copy_display_name(OpmList *list, OpmMessage *msg, OpmMember *poster)
+{
+	g_autoptr(GPtrArray) from = opm_message_headers(msg, "From");
+	InternetAddressList *al = NULL;
+	g_autofree char *name = NULL;
+	gboolean bad = FALSE;
+
+	if (from->len > 0)
+		al = internet_address_list_parse(NULL, g_ptr_array_index(from, 0));
+	if (al != NULL && internet_address_list_length(al) > 0) {
+		const char *n = internet_address_get_name(
+		    internet_address_list_get_address(al, 0));
+
+		if (n != NULL)
+			name = g_strstrip(g_strdup(n));
+	}
+	if (al != NULL)
+		g_object_unref(al);
+	if (name == NULL || *name == '\0')
+		return g_strdup(poster->name);
+	if (strchr(name, '@') != NULL)
+		bad = TRUE;
+	for (guint i = 0; !bad && i < list->members->len; i++) {
+		OpmMember *m = g_ptr_array_index(list->members, i);
+
+		if (m->key != poster->key && m->name != NULL &&
+		    g_utf8_collate(m->name, name) == 0)
+			bad = TRUE;
+	}
+	for (const char *p = name; !bad && *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			bad = TRUE;
+	if (bad)
+		return g_strdup(poster->name);
+	return g_steal_pointer(&name);
+}
+
+/* The poster's Content-Type with the header-protection parameters. */
+static char *
+payload_content_type(OpmMessage *msg)
+{
+	g_autofree char *ct = raw_header(msg, "Content-Type");
+	gsize n;
+
+	if (ct == NULL)
+		return g_strdup("text/plain; charset=us-ascii; hp=\"cipher\"");
+	n = strlen(ct);
+	while (n > 0 && (ct[n - 1] == ';' || g_ascii_isspace(ct[n - 1])))
+		ct[--n] = '\0';
+	return g_strdup_printf("%s;\r\n protected-headers=\"v1\"; hp=\"cipher\"",
+	    ct);
+}
+
+static char *
+outer_from(OpmList *list, OpmMessage *msg, OpmMember *poster)
+{
+	g_autofree char *name = opm_copy_display_name(list, msg, poster);
+	g_autofree char *shown = NULL;
+
+	if (!list->rewrite_from)
+		return mailbox(name, poster->address);
+	shown = name != NULL ? g_strdup_printf("%s via %s", name, list->name) :
+	    g_strdup(list->name);
+	return mailbox(shown, list->address);
+}
+
+GBytes *
+opm_copy_inner(OpmList *list, OpmMessage *msg, OpmMember *poster)
+{
+	static const char *protect[] = {"Subject", "To", "Cc", "Date",
+	    "Message-ID", "In-Reply-To", "References"};
+	GString *h = g_string_new(NULL);
+	g_autofree char *ct = payload_content_type(msg);
+	g_autofree char *cte = raw_header(msg, "Content-Transfer-Encoding");
+	g_autofree char *name = opm_copy_display_name(list, msg, poster);
+	g_autofree char *from = mailbox(name, poster->address);
+	g_autofree char *ofrom = outer_from(list, msg, poster);
+	g_autofree char *osubj = NULL;
+	g_autofree char *ar = NULL;
+	gsize len;
+	const char *raw = g_bytes_get_data(msg->raw, &len);
+
+	add_header(h, "Content-Type", ct);
+	add_header(h, "Content-Transfer-Encoding", cte);
+	add_header(h, "From", from);
+	for (gsize i = 0; i < G_N_ELEMENTS(protect); i++) {
+		g_autofree char *v = raw_header(msg, protect[i]);
+
+		add_header(h, protect[i], v);
+	}
+	add_list_headers(h, list);
+	ar = g_strdup_printf("%s;\r\n openpgp=pass (the list %s verified the "
+	    "signature of %s with key %s)\r\n header.from=%s policy.key=%s",
+	    list_domain(list), list->address, poster->address,
+	    poster->key != NULL ? poster->key->fpr : poster->fpr,
+	    poster->address, poster->key != NULL ? poster->key->fpr :
+	    poster->fpr);
+	add_header(h, "Authentication-Results", ar);
+	/* what the outer header says instead (RFC 9788, HP-Outer) */
+	{
+		g_autofree char *v = g_strdup_printf("From: %s", ofrom);
+		g_autofree char *t = g_strdup_printf("To: %s", list->address);
+
+		add_header(h, "HP-Outer", v);
+		add_header(h, "HP-Outer", t);
+	}
+	if (!list->show_subject)
+		osubj = g_strdup("Subject: ...");
+	else {
+		g_autofree char *s = raw_header(msg, "Subject");
+
+		osubj = s != NULL ? g_strdup_printf("Subject: %s", s) : NULL;
+	}
+	add_header(h, "HP-Outer", osubj);
+	g_string_append(h, "\r\n");
+	g_string_append_len(h, raw + msg->entity_start,
+	    (gssize)(msg->entity_end - msg->entity_start));
+	return g_string_free_to_bytes(h);
+}
+
+char *
+opm_copy_message_id(OpmList *list, const char *post_key, const char *rcpt)
+{
+	g_autofree char *text = g_strdup_printf("%s\n%s", post_key, rcpt);
+	g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
+	    text, -1);
+
+	return g_strdup_printf("<%.32s.%s@%s>", h, list->name,
+	    list_domain(list));
+}
+
+static char *
+boundary(void)
+{
+	return g_strdup_printf("=-opm-%08x%08x%08x", g_random_int(),
+	    g_random_int(), g_random_int());
+}
+
+/* The outer header every copy and notice shares. */
+static void
+outer_common(GString *h, OpmList *list, const char *from, const char *to,
+    const char *subject, const char *message_id, gint64 now)
+{
+	g_autofree char *date = format_date(now);
+
+	add_header(h, "From", from);
+	add_header(h, "To", to);
+	add_header(h, "Subject", subject);
+	add_header(h, "Date", date);
+	add_header(h, "Message-ID", message_id);
+	add_header(h, "Sender", list->bounce_address);
+	add_list_headers(h, list);
+	add_header(h, "Precedence", "list");
+	add_header(h, "MIME-Version", "1.0");
+}
+
+GBytes *
+opm_copy_outer(OpmList *list, OpmMessage *msg, OpmMember *poster,
+    const char *rcpt, const char *message_id, GBytes *armored, gint64 now)
+{
+	GString *h = g_string_new(NULL);
+	g_autofree char *from = outer_from(list, msg, poster);
+	g_autofree char *b = boundary();
+	g_autofree char *ct = NULL;
+	g_autofree char *subject = list->show_subject ?
+	    raw_header(msg, "Subject") : NULL;
+	g_autofree char *refs = raw_header(msg, "References");
+	g_autofree char *irt = raw_header(msg, "In-Reply-To");
+	gsize len;
+	const char *a = g_bytes_get_data(armored, &len);
+
+	outer_common(h, list, from, list->address,
+	    subject != NULL ? subject : "...", message_id, now);
+	/* threading survives the encryption without revealing content */
+	add_header(h, "In-Reply-To", irt);
+	add_header(h, "References", refs);
+	ct = g_strdup_printf("multipart/encrypted;\r\n"
+	    " protocol=\"application/pgp-encrypted\";\r\n boundary=\"%s\"", b);
+	add_header(h, "Content-Type", ct);
+	g_string_append_printf(h, "\r\nThis is an OpenPGP/MIME encrypted "
+	    "message (RFC 3156).\r\n\r\n--%s\r\n"
+	    "Content-Type: application/pgp-encrypted\r\n"
+	    "Content-Description: PGP/MIME version identification\r\n\r\n"
+	    "Version: 1\r\n\r\n--%s\r\n"
+	    "Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n"
+	    "Content-Description: OpenPGP encrypted message\r\n"
+	    "Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n",
+	    b, b);
+	for (gsize i = 0; i < len; i++) {
+		if (a[i] == '\n' && (i == 0 || a[i - 1] != '\r'))
+			g_string_append_c(h, '\r');
+		g_string_append_c(h, a[i]);
+	}
+	if (len > 0 && a[len - 1] != '\n')
+		g_string_append(h, "\r\n");
+	g_string_append_printf(h, "\r\n--%s--\r\n", b);
+	(void)rcpt;
+	return g_string_free_to_bytes(h);
+}
+
+static GBytes *
+text_message(OpmList *list, const char *to, const char *subject,
+    const char *message_id, const char *body, gint64 now)
+{
+	GString *h = g_string_new(NULL);
+	g_autofree char *from = mailbox(list->name, list->address);
+
+	outer_common(h, list, from, to, subject, message_id, now);
+	add_header(h, "Auto-Submitted", "auto-generated");
+	add_header(h, "Content-Type", "text/plain; charset=utf-8");
+	add_header(h, "Content-Transfer-Encoding", "8bit");
+	g_string_append(h, "\r\n");
+	for (const char *p = body; *p != '\0'; p++) {
+		if (*p == '\n')
+			g_string_append_c(h, '\r');
+		g_string_append_c(h, *p);
+	}
+	return g_string_free_to_bytes(h);
+}
+
+GBytes *
+opm_copy_withheld_notice(OpmList *list, OpmMember *poster, OpmMember *rcpt,
+    const char *why, const char *message_id, gint64 now)
+{
+	g_autofree char *subject = g_strdup_printf("[%s] a post was withheld "
+	    "from you: your key cannot be used", list->name);
+	g_autofree char *body = g_strdup_printf(
+	    "A post by %s to the list %s was not sent to you, because\n"
+	    "your OpenPGP key %s cannot be used: %s.\n\n"
+	    "This list never sends posts in clear text, and this notice holds\n"
+	    "nothing of the post.  Send your current public key to the list\n"
+	    "admins; once they have loaded it you will receive new posts.\n",
+	    poster->address, list->address, rcpt->fpr, why);
+
+	return text_message(list, rcpt->address, subject, message_id, body, now);
+}
+
+GBytes *
+opm_copy_admin_notice(OpmList *list, OpmMember *poster, const char *admin,
+    GPtrArray *withheld, GPtrArray *reasons, const char *message_id,
+    gint64 now)
+{
+	g_autofree char *subject = g_strdup_printf("[%s] post by %s withheld "
+	    "from %u member%s", list->name, poster->address, withheld->len,
+	    withheld->len == 1 ? "" : "s");
+	GString *body = g_string_new(NULL);
+	g_autofree char *text = NULL;
+
+	g_string_append_printf(body, "A post by %s to %s was accepted, but these "
+	    "members got\nonly a notice, because their key cannot be used:\n\n",
+	    poster->address, list->address);
+	for (guint i = 0; i < withheld->len; i++) {
+		OpmMember *m = g_ptr_array_index(withheld, i);
+
+		g_string_append_printf(body, "  %s  key %s: %s\n", m->address,
+		    m->fpr, (char *)g_ptr_array_index(reasons, i));
+	}
+	g_string_append(body, "\nImport their current keys into the list's "
+	    "GnuPG home, check with\n\"openpgp-milter -n\" and reload the "
+	    "milter (SIGHUP).\n");
+	text = g_string_free(body, FALSE);
+	return text_message(list, admin, subject, message_id, text, now);
+}

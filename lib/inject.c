@@ -1,0 +1,333 @@
+/*
+ * NAME
+ *	inject - hand copies back to the MTA
+ * SYNOPSIS
+ *	opm_injector_new(), opm_injector_send(), opm_injector_free()
+ * DESCRIPTION
+ *	sendmail: fork and exec with the message on a pipe; only async-signal
+ *	safe calls between fork and exec, since the milter is threaded.
+ *	smtp: a small client (EHLO, MAIL, RCPT, DATA with dot-stuffing) over
+ *	one connection with TCP_NODELAY, opened at the first copy.
+ *	dir: one file per recipient, for offline inspection.
+ * DIAGNOSTICS
+ *	OPM_ERROR_INJECT with the MTA's exit status or reply; callers turn
+ *	that into a temporary failure of the post.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+
+#include "inject.h"
+
+typedef enum { INJECT_SENDMAIL, INJECT_SMTP, INJECT_DIR } InjectKind;
+
+struct OpmInjector {
+	InjectKind kind;
+	char *path;  /* sendmail binary or directory */
+	char *host;
+	guint16 port;
+	GSocketConnection *conn;
+	GDataInputStream *in;
+	GOutputStream *out;
+};
+
+OpmInjector *
+opm_injector_new(const char *method, GError **error)
+{
+	OpmInjector *inj = g_new0(OpmInjector, 1);
+
+	if (g_str_has_prefix(method, "sendmail:/")) {
+		inj->kind = INJECT_SENDMAIL;
+		inj->path = g_strdup(method + strlen("sendmail:"));
+	} else if (g_str_has_prefix(method, "dir:/")) {
+		inj->kind = INJECT_DIR;
+		inj->path = g_strdup(method + strlen("dir:"));
+	} else if (g_str_has_prefix(method, "smtp:")) {
+		const char *hp = method + strlen("smtp:");
+		const char *colon = strrchr(hp, ':');
+		char *end;
+		guint64 port = colon != NULL ?
+		    g_ascii_strtoull(colon + 1, &end, 10) : 0;
+
+		if (colon == NULL || colon == hp || *end != '\0' || port == 0 ||
+		    port > 65535) {
+			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+			    "InjectMethod %s: want smtp:HOST:PORT", method);
+			g_free(inj);
+			return NULL;
+		}
+		inj->kind = INJECT_SMTP;
+		inj->host = g_strndup(hp, (gsize)(colon - hp));
+		inj->port = (guint16)port;
+	} else {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+		    "InjectMethod %s: unknown method", method);
+		g_free(inj);
+		return NULL;
+	}
+	return inj;
+}
+
+static gboolean
+send_sendmail(OpmInjector *inj, const char *sender, const char *rcpt,
+    GBytes *message, GError **error)
+{
+	g_autofree char *f = g_strdup(sender);
+	g_autofree char *r = g_strdup(rcpt);
+	char *argv[] = {inj->path, "-i", "-f", f, "--", r, NULL};
+	int fds[2], status = 0, e = 0;
+	gsize len, off = 0;
+	const char *p = g_bytes_get_data(message, &len);
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		e = errno;
+		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT, "pipe: %s",
+		    g_strerror(e));
+		return FALSE;
+	}
+	pid = fork();
+	if (pid < 0) {
+		e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT, "fork: %s",
+		    g_strerror(e));
+		return FALSE;
+	}
+	if (pid == 0) {
+		/* the child: async-signal-safe calls only */
+		if (dup2(fds[0], 0) < 0)
+			_exit(127);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[0]);
+	while (off < len) {
+		ssize_t n = write(fds[1], p + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = errno != 0 ? errno : EPIPE;
+			break;
+		}
+		off += (gsize)n;
+	}
+	close(fds[1]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			e = errno;
+			break;
+		}
+	if (e == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return TRUE;
+	if (WIFEXITED(status))
+		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT,
+		    "%s exited with status %d for <%s>", inj->path,
+		    WEXITSTATUS(status), rcpt);
+	else
+		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT,
+		    "%s failed for <%s>: %s", inj->path, rcpt,
+		    e != 0 ? g_strerror(e) : "killed by a signal");
+	return FALSE;
+}
+
+/* Read one SMTP reply (all its lines); TRUE when its code is want. */
+static gboolean
+smtp_reply(OpmInjector *inj, int want, const char *what, GError **error)
+{
+	for (;;) {
+		g_autoptr(GError) e = NULL;
+		gsize n;
+		g_autofree char *line = g_data_input_stream_read_line(inj->in, &n,
+		    NULL, &e);
+
+		if (line == NULL) {
+			g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT,
+			    "%s:%u: %s: %s", inj->host, inj->port, what,
+			    e != NULL ? e->message : "connection closed");
+			return FALSE;
+		}
+		g_strchomp(line);
+		if (n >= 4 && line[3] == '-')
+			continue;
+		if (n < 3 || atoi(line) != want) {
+			g_autofree char *s = opm_sanitize(line, 200);
+
+			g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT,
+			    "%s:%u: %s: %s", inj->host, inj->port, what, s);
+			return FALSE;
+		}
+		return TRUE;
+	}
+}
+
+static gboolean
+smtp_write(OpmInjector *inj, const char *p, gsize n, GError **error)
+{
+	g_autoptr(GError) e = NULL;
+
+	if (!g_output_stream_write_all(inj->out, p, n, NULL, NULL, &e)) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT, "%s:%u: %s",
+		    inj->host, inj->port, e->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+smtp_command(OpmInjector *inj, int want, GError **error,
+    const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+static gboolean
+smtp_command(OpmInjector *inj, int want, GError **error, const char *fmt, ...)
+{
+	g_autofree char *cmd = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	return smtp_write(inj, cmd, strlen(cmd), error) &&
+	    smtp_reply(inj, want, cmd, error);
+}
+
+static void
+smtp_close(OpmInjector *inj)
+{
+	g_clear_object(&inj->in);
+	inj->out = NULL;
+	if (inj->conn != NULL)
+		(void)g_io_stream_close(G_IO_STREAM(inj->conn), NULL, NULL);
+	g_clear_object(&inj->conn);
+}
+
+static gboolean
+smtp_open(OpmInjector *inj, GError **error)
+{
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+	g_autoptr(GError) e = NULL;
+	GSocket *sock;
+
+	g_socket_client_set_timeout(client, 120);
+	inj->conn = g_socket_client_connect_to_host(client, inj->host,
+	    inj->port, NULL, &e);
+	if (inj->conn == NULL) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT, "%s:%u: %s",
+		    inj->host, inj->port, e->message);
+		return FALSE;
+	}
+	sock = g_socket_connection_get_socket(inj->conn);
+	(void)g_socket_set_option(sock, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+	inj->in = g_data_input_stream_new(
+	    g_io_stream_get_input_stream(G_IO_STREAM(inj->conn)));
+	g_data_input_stream_set_newline_type(inj->in,
+	    G_DATA_STREAM_NEWLINE_TYPE_ANY);
+	inj->out = g_io_stream_get_output_stream(G_IO_STREAM(inj->conn));
+	if (!smtp_reply(inj, 220, "greeting", error) ||
+	    !smtp_command(inj, 250, error, "EHLO %s\r\n", g_get_host_name())) {
+		smtp_close(inj);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+send_smtp(OpmInjector *inj, const char *sender, const char *rcpt,
+    GBytes *message, GError **error)
+{
+	gsize len;
+	const char *p = g_bytes_get_data(message, &len);
+	GString *data;
+	gboolean ok;
+
+	if (inj->conn == NULL && !smtp_open(inj, error))
+		return FALSE;
+	if (!smtp_command(inj, 250, error, "MAIL FROM:<%s>\r\n", sender) ||
+	    !smtp_command(inj, 250, error, "RCPT TO:<%s>\r\n", rcpt) ||
+	    !smtp_command(inj, 354, error, "DATA\r\n")) {
+		smtp_close(inj);
+		return FALSE;
+	}
+	/* CRLF line endings and dot-stuffing (RFC 5321 4.5.2) */
+	data = g_string_sized_new(len + len / 40 + 8);
+	for (gsize i = 0; i < len; i++) {
+		if ((i == 0 || p[i - 1] == '\n') && p[i] == '.')
+			g_string_append_c(data, '.');
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			g_string_append_c(data, '\r');
+		g_string_append_c(data, p[i]);
+	}
+	if (len > 0 && p[len - 1] != '\n')
+		g_string_append(data, "\r\n");
+	g_string_append(data, ".\r\n");
+	ok = smtp_write(inj, data->str, data->len, error) &&
+	    smtp_reply(inj, 250, "end of data", error);
+	g_string_free(data, TRUE);
+	if (!ok)
+		smtp_close(inj);
+	return ok;
+}
+
+static gboolean
+send_dir(OpmInjector *inj, const char *rcpt, GBytes *message, GError **error)
+{
+	g_autofree char *name = g_strdup(rcpt);
+	g_autofree char *path = NULL;
+	gsize len;
+	const char *p = g_bytes_get_data(message, &len);
+	g_autoptr(GError) e = NULL;
+
+	g_strdelimit(name, "/", '_');
+	path = g_build_filename(inj->path, name, NULL);
+	if (g_mkdir_with_parents(inj->path, 0700) != 0 ||
+	    !g_file_set_contents(path, p, (gssize)len, &e)) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT, "%s: %s", path,
+		    e != NULL ? e->message : g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+opm_injector_send(OpmInjector *inj, const char *sender, const char *rcpt,
+    GBytes *message, GError **error)
+{
+	switch (inj->kind) {
+	case INJECT_SENDMAIL:
+		return send_sendmail(inj, sender, rcpt, message, error);
+	case INJECT_SMTP:
+		return send_smtp(inj, sender, rcpt, message, error);
+	case INJECT_DIR:
+		return send_dir(inj, rcpt, message, error);
+	}
+	return FALSE;
+}
+
+void
+opm_injector_free(OpmInjector *inj)
+{
+	if (inj == NULL)
+		return;
+	if (inj->conn != NULL) {
+		GError *e = NULL;
+
+		if (smtp_write(inj, "QUIT\r\n", 6, &e))
+			(void)smtp_reply(inj, 221, "QUIT", NULL);
+		g_clear_error(&e);
+		smtp_close(inj);
+	}
+	g_free(inj->path);
+	g_free(inj->host);
+	g_free(inj);
+}

@@ -1,0 +1,31 @@
+/*
+ * NAME
+ *	inject.h - hand copies back to the MTA
+ * DESCRIPTION
+ *	Methods: "sendmail:PATH" runs PATH -i -f SENDER -- RCPT per copy;
+ *	"smtp:HOST:PORT" speaks SMTP to a listener without milters, one
+ *	connection for all copies of a post; "dir:PATH" (for -t -o) writes
+ *	each copy to PATH/RCPT.  A copy counts as queued only when the MTA
+ *	said so (exit status 0, or 250 after DATA).
+ */
+#ifndef OPM_INJECT_H
+#define OPM_INJECT_H
+
+#include "opm.h"
+
+typedef struct OpmInjector OpmInjector;
+
+/* (transfer full) or NULL with an OPM_ERROR_CONFIG error for a bad method */
+OpmInjector *opm_injector_new(const char *method, GError **error);
+
+/* Queue one copy with one envelope recipient.  FALSE with an
+ * OPM_ERROR_INJECT error if the MTA did not take it. */
+gboolean opm_injector_send(OpmInjector *inj, const char *sender,
+    const char *rcpt, GBytes *message, GError **error);
+
+/* Close the session (SMTP QUIT); copies already sent stay queued. */
+void opm_injector_free(OpmInjector *inj); /* accepts NULL */
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmInjector, opm_injector_free)
+
+#endif
