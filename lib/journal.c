@@ -7,10 +7,10 @@
  *	opm_journal_finish(), opm_journal_forget(), opm_journal_close()
  * DESCRIPTION
  *	Plain files rather than a database: every step is one atomic file
- *	system operation (create with O_EXCL, rename over), each followed by
+ *	system operation (create, rename over), each followed by
  *	fsync of the file and of its directory, so a crash at any point
  *	leaves either the old or the new state and never needs recovery code.
- *	flock() on the state file serialises fan-outs of one post and is
+ *	flock() on the lock file serialises fan-outs of one post and is
  *	released by the kernel when a process dies.  Entries are spread over
  *	256 buckets; opening an entry sweeps the expired ones of its bucket,
  *	so the store stays bounded without a separate cleaner.
@@ -118,6 +118,7 @@ sweep(const char *bucket, gint64 now, gint64 done_lifetime,
 	while ((name = g_dir_read_name(d)) != NULL) {
 		g_autofree char *dir = g_build_filename(bucket, name, NULL);
 		g_autofree char *sf = g_build_filename(dir, "state", NULL);
+		g_autofree char *lf = g_build_filename(dir, "lock", NULL);
 		g_autofree char *text = NULL;
 		gint64 when = 0;
 		OpmPostState s;
@@ -128,7 +129,7 @@ sweep(const char *bucket, gint64 now, gint64 done_lifetime,
 		s = parse_state(text, &when);
 		if (!expired(s, when, now, done_lifetime, pending_lifetime))
 			continue;
-		fd = open(sf, O_RDWR | O_CLOEXEC);
+		fd = open(lf, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
 			continue;
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -144,12 +145,13 @@ opm_journal_peek(const char *state_dir, const char *list, const char *key,
 {
 	g_autofree char *bucket = bucket_dir(state_dir, list, key);
 	g_autofree char *sf = g_build_filename(bucket, key, "state", NULL);
+	g_autofree char *lf = g_build_filename(bucket, key, "lock", NULL);
 	g_autofree char *text = NULL;
 	gint64 t = 0;
 	OpmPostState s;
 	int fd;
 
-	fd = open(sf, O_RDONLY | O_CLOEXEC);
+	fd = open(lf, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 
@@ -160,8 +162,12 @@ opm_journal_peek(const char *state_dir, const char *list, const char *key,
 		return OPM_POST_ERROR;
 	}
 	if (!g_file_get_contents(sf, &text, NULL, NULL)) {
+		/* opened but never written: a fan-out starting, or one that
+		 * died before its first write */
+		s = flock(fd, LOCK_SH | LOCK_NB) != 0 ? OPM_POST_BUSY :
+		    OPM_POST_NEW;
 		close(fd);
-		return OPM_POST_NEW;
+		return s;
 	}
 	s = parse_state(text, &t);
 	if (expired(s, t, now, done_lifetime, pending_lifetime))
@@ -231,6 +237,7 @@ opm_journal_open(const char *state_dir, const char *list, const char *key,
 	g_autofree char *bucket = bucket_dir(state_dir, list, key);
 	g_autofree char *dir = g_build_filename(bucket, key, NULL);
 	g_autofree char *sf = g_build_filename(dir, "state", NULL);
+	g_autofree char *lf = g_build_filename(dir, "lock", NULL);
 	g_autofree char *text = NULL;
 	OpmJournal *j;
 	gint64 when = 0;
@@ -252,24 +259,24 @@ opm_journal_open(const char *state_dir, const char *list, const char *key,
 			    g_strerror(e));
 			return NULL;
 		}
-		fd = open(sf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		fd = open(lf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			e = errno;
 			if (e == ENOENT)
 				continue; /* swept under us: again */
-			g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", sf,
+			g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", lf,
 			    g_strerror(e));
 			return NULL;
 		}
 		if (flock(fd, LOCK_EX) != 0) {
 			e = errno;
 			close(fd);
-			g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", sf,
+			g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", lf,
 			    g_strerror(e));
 			return NULL;
 		}
 		/* still the file at that name, not one swept and recreated? */
-		if (fstat(fd, &st1) == 0 && stat(sf, &st2) == 0 &&
+		if (fstat(fd, &st1) == 0 && stat(lf, &st2) == 0 &&
 		    st1.st_ino == st2.st_ino && st1.st_dev == st2.st_dev)
 			break;
 		close(fd);
@@ -286,7 +293,7 @@ opm_journal_open(const char *state_dir, const char *list, const char *key,
 		const char *name;
 
 		while (d != NULL && (name = g_dir_read_name(d)) != NULL)
-			if (strcmp(name, "state") != 0) {
+			if (strcmp(name, "lock") != 0) {
 				g_autofree char *p = g_build_filename(j->dir,
 				    name, NULL);
 

@@ -9,7 +9,8 @@
  *	copies are being queued, "done TIME" once all are) and one file per
  *	copy queued.  A done entry makes the post a replay; a pending entry
  *	whose lock is free makes it a retry, which sends only the copies not
- *	yet recorded.  The state file is locked (flock) while a fan-out runs,
+ *	yet recorded.  A "lock" file beside it, never replaced, is flock()ed
+ *	while a fan-out runs,
  *	so that a crash releases the lock and two copies of one post never
  *	fan out at once.
  */

@@ -42,7 +42,7 @@
 
 #define DEFAULT_CONF SYSCONFDIR "/openpgp-milter/openpgp-milter.conf"
 
-static const char *conf_path = DEFAULT_CONF;
+static char *conf_path = DEFAULT_CONF;
 
 static void
 usage(FILE *out)
@@ -338,6 +338,10 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 
+	/* reloads re-read it after the daemon changed to / */
+	conf_path = g_canonicalize_filename(conf_path, NULL);
+	/* a copy whose reader is gone must fail, not kill the milter */
+	signal(SIGPIPE, SIG_IGN);
 	setlocale(LC_ALL, "");
 	if (gpgme_check_version("1.16.0") == NULL) {
 		fprintf(stderr, "openpgp-milter: gpgme is too old\n");
@@ -345,10 +349,22 @@ main(int argc, char **argv)
 	}
 	g_mime_init();
 
+	opmf_log_init("openpgp-milter", foreground || test_file != NULL ||
+	    check);
+	if (check || test_file != NULL) {
+		/* run as the milter user, so that nothing root-owned is left
+		 * in a list's GnuPG home */
+		g_autoptr(OpmConfig) peek = opm_conf_load(conf_path, NULL);
+
+		if (user == NULL && peek != NULL)
+			user = peek->user;
+		if (user != NULL && geteuid() == 0 &&
+		    (rc = drop_privileges(user)) != EX_OK)
+			return rc;
+	}
 	if (check)
 		return opmf_check_run(conf_path);
 
-	opmf_log_init("openpgp-milter", foreground || test_file != NULL);
 	if ((conf = opmf_conf_load(conf_path, &error)) == NULL) {
 		fprintf(stderr, "openpgp-milter: %s\n", error->message);
 		return EX_CONFIG;

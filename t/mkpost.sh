@@ -1,0 +1,404 @@
+#!/bin/sh
+#
+# NAME
+#	mkpost.sh - write one crafted post to the test list on stdout
+# SYNOPSIS
+#	FIXTURES=DIR sh t/mkpost.sh [options] > message.eml
+# DESCRIPTION
+#	Builds a message, with CRLF line endings everywhere, signed (or
+#	not) with the keys made by t/fixtures.sh in $FIXTURES.  The
+#	signature is a detached, armored OpenPGP signature over the exact
+#	CRLF bytes of the first part, as RFC 3156 requires.  Every body
+#	carries a random nonce, so that two posts never sign the same bytes.
+#
+#	Options (each takes its value as the next argument or after '='):
+#	--signer NAME	alice (default), bob, carol, dave, erin, mallory, list
+#	--from VALUE	the From: header value; default the signer's UID,
+#			e.g. 'Alice Example <alice@example.org>'
+#	--to VALUE	default secir@lists.example.org
+#	--subject TEXT	default 'Test post (SHAPE)'
+#	--message-id ID	default a random <...@example.org>
+#	--body TEXT	a line added to the body (e.g. the test case name)
+#	--date-offset WHEN	signature and Date: time, as date -d takes it:
+#			'8 days ago', '1 day', '55 days ago' (default now)
+#	--faked-time YYYYMMDDTHHMMSS	the same, absolute (UTC)
+#	--digest ALGO	gpg --digest-algo (default SHA256); micalg follows
+#			the digest gpg actually used
+#	--body-size N	pad the body text to about N bytes
+#	--attach	the signed part is multipart/mixed: text plus a small
+#			base64 attachment
+#	--depth N	for --shape deep (default 12)
+#	--parts N	for --shape many-parts (default 150)
+#	--shape SHAPE	one of:
+#	  signed	multipart/signed (the default)
+#	  unsigned	a plain text/plain message
+#	  tampered	signed, then one byte of the signed text changed
+#	  mixed-wrap	multipart/mixed: unsigned text/plain, then a valid
+#			multipart/signed entity
+#	  attached	multipart/mixed: unsigned text/plain, then a
+#			message/rfc822 that is itself a valid signed post
+#	  two-from	signed, with a second From: header (another person)
+#	  two-mailboxes	signed, From: with the signer and another person
+#	  smime		multipart/signed; protocol="application/pkcs7-signature"
+#			whose signature part is random base64 bytes
+#	  deep		signed; the signed part nests --depth multipart/mixed
+#	  many-parts	signed; the signed part is a multipart/mixed of
+#			--parts text parts
+#	  big		signed, with the body padded to --body-size
+#			(default 11 MiB)
+#	  three-parts	multipart/signed with a third part after the signature
+#
+#	Signing happens in a private copy of the signer's GnuPG home in a
+#	temporary directory, whose gpg-agent is stopped before exit, so the
+#	fixtures' homes are never used concurrently by two tests.
+# ENVIRONMENT
+#	FIXTURES (required), GPG, GPGCONF, TMPDIR.
+# DIAGNOSTICS
+#	Exit status 0 on success, 2 for usage errors, 1 otherwise.
+
+set -eu
+
+GPG=${GPG:-gpg}
+GPGCONF=${GPGCONF:-gpgconf}
+
+usage() {
+	echo "mkpost.sh: $*" >&2
+	echo "usage: FIXTURES=DIR sh mkpost.sh [--shape SHAPE] [--signer NAME]" \
+	    "[--from V] [--to V] [--subject S] [--message-id ID] [--body T]" \
+	    "[--date-offset WHEN | --faked-time T] [--digest ALGO]" \
+	    "[--body-size N] [--attach] [--depth N] [--parts N]" >&2
+	exit 2
+}
+
+die() {
+	echo "mkpost.sh: $*" >&2
+	exit 1
+}
+
+signer=alice from='' to=secir@lists.example.org subject='' msgid='' extra=''
+when='' faked='' digest=SHA256 body_size=0 attach=no depth=12 parts=150
+shape=signed
+
+while [ $# -gt 0 ]; do
+	opt=$1
+	case $opt in
+	--attach) attach=yes; shift; continue ;;
+	--*=*) val=${opt#*=}; opt=${opt%%=*}; shift ;;
+	--*) [ $# -ge 2 ] || usage "$opt needs a value"; val=$2; shift 2 ;;
+	*) usage "unexpected argument: $opt" ;;
+	esac
+	case $opt in
+	--signer) signer=$val ;;
+	--from) from=$val ;;
+	--to) to=$val ;;
+	--subject) subject=$val ;;
+	--message-id) msgid=$val ;;
+	--body) extra=$val ;;
+	--date-offset) when=$val ;;
+	--faked-time) faked=$val ;;
+	--digest) digest=$val ;;
+	--body-size) body_size=$val ;;
+	--depth) depth=$val ;;
+	--parts) parts=$val ;;
+	--shape) shape=$val ;;
+	*) usage "unknown option: $opt" ;;
+	esac
+done
+
+case $shape in
+signed | unsigned | tampered | mixed-wrap | attached | two-from | \
+    two-mailboxes | smime | deep | many-parts | big | three-parts) ;;
+*) usage "unknown shape: $shape" ;;
+esac
+for n in "$body_size" "$depth" "$parts"; do
+	case $n in
+	'' | *[!0-9]*) usage "not a number: $n" ;;
+	esac
+done
+[ "$shape" = big ] && [ "$body_size" -eq 0 ] && body_size=11534336
+
+[ -n "${FIXTURES-}" ] || die "FIXTURES is not set"
+[ -s "$FIXTURES/fpr/$signer" ] || die "no such signer: $signer"
+
+# The signature time, as gpg's --faked-system-time wants it, and the same
+# time for the Date: header.
+if [ -n "$faked" ]; then
+	case $faked in
+	[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]) ;;
+	*) usage "--faked-time wants YYYYMMDDTHHMMSS: $faked" ;;
+	esac
+	d=$faked
+	when="${d%%T*} ${d#*T}"
+	when=$(echo "$when" | sed 's/^\(........\) \(..\)\(..\)\(..\)$/\1 \2:\3:\4 UTC/')
+fi
+if [ -n "$when" ]; then
+	faked=$(date -u -d "$when" +%Y%m%dT%H%M%S) || usage "bad time: $when"
+fi
+date_hdr=$(LC_ALL=C date -u ${when:+-d "$when"} '+%a, %d %b %Y %H:%M:%S +0000')
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mkpost.XXXXXX") || die "mktemp failed"
+cleanup() {
+	if [ -d "$tmp/home" ]; then
+		GNUPGHOME="$tmp/home" "$GPGCONF" --homedir "$tmp/home" \
+		    --kill all 2>/dev/null || :
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+
+nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+[ -n "$msgid" ] || msgid="<$(date -u +%Y%m%d%H%M%S).$nonce@example.org>"
+[ -n "$subject" ] || subject="Test post ($shape)"
+
+# uid NAME: NAME's user ID, "Real Name <address>", from their own home.
+uid() {
+	h="$FIXTURES/gnupg-$1"
+	GNUPGHOME=$h "$GPG" --homedir "$h" --batch --no-tty --with-colons \
+	    --trust-model always --no-auto-check-trustdb \
+	    --list-keys "$(cat "$FIXTURES/fpr/$1")" 2>/dev/null |
+	    awk -F: '$1 == "uid" { gsub(/\\x3a/, ":", $10); print $10; exit }'
+}
+[ -n "$from" ] || from=$(uid "$signer")
+[ -n "$from" ] || die "no user ID for $signer"
+case $signer in
+bob) other=alice ;;
+*) other=bob ;;
+esac
+
+# Everything is first written with LF line endings; crlf converts.  The
+# signed bytes are the first part's lines joined by CRLF, without the CRLF
+# that precedes the next boundary line.
+crlf() {
+	awk '{ printf "%s\r\n", $0 }' "$@"
+}
+crlf_join() {
+	awk 'NR > 1 { printf "\r\n" } { printf "%s", $0 }' "$@"
+}
+
+# text_part FILE: a text/plain entity, with the body text.
+text_part() {
+	{
+		echo "Content-Type: text/plain; charset=us-ascii"
+		echo "Content-Transfer-Encoding: 7bit"
+		echo
+		echo "Hello list,"
+		echo
+		echo "this is a test post to $to."
+		[ -z "$extra" ] || echo "$extra"
+		echo "Nonce: $nonce"
+		echo
+		if [ "$body_size" -gt 0 ]; then
+			awk -v n="$body_size" 'BEGIN {
+				l = "The quick brown fox jumps over the lazy dog; "
+				l = l "pack my box with five dozen jugs."
+				for (i = 0; i < n; i += length(l) + 2)
+					print l
+			}'
+			echo
+		fi
+		echo "-- "
+		echo "Sent by the openpgp-milter test suite."
+	} >"$1"
+}
+
+# attachment_part FILE
+attachment_part() {
+	{
+		echo "Content-Type: application/octet-stream; name=\"notes.bin\""
+		echo "Content-Disposition: attachment; filename=\"notes.bin\""
+		echo "Content-Transfer-Encoding: base64"
+		echo
+		echo "VGhpcyBpcyBhIHNtYWxsIGF0dGFjaG1lbnQgZm9yIHRoZSB0ZXN0IHN1aXRlLgo="
+	} >"$1"
+}
+
+# multipart FILE SUBTYPE BOUNDARY PART...: a multipart entity.
+multipart() {
+	f=$1 sub=$2 b=$3
+	shift 3
+	{
+		echo "Content-Type: multipart/$sub; boundary=\"$b\""
+		echo
+		for p in "$@"; do
+			echo "--$b"
+			cat "$p"
+		done
+		echo "--$b--"
+	} >"$f.tmp"
+	mv "$f.tmp" "$f"
+}
+
+# first_part FILE: the entity to be signed, as the shape wants it.
+first_part() {
+	text_part "$tmp/text"
+	case $shape in
+	deep)
+		cp "$tmp/text" "$1"
+		i=$depth
+		while [ "$i" -gt 0 ]; do
+			multipart "$1" mixed "=-level-$i-$nonce" "$1"
+			i=$((i - 1))
+		done
+		;;
+	many-parts)
+		# The first of the --parts parts is the usual text.
+		set -- "$1" "$tmp/text"
+		i=2
+		while [ "$i" -le "$parts" ]; do
+			{
+				echo "Content-Type: text/plain; charset=us-ascii"
+				echo
+				echo "Part $i of $parts."
+			} >"$tmp/part$i"
+			set -- "$@" "$tmp/part$i"
+			i=$((i + 1))
+		done
+		f=$1
+		shift
+		multipart "$f" mixed "=-parts-$nonce" "$@"
+		;;
+	*)
+		if [ "$attach" = yes ]; then
+			attachment_part "$tmp/attachment"
+			multipart "$1" mixed "=-mixed-$nonce" "$tmp/text" \
+			    "$tmp/attachment"
+		else
+			cp "$tmp/text" "$1"
+		fi
+		;;
+	esac
+}
+
+# sign DATA SIG: a detached armored signature by the signer over the
+# CRLF form of DATA; prints the micalg for the digest gpg used.
+sign() {
+	mkdir -m 700 "$tmp/home"
+	cp -R "$FIXTURES/gnupg-$signer/." "$tmp/home/"
+	rm -f "$tmp/home"/S.* "$tmp/home"/*.lock
+	crlf_join "$1" >"$1.crlf"
+	GNUPGHOME="$tmp/home" "$GPG" --homedir "$tmp/home" --batch --yes \
+	    --no-tty --pinentry-mode loopback --passphrase '' \
+	    ${faked:+--faked-system-time "$faked!"} \
+	    --local-user "$(cat "$FIXTURES/fpr/$signer")" \
+	    --digest-algo "$digest" --armor --detach-sign \
+	    --output "$2" "$1.crlf" 2>"$tmp/gpg.log" ||
+		die "gpg could not sign as $signer: $(cat "$tmp/gpg.log")"
+	algo=$(GNUPGHOME="$tmp/home" "$GPG" --homedir "$tmp/home" --batch \
+	    --no-tty --list-packets "$2" 2>/dev/null |
+	    sed -n 's/.*digest algo \([0-9]*\).*/\1/p' | sed -n 1p)
+	case $algo in
+	1) echo md5 ;;
+	2) echo sha1 ;;
+	3) echo ripemd160 ;;
+	8) echo sha256 ;;
+	9) echo sha384 ;;
+	10) echo sha512 ;;
+	11) echo sha224 ;;
+	*) die "unknown digest algorithm in the signature: '$algo'" ;;
+	esac
+}
+
+# signed_entity FILE: a multipart/signed entity (Content-Type header and
+# body) over the first part; tampered and three-parts shapes apply here.
+signed_entity() {
+	first_part "$tmp/signed"
+	micalg=$(sign "$tmp/signed" "$tmp/sig.asc")
+	if [ "$shape" = tampered ]; then
+		sed 's/^Hello list,$/Hello list;/' "$tmp/signed" >"$tmp/t"
+		cmp -s "$tmp/signed" "$tmp/t" && die "nothing to tamper with"
+		mv "$tmp/t" "$tmp/signed"
+	fi
+	b="=-signed-$nonce"
+	{
+		echo "Content-Type: multipart/signed; micalg=pgp-$micalg;"
+		echo " protocol=\"application/pgp-signature\"; boundary=\"$b\""
+		echo
+		echo "This is an OpenPGP/MIME signed message (RFC 3156)."
+		echo "--$b"
+		cat "$tmp/signed"
+		echo "--$b"
+		echo "Content-Type: application/pgp-signature; name=\"signature.asc\""
+		echo "Content-Description: OpenPGP digital signature"
+		echo "Content-Disposition: attachment; filename=\"signature.asc\""
+		echo
+		cat "$tmp/sig.asc"
+		if [ "$shape" = three-parts ]; then
+			echo "--$b"
+			echo "Content-Type: text/plain; charset=us-ascii"
+			echo
+			echo "An extra, unsigned third part."
+		fi
+		echo "--$b--"
+	} >"$1"
+}
+
+smime_entity() {
+	text_part "$tmp/signed"
+	b="=-smime-$nonce"
+	{
+		echo "Content-Type: multipart/signed; micalg=sha-256;"
+		echo " protocol=\"application/pkcs7-signature\"; boundary=\"$b\""
+		echo
+		echo "This is an S/MIME signed message."
+		echo "--$b"
+		cat "$tmp/signed"
+		echo "--$b"
+		echo "Content-Type: application/pkcs7-signature; name=\"smime.p7s\""
+		echo "Content-Transfer-Encoding: base64"
+		echo "Content-Disposition: attachment; filename=\"smime.p7s\""
+		echo
+		dd if=/dev/urandom bs=600 count=1 2>/dev/null | base64
+		echo "--$b--"
+	} >"$1"
+}
+
+# headers FROM: the top-level headers, without Content-Type.
+headers() {
+	echo "From: $1"
+	[ "$shape" != two-from ] || echo "From: $(uid "$other")"
+	echo "To: $to"
+	echo "Subject: $subject"
+	echo "Date: $date_hdr"
+	echo "Message-ID: $msgid"
+	echo "MIME-Version: 1.0"
+}
+
+hdr_from=$from
+[ "$shape" != two-mailboxes ] || hdr_from="$from, $(uid "$other")"
+
+case $shape in
+unsigned)
+	text_part "$tmp/body"
+	;;
+smime)
+	smime_entity "$tmp/body"
+	;;
+mixed-wrap | attached)
+	text_part "$tmp/intro"
+	sed 's/^Hello list,$/Hello list, this part is not signed./' \
+	    "$tmp/intro" >"$tmp/t"
+	mv "$tmp/t" "$tmp/intro"
+	signed_entity "$tmp/inner"
+	if [ "$shape" = attached ]; then
+		{
+			echo "Content-Type: message/rfc822"
+			echo "Content-Disposition: attachment; filename=\"post.eml\""
+			echo
+			headers "$from"
+			cat "$tmp/inner"
+		} >"$tmp/inner.msg"
+		mv "$tmp/inner.msg" "$tmp/inner"
+	fi
+	multipart "$tmp/body" mixed "=-outer-$nonce" "$tmp/intro" "$tmp/inner"
+	;;
+*)
+	signed_entity "$tmp/body"
+	;;
+esac
+
+{
+	headers "$hdr_from"
+	cat "$tmp/body"
+} >"$tmp/message"
+crlf "$tmp/message"
