@@ -75,6 +75,9 @@ static const OpmOption options[] = {
 	{"JournalLifetime", OPM_SCOPE_MAIN, OPM_OPT_DURATION, "10d", 3600,
 	    365 * DAY, M(journal_lifetime), FALSE, FALSE, NULL,
 	    "how long an unfinished fan-out is remembered for retries"},
+	{"FanoutMode", OPM_SCOPE_MAIN, OPM_OPT_ENUM, "split", 0, 0,
+	    M(fanout_mode), FALSE, FALSE, "split|per-member",
+	    "one encryption for all members, or one per member"},
 
 	/* list definition files */
 	{"Address", OPM_SCOPE_LIST, OPM_OPT_ADDRESS, NULL, 0, 0, L(address),

@@ -108,6 +108,7 @@ typedef struct {
 	gint64 max_header_size;
 	char *inject_method;
 	gint64 journal_lifetime;
+	char *fanout_mode;          /* "split" or "per-member" */
 
 	GPtrArray *lists; /* OpmList *, owned */
 } OpmConfig;

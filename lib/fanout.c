@@ -7,10 +7,15 @@
  *	Order of work for a post:
  *	  1. open and lock its journal entry; a finished entry is a replay;
  *	  2. build the inner entity once;
- *	  3. per member, unless the journal says it is done: a member whose
- *	     key cannot be used gets a notice without content; the others get
- *	     the inner entity signed by the list key and encrypted to their key
- *	     only; each copy is recorded durably right after the MTA took it;
+ *	  3. per member, unless the journal says it is done: the inner entity
+ *	     signed by the list key and encrypted to that member's key only;
+ *	     each copy is recorded durably right after the MTA took it.  With
+ *	     FanoutMode split (the default) one sign+encrypt operation to all
+ *	     members serves them all: the result is split into one message
+ *	     per member, its own session-key packet and the shared encrypted
+ *	     data (lib/pgp.c); per-member mode runs one operation per member
+ *	     and is the reference the tests compare against;
+ *	     a member whose key cannot be used gets a notice without content;
  *	  4. one notice per admin naming the members who got a notice;
  *	  5. mark the entry done.
  *	A failure at any step leaves the entry pending with the copies queued
@@ -26,6 +31,7 @@
 #include "fanout.h"
 #include "journal.h"
 #include "keys.h"
+#include "pgp.h"
 
 /* Why k cannot receive, or NULL when it can. */
 static const char *
@@ -45,6 +51,72 @@ unusable(const OpmKeyInfo *k, gint64 now)
 	return NULL;
 }
 
+/* The split encryption of one post: every member's ciphertext comes from
+ * one sign+encrypt operation to all of them. */
+typedef struct {
+	OpmPgpSplit *split;
+	GHashTable *by_keyid; /* key ID -> index + 1 into split->pkesks */
+} Batch;
+
+static void
+batch_clear(Batch *b)
+{
+	g_clear_pointer(&b->split, opm_pgp_split_free);
+	g_clear_pointer(&b->by_keyid, g_hash_table_unref);
+}
+
+/* The PKESK index for m in b, or -1. */
+static gint
+batch_index(Batch *b, const OpmMember *m)
+{
+	for (guint i = 0; m->key != NULL && i < m->key->subkeys->len; i++) {
+		OpmSubkeyInfo *s = g_ptr_array_index(m->key->subkeys, i);
+		gsize n = strlen(s->fpr);
+		gpointer v;
+
+		if (n >= 16 && (v = g_hash_table_lookup(b->by_keyid,
+		    s->fpr + n - 16)) != NULL)
+			return GPOINTER_TO_INT(v) - 1;
+	}
+	return -1;
+}
+
+/*
+ * Sign once and encrypt to every member in rcpts, then split.  FALSE with
+ * error: OPM_ERROR_KEY when gpg refused a key (the caller then goes member
+ * by member), anything else is trouble.
+ */
+static gboolean
+batch_encrypt(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
+    GBytes *inner, GError **error)
+{
+	g_autoptr(GPtrArray) fprs = g_ptr_array_new();
+	g_autoptr(GBytes) armored = NULL;
+	g_autoptr(GBytes) binary = NULL;
+
+	for (guint i = 0; i < rcpts->len; i++)
+		g_ptr_array_add(fprs, ((OpmMember *)rcpts->pdata[i])->fpr);
+	g_ptr_array_add(fprs, NULL);
+	armored = opm_sign_encrypt(ctx, list->list_gpgkey,
+	    (const char *const *)fprs->pdata, inner, error);
+	if (armored == NULL || (binary = opm_pgp_dearmor(armored, error)) == NULL ||
+	    (b->split = opm_pgp_split(binary, error)) == NULL)
+		return FALSE;
+	b->by_keyid = g_hash_table_new(g_str_hash, g_str_equal);
+	for (guint i = 0; i < b->split->pkesks->len; i++)
+		g_hash_table_insert(b->by_keyid,
+		    g_array_index(b->split->pkesks, OpmPkesk, i).keyid,
+		    GINT_TO_POINTER(i + 1));
+	for (guint i = 0; i < rcpts->len; i++)
+		if (batch_index(b, rcpts->pdata[i]) < 0) {
+			g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+			    "no session key packet for %s",
+			    ((OpmMember *)rcpts->pdata[i])->address);
+			return FALSE;
+		}
+	return TRUE;
+}
+
 gboolean
 opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
     const OpmVerdict *v, OpmInjector *inj, gboolean write_state, gint64 now,
@@ -52,8 +124,10 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 {
 	g_autoptr(GPtrArray) withheld = g_ptr_array_new();
 	g_autoptr(GPtrArray) reasons = g_ptr_array_new();
+	g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
 	g_autoptr(GBytes) inner = NULL;
 	g_auto(gpgme_ctx_t) ctx = NULL;
+	Batch batch = {NULL, NULL};
 	OpmJournal *j = NULL;
 	OpmMember *poster = v->member;
 	gboolean ok = FALSE;
@@ -84,50 +158,67 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		goto DONE;
 	inner = opm_copy_inner(list, msg, poster);
 
+	/* who still needs what */
 	for (guint i = 0; i < list->members->len; i++) {
 		OpmMember *m = g_ptr_array_index(list->members, i);
 		g_autofree char *copy_id = g_strconcat("copy:", m->address, NULL);
-		g_autofree char *note_id = g_strconcat("notice:", m->address, NULL);
+		const char *why = unusable(m->key, now);
+
+		if (j != NULL && opm_journal_has(j, copy_id))
+			stats->already++;
+		else if (why != NULL) {
+			g_ptr_array_add(withheld, m);
+			g_ptr_array_add(reasons, (gpointer)why);
+		} else
+			g_ptr_array_add(rcpts, m);
+	}
+	if (rcpts->len > 0 && strcmp(conf->fanout_mode, "split") == 0) {
+		g_autoptr(GError) berr = NULL;
+
+		if (!batch_encrypt(&batch, ctx, list, rcpts, inner, &berr)) {
+			if (!g_error_matches(berr, OPM_ERROR, OPM_ERROR_KEY)) {
+				g_propagate_error(error, g_steal_pointer(&berr));
+				goto DONE;
+			}
+			/* gpg refused a key: find out whose, member by member */
+			g_message("%s: %s; encrypting member by member",
+			    list->address, berr->message);
+			batch_clear(&batch);
+		}
+	}
+
+	for (guint i = 0; i < rcpts->len; i++) {
+		OpmMember *m = g_ptr_array_index(rcpts, i);
+		g_autofree char *copy_id = g_strconcat("copy:", m->address, NULL);
 		g_autofree char *mid = opm_copy_message_id(list, v->replay_key,
 		    m->address);
 		g_autoptr(GBytes) cipher = NULL;
 		g_autoptr(GBytes) copy = NULL;
 		g_autoptr(GError) kerr = NULL;
-		const char *why = unusable(m->key, now);
-		const char *rcpt[2] = {m->fpr, NULL};
 
-		if (j != NULL && opm_journal_has(j, copy_id)) {
-			stats->already++;
-			continue;
-		}
-		if (why == NULL) {
-			cipher = opm_sign_encrypt(ctx, list->list_gpgkey, rcpt,
+		if (batch.split != NULL) {
+			g_autoptr(GBytes) bin = opm_pgp_split_message(batch.split,
+			    (guint)batch_index(&batch, m));
+
+			cipher = opm_pgp_armor(bin, "MESSAGE");
+		} else {
+			const char *one[2] = {m->fpr, NULL};
+
+			cipher = opm_sign_encrypt(ctx, list->list_gpgkey, one,
 			    inner, &kerr);
-			if (cipher == NULL && !g_error_matches(kerr, OPM_ERROR,
-			    OPM_ERROR_KEY)) {
-				g_propagate_error(error, g_steal_pointer(&kerr));
-				goto DONE;
-			}
-			if (cipher == NULL)
-				why = "gpg refuses to encrypt to the key";
-		}
-		if (why != NULL) {
-			g_ptr_array_add(withheld, m);
-			g_ptr_array_add(reasons, (gpointer)why);
-			stats->withheld++;
-			g_message("%s: withheld from %s: %s%s%s", list->address,
-			    m->address, why, kerr != NULL ? ": " : "",
-			    kerr != NULL ? kerr->message : "");
-			if (j != NULL && opm_journal_has(j, note_id))
+			if (cipher == NULL) {
+				if (!g_error_matches(kerr, OPM_ERROR, OPM_ERROR_KEY)) {
+					g_propagate_error(error,
+					    g_steal_pointer(&kerr));
+					goto DONE;
+				}
+				g_message("%s: %s: %s", list->address, m->address,
+				    kerr->message);
+				g_ptr_array_add(withheld, m);
+				g_ptr_array_add(reasons,
+				    (gpointer)"gpg refuses to encrypt to the key");
 				continue;
-			copy = opm_copy_withheld_notice(list, poster, m, why, mid,
-			    now);
-			if (!opm_injector_send(inj, list->bounce_address,
-			    m->address, copy, error) ||
-			    (j != NULL && !opm_journal_record(j, note_id, error)))
-				goto DONE;
-			stats->notices++;
-			continue;
+			}
 		}
 		copy = opm_copy_outer(list, msg, poster, m->address, mid, cipher,
 		    now);
@@ -136,6 +227,27 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		    (j != NULL && !opm_journal_record(j, copy_id, error)))
 			goto DONE;
 		stats->sent++;
+	}
+
+	stats->withheld = withheld->len;
+	for (guint i = 0; i < withheld->len; i++) {
+		OpmMember *m = g_ptr_array_index(withheld, i);
+		const char *why = g_ptr_array_index(reasons, i);
+		g_autofree char *note_id = g_strconcat("notice:", m->address, NULL);
+		g_autofree char *mid = opm_copy_message_id(list, v->replay_key,
+		    note_id);
+		g_autoptr(GBytes) notice = NULL;
+
+		g_message("%s: withheld from %s: %s", list->address, m->address,
+		    why);
+		if (j != NULL && opm_journal_has(j, note_id))
+			continue;
+		notice = opm_copy_withheld_notice(list, poster, m, why, mid, now);
+		if (!opm_injector_send(inj, list->bounce_address, m->address,
+		    notice, error) ||
+		    (j != NULL && !opm_journal_record(j, note_id, error)))
+			goto DONE;
+		stats->notices++;
 	}
 	for (guint i = 0; withheld->len > 0 && list->admins != NULL &&
 	    i < list->admins->len; i++) {
@@ -157,6 +269,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		goto DONE;
 	ok = TRUE;
 DONE:
+	batch_clear(&batch);
 	opm_journal_close(j);
 	return ok;
 }

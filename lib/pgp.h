@@ -1,0 +1,50 @@
+/*
+ * NAME
+ *	pgp.h - OpenPGP message splitting and ASCII armor
+ * DESCRIPTION
+ *	An OpenPGP message encrypted to N recipients is N public-key
+ *	encrypted session key packets (PKESK, tag 1) followed by one
+ *	encrypted data packet (SEIPD tag 18, or AEAD tag 20).  Every
+ *	recipient's copy is its own PKESK followed by the shared data packet:
+ *	one signing and one symmetric encryption serve the whole list, and a
+ *	copy names no key but its recipient's.
+ */
+#ifndef OPM_PGP_H
+#define OPM_PGP_H
+
+#include "opm.h"
+
+typedef struct {
+	char keyid[17];  /* upper-case hex key ID of the recipient subkey */
+	gsize offset;    /* of the whole packet in the message */
+	gsize length;    /* of the whole packet, header included */
+} OpmPkesk;
+
+typedef struct {
+	GBytes *message;   /* the binary message split */
+	GArray *pkesks;    /* OpmPkesk, in message order */
+	gsize data_offset; /* the encrypted data packet, to the end */
+} OpmPgpSplit;
+
+void opm_pgp_split_free(OpmPgpSplit *s); /* accepts NULL */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmPgpSplit, opm_pgp_split_free)
+
+/* Split a binary message.  Accepts only: one or more version 3 PKESK
+ * packets, then exactly one SEIPD or AEAD packet that runs to the end.
+ * Anything else (a SKESK, a marker, an unprotected SED packet, trailing
+ * bytes, truncation) is an OPM_ERROR_CRYPTO error.  (transfer full) */
+OpmPgpSplit *opm_pgp_split(GBytes *message, GError **error);
+
+/* The binary message for one recipient: PKESK i and the data packet.
+ * (transfer full) */
+GBytes *opm_pgp_split_message(OpmPgpSplit *s, guint i);
+
+/* ASCII armor (RFC 4880 section 6) of type "MESSAGE", "SIGNATURE", ...
+ * with CRC-24 checksum and LF line ends.  (transfer full) */
+GBytes *opm_pgp_armor(GBytes *binary, const char *type);
+
+/* Undo opm_pgp_armor: the first armored block in text; checks the CRC
+ * when present.  NULL with an OPM_ERROR_CRYPTO error.  (transfer full) */
+GBytes *opm_pgp_dearmor(GBytes *text, GError **error);
+
+#endif
