@@ -66,7 +66,20 @@ void opmf_log_configure(const OpmConfig *conf);
 void opmf_log_summary(const char *qid, const char *sender,
     const OpmVerdict *v, gint64 elapsed_ms);
 
-/* testmode.c: -t */
+/* testmode.c: -t, and the same seam for the benchmark */
+typedef struct {
+	sfsistat rc;
+	char *rcode, *xcode; /* as set with setreply, or NULL */
+	char *text;          /* reply lines joined with spaces */
+	guint deleted;       /* recipients removed */
+} OpmfTestResult;
+
+/* Point the seam at the test MTA; inject_method NULL: a dry run. */
+void opmf_test_init(const char *inject_method, gboolean write_state);
+/* Feed one message through the callbacks.  Thread-safe once
+ * opmf_test_init() was called.  Free res with opmf_test_result_clear(). */
+sfsistat opmf_test_message(GBytes *raw, char **rcpts, OpmfTestResult *res);
+void opmf_test_result_clear(OpmfTestResult *res);
 int opmf_test_run(const char *file, char **rcpts, const char *outdir);
 
 /* check: -n */

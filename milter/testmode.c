@@ -197,6 +197,48 @@ feed(SMFICTX *ctx, GBytes *raw, char **rcpts)
 	return opmf_eom(ctx);
 }
 
+void
+opmf_test_init(const char *inject_method, gboolean write_state)
+{
+	opmf_smfi = &test_smfi;
+	opmf_set_injection(inject_method, inject_method == NULL, write_state);
+}
+
+sfsistat
+opmf_test_message(GBytes *raw, char **rcpts, OpmfTestResult *res)
+{
+	OpmfTestCtx t = {0};
+	SMFICTX *ctx = (SMFICTX *)(void *)&t;
+	GString *text = g_string_new(NULL);
+	sfsistat rc;
+
+	t.qid = g_strdup("TESTMODE");
+	t.lines = g_ptr_array_new_with_free_func(g_free);
+	t.deleted = g_ptr_array_new_with_free_func(g_free);
+	rc = feed(ctx, raw, rcpts);
+	(void)opmf_close(ctx);
+	for (guint i = 0; i < t.lines->len; i++)
+		g_string_append_printf(text, "%s%s", i > 0 ? " " : "",
+		    (char *)g_ptr_array_index(t.lines, i));
+	res->rc = rc;
+	res->rcode = g_steal_pointer(&t.rcode);
+	res->xcode = g_steal_pointer(&t.xcode);
+	res->text = g_string_free(text, FALSE);
+	res->deleted = t.deleted->len;
+	g_free(t.qid);
+	g_ptr_array_unref(t.lines);
+	g_ptr_array_unref(t.deleted);
+	return rc;
+}
+
+void
+opmf_test_result_clear(OpmfTestResult *res)
+{
+	g_clear_pointer(&res->rcode, g_free);
+	g_clear_pointer(&res->xcode, g_free);
+	g_clear_pointer(&res->text, g_free);
+}
+
 int
 opmf_test_run(const char *file, char **rcpts, const char *outdir)
 {
@@ -205,10 +247,8 @@ opmf_test_run(const char *file, char **rcpts, const char *outdir)
 	g_autoptr(GBytes) raw = NULL;
 	g_autoptr(OpmConfig) conf = opmf_conf_get();
 	g_autoptr(GPtrArray) r = g_ptr_array_new_with_free_func(g_free);
-	OpmfTestCtx t = {0};
-	SMFICTX *ctx = (SMFICTX *)(void *)&t;
+	OpmfTestResult res = {0};
 	gsize len;
-	sfsistat rc;
 	int status;
 
 	if (!g_file_get_contents(file, &text, &len, &error)) {
@@ -233,21 +273,15 @@ opmf_test_run(const char *file, char **rcpts, const char *outdir)
 		g_autofree char *abs = g_canonicalize_filename(outdir, NULL);
 		g_autofree char *method = g_strconcat("dir:", abs, NULL);
 
-		opmf_set_injection(method, FALSE, FALSE);
+		opmf_test_init(method, FALSE);
 	} else {
-		opmf_set_injection(NULL, TRUE, FALSE);
+		opmf_test_init(NULL, FALSE);
 	}
-	t.qid = g_strdup("TESTMODE");
-	t.lines = g_ptr_array_new_with_free_func(g_free);
-	t.deleted = g_ptr_array_new_with_free_func(g_free);
-	opmf_smfi = &test_smfi;
-	rc = feed(ctx, raw, (char **)r->pdata);
-	(void)opmf_close(ctx);
-	opmf_smfi = &opmf_smfi_real;
+	opmf_test_message(raw, (char **)r->pdata, &res);
 
-	switch (rc) {
+	switch (res.rc) {
 	case SMFIS_REJECT:
-		printf("REJECT");
+		printf("REJECT %s %s %s\n", res.rcode, res.xcode, res.text);
 		status = 1;
 		break;
 	case SMFIS_DISCARD:
@@ -257,25 +291,16 @@ opmf_test_run(const char *file, char **rcpts, const char *outdir)
 		status = EX_OK;
 		break;
 	case SMFIS_TEMPFAIL:
-		printf("TEMPFAIL");
+		printf("TEMPFAIL %s %s %s\n", res.rcode != NULL ? res.rcode :
+		    "451", res.xcode != NULL ? res.xcode : "4.7.0", res.text);
 		status = EX_TEMPFAIL;
 		break;
 	default:
-		printf("TEMPFAIL 451 4.7.0 unexpected milter result %d", rc);
+		printf("TEMPFAIL 451 4.7.0 unexpected milter result %d\n",
+		    res.rc);
 		status = EX_TEMPFAIL;
 		break;
 	}
-	if (status != EX_OK) {
-		if (t.rcode != NULL)
-			printf(" %s %s", t.rcode, t.xcode != NULL ? t.xcode : "");
-		for (guint i = 0; i < t.lines->len; i++)
-			printf(" %s", (char *)g_ptr_array_index(t.lines, i));
-		printf("\n");
-	}
-	g_free(t.qid);
-	g_free(t.rcode);
-	g_free(t.xcode);
-	g_ptr_array_unref(t.lines);
-	g_ptr_array_unref(t.deleted);
+	opmf_test_result_clear(&res);
 	return status;
 }
