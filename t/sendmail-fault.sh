@@ -1,0 +1,37 @@
+#!/bin/sh
+# NAME
+#	sendmail-fault.sh - a sendmail(1) stand-in that fails on purpose
+# SYNOPSIS
+#	InjectMethod sendmail:DIR/sendmail  (a copy of this script made by
+#	t/e2e-faults.test, with REAL and DIR filled in)
+# DESCRIPTION
+#	Counts its calls in DIR/calls and then behaves as DIR/mode says:
+#	  pass		run the real sendmail
+#	  fail-3	the 3rd call fails (exit 75) without queueing anything
+#	  hang-3	the 3rd call announces itself in DIR/hanging, waits
+#			until DIR/release exists, then fails (exit 75)
+#	Every other call runs the real sendmail.
+REAL=@REAL@
+DIR=@DIR@
+n=$(($(cat "$DIR/calls" 2>/dev/null || echo 0) + 1))
+echo "$n" >"$DIR/calls"
+case $(cat "$DIR/mode" 2>/dev/null) in
+fail-3)
+	if [ "$n" -eq 3 ]; then
+		cat >/dev/null
+		exit 75
+	fi
+	;;
+hang-3)
+	if [ "$n" -eq 3 ]; then
+		: >"$DIR/hanging"
+		i=0
+		while [ ! -f "$DIR/release" ] && [ $i -lt 600 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		exit 75
+	fi
+	;;
+esac
+exec "$REAL" "$@"
