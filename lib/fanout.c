@@ -5,7 +5,8 @@
  *	opm_fanout_run()
  * DESCRIPTION
  *	Order of work for a post:
- *	  1. open and lock its journal entry; a finished entry is a replay;
+ *	  1. the caller opened and locked its journal entry
+ *	     (opm_fanout_journal()); a finished entry is a replay;
  *	  2. build the inner entity once;
  *	  3. per member, unless the journal says it is done: the inner entity
  *	     signed by the list key and encrypted to that member's key only;
@@ -117,9 +118,33 @@ batch_encrypt(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
 	return TRUE;
 }
 
+static gint64
+done_lifetime(const OpmList *list)
+{
+	return MAX(list->replay_lifetime, list->max_signature_age);
+}
+
+OpmJournal *
+opm_fanout_journal(OpmConfig *conf, OpmList *list, const OpmVerdict *v,
+    gint64 now, GError **error)
+{
+	return opm_journal_open(conf->state_dir, list->address, v->replay_key,
+	    now, done_lifetime(list), conf->journal_lifetime, error);
+}
+
+OpmPostState
+opm_fanout_state(OpmConfig *conf, OpmList *list, const OpmVerdict *v,
+    gint64 now)
+{
+	if (v->replay_key == NULL)
+		return OPM_POST_NEW;
+	return opm_journal_peek(conf->state_dir, list->address, v->replay_key,
+	    now, done_lifetime(list), conf->journal_lifetime, NULL, NULL);
+}
+
 gboolean
 opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
-    const OpmVerdict *v, OpmInjector *inj, gboolean write_state, gint64 now,
+    const OpmVerdict *v, OpmInjector *inj, OpmJournal *j, gint64 now,
     OpmFanoutStats *stats, GError **error)
 {
 	g_autoptr(GPtrArray) withheld = g_ptr_array_new();
@@ -128,10 +153,8 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	g_autoptr(GBytes) inner = NULL;
 	g_auto(gpgme_ctx_t) ctx = NULL;
 	Batch batch = {NULL, NULL};
-	OpmJournal *j = NULL;
 	OpmMember *poster = v->member;
 	gboolean ok = FALSE;
-	gint64 done_life = MAX(list->replay_lifetime, list->max_signature_age);
 
 	memset(stats, 0, sizeof(*stats));
 	if (inj == NULL)
@@ -143,16 +166,10 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		    list->gnupg_home);
 		return FALSE;
 	}
-	if (write_state) {
-		j = opm_journal_open(conf->state_dir, list->address,
-		    v->replay_key, now, done_life, conf->journal_lifetime, error);
-		if (j == NULL)
-			return FALSE;
-		if (opm_journal_state(j) == OPM_POST_DONE) {
-			g_set_error(error, OPM_ERROR, OPM_ERROR_REPLAY,
-			    "the post was fanned out already");
-			goto DONE;
-		}
+	if (j != NULL && opm_journal_state(j) == OPM_POST_DONE) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_REPLAY,
+		    "the post was fanned out already");
+		return FALSE;
 	}
 	if ((ctx = opm_gpg_context(list->gnupg_home, error)) == NULL)
 		goto DONE;
@@ -270,6 +287,5 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	ok = TRUE;
 DONE:
 	batch_clear(&batch);
-	opm_journal_close(j);
 	return ok;
 }

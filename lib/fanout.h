@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "gate.h"
 #include "inject.h"
+#include "journal.h"
 #include "mime.h"
 
 typedef struct {
@@ -21,14 +22,23 @@ typedef struct {
 	guint notices;   /* notices queued now (members and admins) */
 } OpmFanoutStats;
 
+/* Open and lock the journal entry of the post v accepted for list, with
+ * the list's lifetimes.  (transfer full): opm_journal_close(). */
+OpmJournal *opm_fanout_journal(OpmConfig *conf, OpmList *list,
+    const OpmVerdict *v, gint64 now, GError **error);
+
+/* The state of that entry, without opening it. */
+OpmPostState opm_fanout_state(OpmConfig *conf, OpmList *list,
+    const OpmVerdict *v, gint64 now);
+
 /* Fan out the post v accepted for list.  inj NULL: a dry run that builds
- * nothing and writes no state (-t without -o).  write_state FALSE: build
- * and send through inj but keep the journal untouched (-t -o).
- * Returns FALSE with error: OPM_ERROR_REPLAY when the post was fanned
- * out already (a concurrent duplicate), any other code for trouble that
- * must tempfail the post (some copies may be queued and recorded). */
+ * nothing.  j: the post's journal entry from opm_fanout_journal(), or
+ * NULL to keep no state (-t -o).  Returns FALSE with error: OPM_ERROR_REPLAY
+ * when j says the post was fanned out already (a concurrent duplicate),
+ * any other code for trouble that must tempfail the post (copies queued
+ * before it are recorded in j). */
 gboolean opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
-    const OpmVerdict *v, OpmInjector *inj, gboolean write_state, gint64 now,
+    const OpmVerdict *v, OpmInjector *inj, OpmJournal *j, gint64 now,
     OpmFanoutStats *stats, GError **error);
 
 #endif

@@ -195,11 +195,14 @@ smtp_command(OpmInjector *inj, int want, GError **error, const char *fmt, ...)
 	g_autofree char *cmd = NULL;
 	va_list ap;
 
+	g_autofree char *what = NULL;
+
 	va_start(ap, fmt);
 	cmd = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	what = g_strchomp(g_strdup(cmd)); /* no CRLF in error texts */
 	return smtp_write(inj, cmd, strlen(cmd), error) &&
-	    smtp_reply(inj, want, cmd, error);
+	    smtp_reply(inj, want, what, error);
 }
 
 static void
@@ -290,6 +293,11 @@ send_dir(OpmInjector *inj, const char *rcpt, GBytes *message, GError **error)
 
 	g_strdelimit(name, "/", '_');
 	path = g_build_filename(inj->path, name, NULL);
+	/* an admin who is also a member gets two files, not one */
+	for (int n = 2; g_file_test(path, G_FILE_TEST_EXISTS); n++) {
+		g_free(path);
+		path = g_strdup_printf("%s/%s.%d", inj->path, name, n);
+	}
 	if (g_mkdir_with_parents(inj->path, 0700) != 0 ||
 	    !g_file_set_contents(path, p, (gssize)len, &e)) {
 		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT, "%s: %s", path,

@@ -78,7 +78,12 @@ opmf_conf_load(const char *path, GError **error)
 {
 	g_autoptr(OpmConfig) conf = opm_conf_load(path, error);
 
+	g_autoptr(OpmInjector) inj = NULL;
+
 	if (conf == NULL)
+		return NULL;
+	/* a method that cannot work must stop the load, not each post */
+	if ((inj = opm_injector_new(conf->inject_method, error)) == NULL)
 		return NULL;
 	for (guint i = 0; i < conf->lists->len; i++)
 		if (!opm_keys_load(g_ptr_array_index(conf->lists, i), error))
@@ -157,10 +162,26 @@ opmf_envrcpt(SMFICTX *ctx, char **argv)
 	if (c == NULL || c->msg == NULL)
 		return SMFIS_TEMPFAIL;
 	rcpt = opm_envelope_address(argv[0]);
-	l = c->msg->loop ? NULL : opm_conf_find_list(c->msg->conf, rcpt);
+	l = opm_conf_find_list(c->msg->conf, rcpt);
 	if (l == NULL) {
 		c->msg->other_rcpts = TRUE;
 		return SMFIS_CONTINUE;
+	}
+	if (c->msg->loop) {
+		/* copies only ever go to members, never to a list: this is a
+		 * loop, or a forged sender trying to skip the gate */
+		g_autoptr(OpmVerdict) v = opm_verdict_tempfail(l->address,
+		    "5.7.1", "loop");
+
+		v->action = OPM_ACTION_REJECT;
+		g_strlcpy(v->rcode, "550", sizeof(v->rcode));
+		g_free(v->text);
+		v->text = g_strdup_printf("list %s: mail from a list's bounce "
+		    "address is never posted to a list (a mail loop, or a "
+		    "forged sender).", l->address);
+		g_message("%s: refused from <%s>: a list's bounce address as "
+		    "sender", l->address, c->msg->sender);
+		return opmf_reply(ctx, v, FALSE);
 	}
 	g_ptr_array_add(c->msg->list_rcpts, g_strdup(argv[0]));
 	if (!g_ptr_array_find(c->msg->lists, l, NULL))
@@ -297,6 +318,37 @@ judge(OpmfMsg *m, OpmMessage *msg, gint64 now)
 		if (v->action != OPM_ACTION_ACCEPT)
 			decisive = v;
 	}
+	if (decisive != NULL && g_strcmp0(decisive->reason, "replayed") == 0 &&
+	    decisive->replay_key != NULL) {
+		/* Distributed to this list already; if another list of the
+		 * transaction is still pending, this is the retry of a post
+		 * whose fan-out stopped between two lists, not a replay. */
+		gboolean retry = FALSE;
+
+		for (guint i = 0; i < verdicts->len; i++) {
+			OpmVerdict *v = g_ptr_array_index(verdicts, i);
+
+			if (v->action == OPM_ACTION_ACCEPT &&
+			    opm_fanout_state(m->conf, g_ptr_array_index(m->lists,
+				i), v, now) == OPM_POST_PENDING)
+				retry = TRUE;
+		}
+		for (guint i = 0; retry && i < verdicts->len; i++) {
+			OpmVerdict *v = g_ptr_array_index(verdicts, i);
+
+			if (v->action == OPM_ACTION_REJECT &&
+			    g_strcmp0(v->reason, "replayed") == 0) {
+				v->action = OPM_ACTION_ACCEPT;
+				g_strlcpy(v->rcode, "250", sizeof(v->rcode));
+				g_strlcpy(v->xcode, "2.0.0", sizeof(v->xcode));
+				g_free(v->reason);
+				v->reason = g_strdup("distributed before");
+			} else if (v->action != OPM_ACTION_ACCEPT)
+				retry = FALSE;
+		}
+		if (retry)
+			decisive = NULL;
+	}
 	if (decisive != NULL) {
 		guint idx = 0;
 		GPtrArray *one = g_ptr_array_new_with_free_func(
@@ -325,6 +377,33 @@ opmf_set_injection(const char *method, gboolean dry_run,
 	inject_write_state = write_state;
 }
 
+/* A temporary failure of the distribution of v, keeping what the log
+ * line needs.  (transfer full) */
+static OpmVerdict *
+distribution_failed(const OpmVerdict *v, const char *why)
+{
+	OpmVerdict *t = opm_verdict_tempfail(v->list, "4.3.0", why);
+
+	g_free(t->text);
+	t->text = g_strdup_printf("list %s: temporary local problem while "
+	    "distributing your post (%s).\n"
+	    "Your mail server will try again; no member will get the post "
+	    "twice.", v->list, why);
+	t->from = g_strdup(v->from);
+	t->signer = g_strdup(v->signer);
+	t->copies = v->copies;
+	return t;
+}
+
+static gint
+by_address(gconstpointer a, gconstpointer b, gpointer lists)
+{
+	OpmList *la = g_ptr_array_index((GPtrArray *)lists, *(const guint *)a);
+	OpmList *lb = g_ptr_array_index((GPtrArray *)lists, *(const guint *)b);
+
+	return strcmp(la->address, lb->address);
+}
+
 /* Distribute a post every list accepted.  On failure, verdicts[i] becomes
  * the refusal or temporary failure the poster gets; returns its index. */
 static gint
@@ -332,13 +411,39 @@ distribute(OpmfMsg *m, OpmMessage *msg, GPtrArray *verdicts, gint64 now)
 {
 	g_autoptr(OpmInjector) inj = NULL;
 	g_autoptr(GError) error = NULL;
+	g_autofree OpmJournal **journals = NULL;
+	g_autoptr(GArray) order = g_array_new(FALSE, FALSE, sizeof(guint));
+	gint failed = -1;
+	const char *why = NULL;
 
-	if (!inject_dry_run) {
-		inj = opm_injector_new(inject_override != NULL ?
-		    inject_override : m->conf->inject_method, &error);
-		if (inj == NULL) {
+	if (inject_dry_run)
+		return -1;
+	inj = opm_injector_new(inject_override != NULL ? inject_override :
+	    m->conf->inject_method, &error);
+	if (inj == NULL) {
+		g_warning("%s", error->message);
+		failed = 0;
+		why = "copies cannot be queued";
+		goto DONE;
+	}
+	/* Mark the post pending for every list before the first copy, so
+	 * that a retry after a stop between two lists is known as one.
+	 * Locks are taken in address order: no two posts deadlock. */
+	journals = g_new0(OpmJournal *, verdicts->len);
+	for (guint i = 0; i < verdicts->len; i++)
+		g_array_append_val(order, i);
+	g_array_sort_with_data(order, by_address, m->lists);
+	for (guint k = 0; inject_write_state && k < order->len; k++) {
+		guint i = g_array_index(order, guint, k);
+
+		journals[i] = opm_fanout_journal(m->conf,
+		    g_ptr_array_index(m->lists, i),
+		    g_ptr_array_index(verdicts, i), now, &error);
+		if (journals[i] == NULL) {
 			g_warning("%s", error->message);
-			return 0;
+			failed = (gint)i;
+			why = "state directory unavailable";
+			goto DONE;
 		}
 	}
 	for (guint i = 0; i < verdicts->len; i++) {
@@ -346,27 +451,35 @@ distribute(OpmfMsg *m, OpmMessage *msg, GPtrArray *verdicts, gint64 now)
 		OpmList *l = g_ptr_array_index(m->lists, i);
 		OpmFanoutStats st;
 
-		if (opm_fanout_run(m->conf, l, msg, v, inj, inject_write_state,
-		    now, &st, &error)) {
+		if (g_strcmp0(v->reason, "distributed before") == 0)
+			continue;
+		if (opm_fanout_run(m->conf, l, msg, v, inj, journals[i], now,
+		    &st, &error)) {
 			v->copies = st.sent + st.already;
 			v->withheld = st.withheld;
 			continue;
 		}
 		v->copies = st.sent + st.already;
+		failed = (gint)i;
 		if (g_error_matches(error, OPM_ERROR, OPM_ERROR_REPLAY)) {
 			opm_gate_replayed(v, now);
 		} else {
 			g_warning("%s: distribution stopped after %u copies: %s",
-			    l->address, st.sent + st.already, error->message);
-			g_ptr_array_index(verdicts, i) = opm_verdict_tempfail(
-			    l->address, "4.3.0", "not every copy could be queued");
-			((OpmVerdict *)g_ptr_array_index(verdicts, i))->signer =
-			    g_strdup(v->signer);
-			opm_verdict_free(v);
+			    l->address, v->copies, error->message);
+			why = "not every copy could be queued";
 		}
-		return (gint)i;
+		break;
 	}
-	return -1;
+DONE:
+	for (guint i = 0; journals != NULL && i < verdicts->len; i++)
+		opm_journal_close(journals[i]);
+	if (why != NULL) {
+		OpmVerdict *v = g_ptr_array_index(verdicts, failed);
+
+		g_ptr_array_index(verdicts, failed) = distribution_failed(v, why);
+		opm_verdict_free(v);
+	}
+	return failed;
 }
 
 sfsistat

@@ -36,7 +36,8 @@
 
 #include <glib/gstdio.h>
 
-#include "check.h"
+#include "audit.h"
+#include "inject.h"
 #include "keys.h"
 #include "opmf.h"
 
@@ -80,6 +81,16 @@ opmf_check_run(const char *path)
 		printf("1 error, 0 warnings\n");
 		return EX_CONFIG;
 	}
+	{
+		g_autoptr(OpmInjector) inj = opm_injector_new(conf->inject_method,
+		    &error);
+
+		if (inj == NULL) {
+			printf("%s: error: %s\n", path, error->message);
+			g_clear_error(&error);
+			errors++;
+		}
+	}
 	for (guint i = 0; i < conf->lists->len; i++) {
 		OpmList *l = g_ptr_array_index(conf->lists, i);
 		g_autoptr(GPtrArray) problems = NULL;
@@ -90,7 +101,7 @@ opmf_check_run(const char *path)
 			errors++;
 			continue;
 		}
-		problems = opm_check_list(l, now);
+		problems = opm_audit_list(l, now);
 		for (guint j = 0; j < problems->len; j++) {
 			OpmProblem *p = g_ptr_array_index(problems, j);
 
@@ -379,12 +390,10 @@ main(int argc, char **argv)
 		return rc;
 	}
 
-	if (socket == NULL)
-		socket = conf->socket;
-	if (user == NULL)
-		user = conf->user;
-	if (pid_file == NULL)
-		pid_file = conf->pid_file;
+	/* copies: the configuration is released before the supervisor runs */
+	socket = g_strdup(socket != NULL ? socket : conf->socket);
+	user = g_strdup(user != NULL ? user : conf->user);
+	pid_file = g_strdup(pid_file != NULL ? pid_file : conf->pid_file);
 	umask((mode_t)conf->umask);
 	if (!foreground && daemon(0, 0) != 0) {
 		fprintf(stderr, "openpgp-milter: daemon: %s\n", g_strerror(errno));

@@ -173,8 +173,9 @@ sed -e "s|^GnupgHome[ 	].*|GnupgHome $GNUPG_LIST|" \
 # /etc/postfix.
 e2e_start_milter()
 {
+	# the socket comes from the configuration's Socket line
 	MAIL_CONFIG=$PFDIR/etc "$MILTER" -c "$RUN/openpgp-milter.conf" -f \
-	    -p "local:$SOCK" >>"$RUN/milter.log" 2>&1 </dev/null &
+	    >>"$RUN/milter.log" 2>&1 </dev/null &
 	milter_pid=$!
 	echo "$milter_pid" >"$RUN/milter.pid"
 

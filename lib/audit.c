@@ -1,8 +1,8 @@
 /*
  * NAME
- *	check - the configuration check behind "openpgp-milter -n"
+ *	audit - the configuration check behind "openpgp-milter -n"
  * SYNOPSIS
- *	opm_check_list(), opm_problem_free()
+ *	opm_audit_list(), opm_problem_free()
  * DESCRIPTION
  *	For one list: the GnuPG home must not fetch or import keys by itself;
  *	the list key must be there with its secret part, able to sign and to
@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-#include "check.h"
+#include "audit.h"
 #include "keys.h"
 
 void
@@ -147,7 +147,7 @@ check_gpg_conf(GPtrArray *out, OpmList *list)
 }
 
 GPtrArray *
-opm_check_list(OpmList *list, gint64 now)
+opm_audit_list(OpmList *list, gint64 now)
 {
 	GPtrArray *out = g_ptr_array_new_with_free_func(
 	    (GDestroyNotify)opm_problem_free);

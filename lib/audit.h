@@ -1,9 +1,9 @@
 /*
  * NAME
- *	check.h - the configuration check behind "openpgp-milter -n"
+ *	audit.h - the configuration check behind "openpgp-milter -n"
  */
-#ifndef OPM_CHECK_H
-#define OPM_CHECK_H
+#ifndef OPM_AUDIT_H
+#define OPM_AUDIT_H
 
 #include "conf.h"
 
@@ -23,6 +23,6 @@ void opm_problem_free(OpmProblem *p); /* accepts NULL */
 /* Check a list whose keys are loaded (opm_keys_load()): the list key,
  * every member key, the GnuPG home's gpg.conf.  now: current time.
  * (transfer full): a GPtrArray of OpmProblem, empty when all is well. */
-GPtrArray *opm_check_list(OpmList *list, gint64 now);
+GPtrArray *opm_audit_list(OpmList *list, gint64 now);
 
 #endif

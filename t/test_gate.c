@@ -1,0 +1,560 @@
+/*
+ * NAME
+ *	test_gate - unit tests of lib/gate.c
+ * DESCRIPTION
+ *	Posts crafted by t/mkpost.sh with the fixture keys go through
+ *	opm_gate_check() for the fixture list, loaded over a private copy of
+ *	its GnuPG home and a private state directory.  Each case checks what
+ *	the poster would see: the action, the SMTP reply code, the enhanced
+ *	status code and the words of the text (the list's name, the key to
+ *	sign with, the address registered).  Then the replay rules: a post
+ *	already distributed is refused, an interrupted one passes as a
+ *	retry, one being distributed right now is a temporary failure, and
+ *	each list keeps its own record.
+ */
+#include "config.h"
+
+#include <locale.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "tutil.h"
+
+#include "conf.h"
+#include "gate.h"
+#include "journal.h"
+#include "keys.h"
+#include "mime.h"
+
+#define LIST_ADDRESS "secir@lists.example.org"
+#define OPS_ADDRESS "ops@lists.example.org"
+
+static char *tmp;
+static char *home; /* tmp/gnupg-list */
+static OpmConfig *conf;
+static OpmList *list;
+
+static void
+load_keys(OpmList *l)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_free(l->gnupg_home);
+	l->gnupg_home = g_strdup(home);
+	ck_assert_msg(opm_keys_load(l, &error), "opm_keys_load(%s): %s",
+	    l->address, error != NULL ? error->message : "?");
+}
+
+/* Load main_conf, with the state directory and every list's GnuPG home
+ * replaced by private ones. */
+static void
+load_conf(const char *main_conf)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_clear_pointer(&conf, opm_conf_unref);
+	conf = opm_conf_load(main_conf, &error);
+	ck_assert_msg(conf != NULL, "loading %s: got error \"%s\"", main_conf,
+	    error != NULL ? error->message : "?");
+	g_free(conf->state_dir);
+	conf->state_dir = g_build_filename(tmp, "state", NULL);
+	for (guint i = 0; i < conf->lists->len; i++)
+		load_keys(g_ptr_array_index(conf->lists, i));
+	list = opm_conf_find_list(conf, LIST_ADDRESS);
+	ck_assert_msg(list != NULL, "no list %s in %s", LIST_ADDRESS,
+	    main_conf);
+}
+
+static void
+setup(void)
+{
+	g_autofree char *src = tu_fixture("gnupg-list");
+	g_autofree char *path = tu_fixture("openpgp-milter.conf");
+
+	tmp = tu_tmpdir("opm-gate");
+	home = g_build_filename(tmp, "gnupg-list", NULL);
+	tu_copy_home(src, home);
+	load_conf(path);
+}
+
+static void
+teardown(void)
+{
+	g_clear_pointer(&conf, opm_conf_unref);
+	list = NULL;
+	tu_gpg_kill(home);
+	tu_rmtree(tmp);
+	g_clear_pointer(&tmp, g_free);
+	g_clear_pointer(&home, g_free);
+}
+
+static gint64
+now_s(void)
+{
+	return g_get_real_time() / G_USEC_PER_SEC;
+}
+
+/* A post from t/mkpost.sh with the given options (NULL-terminated).
+ * (transfer full) */
+static GBytes *
+mkpost(const char *const *opts)
+{
+	g_autofree char *script = g_build_filename(tu_env("top_srcdir"), "t",
+	    "mkpost.sh", NULL);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_auto(GStrv) envp = g_get_environ();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *out = NULL;
+	g_autofree char *err = NULL;
+	g_autofree char *cmd = NULL;
+	int status = 0;
+
+	envp = g_environ_setenv(envp, "FIXTURES", tu_env("FIXTURES"), TRUE);
+	envp = g_environ_setenv(envp, "TMPDIR", tmp, TRUE);
+	g_ptr_array_add(argv, (gpointer) "sh");
+	g_ptr_array_add(argv, script);
+	for (const char *const *o = opts; *o != NULL; o++)
+		g_ptr_array_add(argv, (gpointer)*o);
+	g_ptr_array_add(argv, NULL);
+	cmd = g_strjoinv(" ", (char **)argv->pdata);
+	ck_assert_msg(g_spawn_sync(NULL, (char **)argv->pdata, envp,
+	    G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error),
+	    "%s: %s", cmd, error != NULL ? error->message : "?");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "%s: got exit status %d, want 0: %s", cmd, status, err);
+	ck_assert_msg(out != NULL && *out != '\0', "%s: wrote nothing", cmd);
+	return g_bytes_new(out, strlen(out));
+}
+
+static OpmMessage *
+parse(GBytes *raw)
+{
+	OpmLimits lim;
+
+	opm_gate_limits(conf, &lim);
+	return opm_message_parse(raw, &lim);
+}
+
+static const char *
+action_name(OpmAction a)
+{
+	switch (a) {
+	case OPM_ACTION_ACCEPT: return "ACCEPT";
+	case OPM_ACTION_REJECT: return "REJECT";
+	case OPM_ACTION_TEMPFAIL: return "TEMPFAIL";
+	}
+	return "?";
+}
+
+/* s with every "{NAME}" replaced by NAME's fingerprint.  (transfer full) */
+static char *
+expand(const char *s)
+{
+	GString *out = g_string_new(NULL);
+
+	while (*s != '\0') {
+		const char *open = strchr(s, '{');
+		const char *close = open != NULL ? strchr(open, '}') : NULL;
+		g_autofree char *name = NULL;
+		g_autofree char *fpr = NULL;
+
+		if (open == NULL || close == NULL) {
+			g_string_append(out, s);
+			break;
+		}
+		g_string_append_len(out, s, open - s);
+		name = g_strndup(open + 1, (gsize)(close - open - 1));
+		fpr = tu_fpr(name);
+		g_string_append(out, fpr);
+		s = close + 1;
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* What every verdict must look like, whatever the case. */
+static void
+check_verdict_form(const char *name, const OpmVerdict *v,
+    const char *list_address)
+{
+	ck_assert_msg(v != NULL, "%s: got no verdict", name);
+	ck_assert_msg(strcmp(v->list, list_address) == 0, "%s: verdict for "
+	    "list %s, want %s", name, v->list, list_address);
+	ck_assert_msg(strlen(v->rcode) == 3 && strlen(v->xcode) >= 5 &&
+	    v->xcode[0] == v->rcode[0], "%s: got reply %s %s, want a matching "
+	    "code and enhanced code", name, v->rcode, v->xcode);
+	ck_assert_msg(v->reason != NULL && *v->reason != '\0',
+	    "%s: got no reason for the log", name);
+	if (v->action == OPM_ACTION_ACCEPT)
+		return;
+	ck_assert_msg(v->text != NULL, "%s: got a refusal without text", name);
+	ck_assert_msg(strstr(v->text, list_address) != NULL, "%s: got text "
+	    "\"%s\", want it to name the list %s", name, v->text, list_address);
+	for (const char *p = v->text; *p != '\0'; p++)
+		ck_assert_msg((*p >= 0x20 && *p < 0x7f) || *p == '\n',
+		    "%s: got byte 0x%02x in the text, want printable ASCII "
+		    "lines", name, (unsigned char)*p);
+}
+
+/* ------------------------------------------------------------------ */
+/* the cases                                                          */
+
+#define OPTS(...) {__VA_ARGS__, NULL}
+
+static const struct {
+	const char *name;
+	const char *opts[10];    /* mkpost.sh options */
+	gint64 max_size;         /* MaxMessageSize for the case, 0: default */
+	OpmAction action;
+	const char *rcode, *xcode;
+	const char *texts[4];    /* in the reply text; {NAME}: fingerprint */
+	const char *signer;      /* v->signer, by fixture name, or NULL */
+	const char *member;      /* v->member->address, or NULL */
+} cases[] = {
+	{"member's signed post is accepted", OPTS("--signer", "alice"), 0,
+	    OPM_ACTION_ACCEPT, "250", "2.0.0", {NULL}, "alice",
+	    "alice@example.org"},
+	{"signed post with an attachment is accepted",
+	    OPTS("--signer", "bob", "--attach"), 0, OPM_ACTION_ACCEPT, "250",
+	    "2.0.0", {NULL}, "bob", "bob@example.org"},
+	{"RSA member's post is accepted", OPTS("--signer", "carol",
+	    "--digest", "SHA512"), 0, OPM_ACTION_ACCEPT, "250", "2.0.0", {NULL},
+	    "carol", "carol@example.net"},
+	{"From domain in upper case is the member's address",
+	    OPTS("--signer", "alice", "--from",
+	    "Alice Example <alice@EXAMPLE.Org>"), 0, OPM_ACTION_ACCEPT, "250",
+	    "2.0.0", {NULL}, "alice", "alice@example.org"},
+	{"unsigned post names the member's key",
+	    OPTS("--signer", "alice", "--shape", "unsigned"), 0,
+	    OPM_ACTION_REJECT, "550", "5.7.1",
+	    {"not signed", "0x{alice}", NULL}, NULL, NULL},
+	{"non-member's post", OPTS("--signer", "mallory"), 0,
+	    OPM_ACTION_REJECT, "550", "5.7.1",
+	    {"0x{mallory}", "not registered", NULL}, NULL, NULL},
+	{"post signed with the list key",
+	    OPTS("--signer", "list", "--from", "Alice <alice@example.org>"), 0,
+	    OPM_ACTION_REJECT, "550", "5.7.1", {"0x{list}", "0x{alice}", NULL},
+	    NULL, NULL},
+	{"From another member than the signer",
+	    OPTS("--signer", "alice", "--from", "Bob Example <bob@example.org>"),
+	    0, OPM_ACTION_REJECT, "550", "5.7.1",
+	    {"bob@example.org", "alice@example.org", "0x{alice}", NULL},
+	    "alice", NULL},
+	{"From local part in another case",
+	    OPTS("--signer", "alice", "--from", "Alice <Alice@example.org>"), 0,
+	    OPM_ACTION_REJECT, "550", "5.7.1", {"alice@example.org", NULL},
+	    "alice", NULL},
+	{"two From fields", OPTS("--signer", "alice", "--shape", "two-from"),
+	    0, OPM_ACTION_REJECT, "550", "5.7.1",
+	    {"more than one From", "alice@example.org", NULL}, "alice", NULL},
+	{"two mailboxes in From",
+	    OPTS("--signer", "alice", "--shape", "two-mailboxes"), 0,
+	    OPM_ACTION_REJECT, "550", "5.7.1", {"alice@example.org", NULL},
+	    "alice", NULL},
+	{"SHA-1 signature", OPTS("--signer", "carol", "--digest", "SHA1"), 0,
+	    OPM_ACTION_REJECT, "550", "5.7.6", {"SHA1", "SHA256", NULL}, NULL,
+	    NULL},
+	{"expired key", OPTS("--signer", "dave", "--date-offset",
+	    "55 days ago"), 0, OPM_ACTION_REJECT, "550", "5.7.5",
+	    {"0x{dave}", "expired", NULL}, NULL, NULL},
+	{"revoked key", OPTS("--signer", "erin"), 0, OPM_ACTION_REJECT, "550",
+	    "5.7.5", {"0x{erin}", "revoked", NULL}, NULL, NULL},
+	{"tampered post", OPTS("--signer", "alice", "--shape", "tampered"), 0,
+	    OPM_ACTION_REJECT, "550", "5.7.7", {"0x{alice}", NULL}, NULL, NULL},
+	{"stale signature", OPTS("--signer", "alice", "--date-offset",
+	    "8 days ago"), 0, OPM_ACTION_REJECT, "550", "5.7.5",
+	    {"8 days", "7 days", NULL}, NULL, NULL},
+	{"signature from the future", OPTS("--signer", "alice",
+	    "--date-offset", "1 day"), 0, OPM_ACTION_REJECT, "550", "5.7.5",
+	    {"future", "clock", NULL}, NULL, NULL},
+	{"signed entity wrapped in multipart/mixed",
+	    OPTS("--signer", "alice", "--shape", "mixed-wrap"), 0,
+	    OPM_ACTION_REJECT, "550", "5.7.1", {"0x{alice}", NULL}, NULL, NULL},
+	{"signed post attached to an unsigned one",
+	    OPTS("--signer", "alice", "--shape", "attached"), 0,
+	    OPM_ACTION_REJECT, "550", "5.7.1", {"attach", NULL}, NULL, NULL},
+	{"S/MIME post", OPTS("--signer", "alice", "--shape", "smime"), 0,
+	    OPM_ACTION_REJECT, "550", "5.7.1", {"S/MIME", "0x{alice}", NULL},
+	    NULL, NULL},
+	{"multipart/signed with three parts",
+	    OPTS("--signer", "alice", "--shape", "three-parts"), 0,
+	    OPM_ACTION_REJECT, "550", "5.7.1", {"RFC 3156", NULL}, NULL, NULL},
+	{"too deep", OPTS("--signer", "alice", "--shape", "deep"), 0,
+	    OPM_ACTION_REJECT, "550", "5.6.0", {NULL}, NULL, NULL},
+	{"too many parts", OPTS("--signer", "alice", "--shape", "many-parts"),
+	    0, OPM_ACTION_REJECT, "550", "5.6.0", {NULL}, NULL, NULL},
+	{"too big", OPTS("--signer", "alice", "--shape", "big",
+	    "--body-size", "80000"), 64 * 1024, OPM_ACTION_REJECT, "552",
+	    "5.3.4", {"too big", NULL}, NULL, NULL},
+};
+
+START_TEST(gate_case)
+{
+	const char *name = cases[_i].name;
+	g_autoptr(GBytes) raw = mkpost(cases[_i].opts);
+	g_autoptr(OpmMessage) msg = NULL;
+	g_autoptr(OpmVerdict) v = NULL;
+
+	if (cases[_i].max_size > 0)
+		conf->max_message_size = cases[_i].max_size;
+	msg = parse(raw);
+	v = opm_gate_check(conf, list, msg, now_s());
+	check_verdict_form(name, v, LIST_ADDRESS);
+	ck_assert_msg(v->action == cases[_i].action &&
+	    strcmp(v->rcode, cases[_i].rcode) == 0 &&
+	    strcmp(v->xcode, cases[_i].xcode) == 0,
+	    "%s: got %s %s %s (%s: %s), want %s %s %s", name,
+	    action_name(v->action), v->rcode, v->xcode, v->reason,
+	    v->text != NULL ? v->text : "", action_name(cases[_i].action),
+	    cases[_i].rcode, cases[_i].xcode);
+	for (gsize t = 0; t < G_N_ELEMENTS(cases[_i].texts) &&
+	    cases[_i].texts[t] != NULL; t++) {
+		g_autofree char *want = expand(cases[_i].texts[t]);
+
+		ck_assert_msg(strstr(v->text, want) != NULL, "%s: got text "
+		    "\"%s\", want it to contain \"%s\"", name, v->text, want);
+	}
+	if (cases[_i].signer != NULL) {
+		g_autofree char *fpr = tu_fpr(cases[_i].signer);
+
+		ck_assert_msg(v->signer != NULL && strcmp(v->signer, fpr) == 0,
+		    "%s: got signer %s, want %s's %s", name,
+		    v->signer != NULL ? v->signer : "NULL", cases[_i].signer, fpr);
+	}
+	if (cases[_i].member != NULL)
+		ck_assert_msg(v->member != NULL &&
+		    strcmp(v->member->address, cases[_i].member) == 0,
+		    "%s: got member %s, want %s", name, v->member != NULL ?
+		    v->member->address : "NULL", cases[_i].member);
+	if (v->action == OPM_ACTION_ACCEPT)
+		ck_assert_msg(v->replay_key != NULL && strlen(v->replay_key) == 64,
+		    "%s: accepted without a replay key", name);
+	else
+		ck_assert_msg(v->member == NULL, "%s: a refusal names member %s",
+		    name, v->member->address);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* replays and retries                                                */
+
+/* What a fan-out leaves for key: done (finish TRUE) or interrupted. */
+static void
+fan_out(OpmList *l, const char *key, gboolean finish)
+{
+	g_autoptr(GError) error = NULL;
+	OpmJournal *j = opm_journal_open(conf->state_dir, l->address, key,
+	    now_s(), MAX(l->replay_lifetime, l->max_signature_age),
+	    conf->journal_lifetime, &error);
+
+	ck_assert_msg(j != NULL, "opm_journal_open: %s",
+	    error != NULL ? error->message : "?");
+	if (finish)
+		ck_assert_msg(opm_journal_finish(j, now_s(), &error),
+		    "opm_journal_finish: %s", error->message);
+	opm_journal_close(j);
+}
+
+static void
+forget(OpmList *l, const char *key)
+{
+	OpmJournal *j = opm_journal_open(conf->state_dir, l->address, key,
+	    now_s(), MAX(l->replay_lifetime, l->max_signature_age),
+	    conf->journal_lifetime, NULL);
+
+	ck_assert_msg(j != NULL, "opm_journal_open failed");
+	opm_journal_forget(j);
+	opm_journal_close(j);
+}
+
+static OpmVerdict *
+check_post(OpmList *l, GBytes *raw)
+{
+	g_autoptr(OpmMessage) msg = parse(raw);
+	OpmVerdict *v = opm_gate_check(conf, l, msg, now_s());
+
+	check_verdict_form("post", v, l->address);
+	return v;
+}
+
+#define WANT_REPLY(v, act, code, what) \
+	ck_assert_msg((v)->action == (act) && strcmp((v)->xcode, (code)) == 0, \
+	    "%s: got %s %s %s (%s), want %s %s", (what), \
+	    action_name((v)->action), (v)->rcode, (v)->xcode, \
+	    (v)->text != NULL ? (v)->text : "", action_name(act), (code))
+
+START_TEST(distributed_post_is_a_replay)
+{
+	static const char *const opts[] = {"--signer", "alice", NULL};
+	g_autoptr(GBytes) raw = mkpost(opts);
+	g_autoptr(OpmVerdict) v1 = check_post(list, raw);
+	g_autoptr(OpmVerdict) v2 = NULL;
+	g_autoptr(OpmVerdict) v3 = NULL;
+	g_autoptr(OpmVerdict) v4 = NULL;
+	g_autoptr(GDateTime) today = g_date_time_new_now_utc();
+	g_autofree char *date = g_date_time_format(today, "%Y-%m-%d");
+
+	WANT_REPLY(v1, OPM_ACTION_ACCEPT, "2.0.0", "first arrival");
+	v2 = check_post(list, raw);
+	WANT_REPLY(v2, OPM_ACTION_ACCEPT, "2.0.0",
+	    "second arrival before any fan-out (the gate only looks)");
+	ck_assert_msg(strcmp(v1->replay_key, v2->replay_key) == 0,
+	    "the same post twice: got keys %s and %s, want one", v1->replay_key,
+	    v2->replay_key);
+
+	fan_out(list, v1->replay_key, TRUE);
+	v3 = check_post(list, raw);
+	WANT_REPLY(v3, OPM_ACTION_REJECT, "5.7.5", "arrival after distribution");
+	ck_assert_msg(strcmp(v3->rcode, "550") == 0, "replay: got %s, want 550",
+	    v3->rcode);
+	ck_assert_msg(strstr(v3->text, date) != NULL, "replay: got text \"%s\", "
+	    "want the date of distribution %s", v3->text, date);
+
+	forget(list, v1->replay_key);
+	v4 = check_post(list, raw);
+	WANT_REPLY(v4, OPM_ACTION_ACCEPT, "2.0.0",
+	    "arrival after the entry was forgotten");
+}
+END_TEST
+
+START_TEST(same_text_signed_again_is_not_a_replay)
+{
+	/* two posts, two signatures: distributing one does not block the
+	 * other */
+	static const char *const opts[] = {"--signer", "bob", NULL};
+	g_autoptr(GBytes) raw1 = mkpost(opts);
+	g_autoptr(GBytes) raw2 = mkpost(opts);
+	g_autoptr(OpmVerdict) v1 = check_post(list, raw1);
+	g_autoptr(OpmVerdict) v2 = NULL;
+
+	WANT_REPLY(v1, OPM_ACTION_ACCEPT, "2.0.0", "first post");
+	fan_out(list, v1->replay_key, TRUE);
+	v2 = check_post(list, raw2);
+	WANT_REPLY(v2, OPM_ACTION_ACCEPT, "2.0.0", "second post");
+	ck_assert_msg(strcmp(v1->replay_key, v2->replay_key) != 0,
+	    "two posts: got the same key %s", v1->replay_key);
+}
+END_TEST
+
+START_TEST(interrupted_post_is_a_retry)
+{
+	static const char *const opts[] = {"--signer", "alice", NULL};
+	g_autoptr(GBytes) raw = mkpost(opts);
+	g_autoptr(OpmVerdict) v1 = check_post(list, raw);
+	g_autoptr(OpmVerdict) v2 = NULL;
+
+	WANT_REPLY(v1, OPM_ACTION_ACCEPT, "2.0.0", "first arrival");
+	fan_out(list, v1->replay_key, FALSE);
+	v2 = check_post(list, raw);
+	WANT_REPLY(v2, OPM_ACTION_ACCEPT, "2.0.0",
+	    "the MTA's retry after an interrupted fan-out");
+	ck_assert_msg(strcmp(v1->replay_key, v2->replay_key) == 0,
+	    "retry: got key %s, want the interrupted one %s", v2->replay_key,
+	    v1->replay_key);
+}
+END_TEST
+
+START_TEST(post_being_distributed_is_tempfailed)
+{
+	static const char *const opts[] = {"--signer", "alice", NULL};
+	g_autoptr(GBytes) raw = mkpost(opts);
+	g_autoptr(OpmVerdict) v1 = check_post(list, raw);
+	g_autoptr(OpmVerdict) v2 = NULL;
+	g_autoptr(OpmVerdict) v3 = NULL;
+	g_autoptr(GError) error = NULL;
+	OpmJournal *j;
+
+	WANT_REPLY(v1, OPM_ACTION_ACCEPT, "2.0.0", "first arrival");
+	j = opm_journal_open(conf->state_dir, list->address, v1->replay_key,
+	    now_s(), MAX(list->replay_lifetime, list->max_signature_age),
+	    conf->journal_lifetime, &error);
+	ck_assert_msg(j != NULL, "opm_journal_open: %s",
+	    error != NULL ? error->message : "?");
+	v2 = check_post(list, raw);
+	opm_journal_close(j);
+	WANT_REPLY(v2, OPM_ACTION_TEMPFAIL, "4.3.0",
+	    "a copy arriving while the first is distributed");
+	ck_assert_msg(strcmp(v2->rcode, "451") == 0, "got %s, want 451",
+	    v2->rcode);
+	v3 = check_post(list, raw);
+	WANT_REPLY(v3, OPM_ACTION_ACCEPT, "2.0.0",
+	    "after the distribution stopped unfinished");
+}
+END_TEST
+
+START_TEST(each_list_keeps_its_own_record)
+{
+	g_autofree char *members = g_build_filename(tmp, "ops-members", NULL);
+	g_autofree char *lconf = g_build_filename(tmp, "ops.conf", NULL);
+	g_autofree char *mconf = g_build_filename(tmp, "main.conf", NULL);
+	g_autofree char *secir = tu_fixture("lists/secir.conf");
+	g_autofree char *bob = tu_fpr("bob");
+	g_autofree char *list_fpr = tu_fpr("list");
+	static const char *const bob_opts[] = {"--signer", "bob", "--to",
+	    OPS_ADDRESS, NULL};
+	static const char *const alice_opts[] = {"--signer", "alice", "--to",
+	    OPS_ADDRESS, NULL};
+	g_autoptr(GBytes) bob_post = mkpost(bob_opts);
+	g_autoptr(GBytes) alice_post = mkpost(alice_opts);
+	g_autoptr(OpmVerdict) v1 = NULL;
+	g_autoptr(OpmVerdict) v2 = NULL;
+	g_autoptr(OpmVerdict) v3 = NULL;
+	g_autoptr(OpmVerdict) v4 = NULL;
+	OpmList *ops;
+
+	tu_write(members, "bob@example.org %s Bob Example\n", bob);
+	tu_write(lconf, "Address %s\nGnupgHome %s\nListKey %s\n"
+	    "MembersFile %s\n", OPS_ADDRESS, home, list_fpr, members);
+	tu_write(mconf, "List %s\nList %s\n", secir, lconf);
+	load_conf(mconf);
+	ops = opm_conf_find_list(conf, OPS_ADDRESS);
+	ck_assert_msg(ops != NULL && ops != list, "no second list loaded");
+
+	v1 = check_post(ops, bob_post);
+	WANT_REPLY(v1, OPM_ACTION_ACCEPT, "2.0.0", "bob's post to ops");
+	v2 = check_post(list, bob_post);
+	WANT_REPLY(v2, OPM_ACTION_ACCEPT, "2.0.0", "the same post to secir");
+	fan_out(list, v2->replay_key, TRUE);
+	v3 = check_post(ops, bob_post);
+	WANT_REPLY(v3, OPM_ACTION_ACCEPT, "2.0.0",
+	    "bob's post to ops after it was distributed on secir");
+	v4 = check_post(ops, alice_post);
+	WANT_REPLY(v4, OPM_ACTION_REJECT, "5.7.1",
+	    "alice (a member of secir only) posting to ops");
+	ck_assert_msg(strstr(v4->text, OPS_ADDRESS) != NULL &&
+	    strstr(v4->text, LIST_ADDRESS) == NULL, "alice to ops: got text "
+	    "\"%s\", want it to name ops and not secir", v4->text);
+}
+END_TEST
+
+static Suite *
+gate_suite(void)
+{
+	Suite *s = suite_create("gate");
+	TCase *tc;
+
+	tc = tcase_create("posts");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, TU_GPG_TIMEOUT);
+	tcase_add_loop_test(tc, gate_case, 0, G_N_ELEMENTS(cases));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("replay");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, TU_GPG_TIMEOUT);
+	tcase_add_test(tc, distributed_post_is_a_replay);
+	tcase_add_test(tc, same_text_signed_again_is_not_a_replay);
+	tcase_add_test(tc, interrupted_post_is_a_retry);
+	tcase_add_test(tc, post_being_distributed_is_tempfailed);
+	tcase_add_test(tc, each_list_keeps_its_own_record);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	setlocale(LC_ALL, "");
+	gpgme_check_version(NULL);
+	g_mime_init();
+	return tu_run(gate_suite());
+}
