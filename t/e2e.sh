@@ -62,8 +62,10 @@ fi
 BASE=${EXT:-$RUN}
 PFDIR=$BASE/pf
 SOCK=$BASE/milter.sock
-GNUPG_LIST=$BASE/gnupg-list
-GNUPG_BOB=$BASE/gnupg-bob
+# private copies of the GnuPG homes, as $BASE/h-NAME (t/copies.sh)
+HOMES="list alice bob carol frank grace"
+GNUPG_LIST=$BASE/h-list
+GNUPG_BOB=$BASE/h-bob
 
 # stop_milter: SIGTERM, then SIGKILL after 10 s; sets milter_status.
 milter_pid=
@@ -100,8 +102,9 @@ cleanup()
 	trap '' HUP INT TERM
 	stop_milter
 	pf_stop "$PFDIR" >/dev/null 2>&1
-	for h in "$GNUPG_LIST" "$GNUPG_BOB"
+	for h in $HOMES
 	do
+		h=$BASE/h-$h
 		test -d "$h" &&
 		    GNUPGHOME=$h "${GPGCONF:-gpgconf}" --homedir "$h" \
 			--kill all 2>/dev/null
@@ -155,15 +158,18 @@ mkdir -m 700 "$RUN/state"
 # The list's GnuPG home (for the milter) and bob's (to read his copy)
 # are copied, so that the gpg-agents they start are this test's own and
 # can be stopped at the end.
-for name in list bob
+for name in $HOMES
 do
-	home=$BASE/gnupg-$name
+	home=$BASE/h-$name
 	cp -Rp "$FIXTURES/gnupg-$name" "$home" 2>"$RUN/cp.err" ||
 		bail_out "cannot copy $FIXTURES/gnupg-$name: `cat "$RUN/cp.err"`"
 	rm -f "$home"/S.* "$home"/*.lock "$home"/.#lk*
 done
 mkdir "$RUN/lists"
+# a members file of our own, so that a test can change it and reload
+cp "$FIXTURES/members" "$RUN/members"
 sed -e "s|^GnupgHome[ 	].*|GnupgHome $GNUPG_LIST|" \
+    -e "s|^MembersFile[ 	].*|MembersFile $RUN/members|" \
     "$FIXTURES/lists/secir.conf" >"$RUN/lists/secir.conf"
 
 # e2e_start_milter: start the milter in the foreground mode, in the
@@ -275,7 +281,7 @@ sink_wait()
 expected_fanout()
 {
 	{
-		awk '!/^#/ && NF { print tolower($1) }' "$FIXTURES/members" |
+		awk '!/^#/ && NF { print tolower($1) }' "$RUN/members" |
 		while read -r m
 		do
 			case $m in
