@@ -126,6 +126,13 @@ static const OpmOption options[] = {
 	{"ListHelp", OPM_SCOPE_LIST, OPM_OPT_STRING, NULL, 0, 0, L(list_help),
 	    FALSE, FALSE, NULL,
 	    "List-Help URL (default: mailto: the first Admin)"},
+	{"PostPolicy", OPM_SCOPE_LIST, OPM_OPT_ENUM, "signed", 0, 0,
+	    L(post_policy), FALSE, FALSE, "signed|encrypted",
+	    "signed: signed posts, encrypted or not; encrypted: only posts "
+	    "encrypted to the list key"},
+	{"InlinePgp", OPM_SCOPE_LIST, OPM_OPT_BOOL, "yes", 0, 0,
+	    L(inline_pgp), FALSE, FALSE, NULL,
+	    "accept inline PGP (one clear-signed or encrypted block)"},
 	{NULL, 0, 0, NULL, 0, 0, 0, FALSE, FALSE, NULL, NULL},
 };
 
@@ -599,10 +606,18 @@ load_list(const char *path, GError **error)
 	at = strrchr(l->address, '@');
 	if (l->name == NULL)
 		l->name = g_strndup(l->address, at - l->address);
+	/* the name goes into headers and texts: printable, one line */
+	for (const char *p = l->name; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+			    "%s: Name must be printable text on one line", path);
+			goto FAIL;
+		}
 	if (l->bounce_address == NULL)
 		l->bounce_address = g_strdup_printf("%.*s-bounces%s",
 		    (int)(at - l->address), l->address, at);
 	l->allowed_hashes = hashes_from_words(l->hashes_words);
+	l->encrypted_only = g_strcmp0(l->post_policy, "encrypted") == 0;
 	if (!load_members(l, error))
 		goto FAIL;
 	return l;

@@ -85,6 +85,9 @@ typedef struct {
 	gboolean rewrite_from;
 	gboolean show_subject;
 	char *list_help;            /* URL for List-Help, or NULL */
+	char *post_policy;          /* "signed" or "encrypted" */
+	gboolean encrypted_only;    /* post_policy is "encrypted" */
+	gboolean inline_pgp;        /* inline PGP posts are accepted */
 	GHashTable *keys_by_fpr;    /* fpr of primary or subkey -> OpmKeyInfo *
 				       (not owned; owned by the members) */
 } OpmList;

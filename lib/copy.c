@@ -8,12 +8,25 @@
  * DESCRIPTION
  *	Headers are written by hand, CRLF terminated, so that the poster's
  *	signed entity is carried byte for byte: only the header section of
- *	the multipart/signed entity changes (RFC 3156 signs the first body
- *	part, not that section).  Protected header fields follow RFC 9788:
- *	they sit in the header section of the cryptographic payload, whose
- *	Content-Type gets hp="cipher" (and the older protected-headers="v1"
- *	that deployed clients read).  The outer header is minimal and never
- *	carries reply routing taken from outside the signature.
+ *	the entity the gate chose (msg->payload) changes.  That entity is
+ *	the post's multipart/signed (RFC 3156 signs its first body part, not
+ *	its header section), the nested multipart/signed decrypted from an
+ *	encrypted post, the decrypted content of a combined sign+encrypt
+ *	post, or the text/plain of an inline post.  Its Content-* fields are
+ *	kept; any other field in its header section is replaced by the
+ *	list's protected header fields.
+ *
+ *	When the signed entity carries protected header fields, its Subject,
+ *	From, To and Reply-To are the only ones shown; the outer ones, which
+ *	nobody signed, are not.  Other fields missing inside (Date,
+ *	Message-ID, threading) are taken from outside as before.
+ *
+ *	Protected header fields follow RFC 9788: they sit in the header
+ *	section of the cryptographic payload, whose Content-Type gets
+ *	hp="cipher" (and the older protected-headers="v1" that deployed
+ *	clients read), replacing any such parameter it had.  The outer
+ *	header is minimal and never carries reply routing taken from outside
+ *	the signature.
  *
  *	Every value taken from the message is either copied raw from a header
  *	the list verified the sender of (From) or passed through as header
@@ -95,8 +108,15 @@ format_date(gint64 now)
 static void
 add_list_headers(GString *h, OpmList *list)
 {
-	g_autofree char *id = g_strdup_printf("%s <%s.%s>", list->name,
-	    list->name, list_domain(list));
+	/* RFC 2919: the phrase is the Name, the id the address's local part */
+	g_autofree char *local = g_strndup(list->address,
+	    (gsize)(strrchr(list->address, '@') - list->address));
+	g_autofree char *phrase = mailbox(list->name, "x@x");
+	g_autofree char *id = NULL;
+
+	/* mailbox() quotes and encodes the phrase as a header needs it */
+	*strrchr(phrase, '<') = '\0';
+	id = g_strdup_printf("%s<%s.%s>", phrase, local, list_domain(list));
 	g_autofree char *post = g_strdup_printf("<mailto:%s>", list->address);
 
 	add_header(h, "List-Id", id);
@@ -117,11 +137,14 @@ char *
 opm_copy_display_name(OpmList *list, OpmMessage *msg, OpmMember *poster)
 {
 	g_autoptr(GPtrArray) from = opm_message_headers(msg, "From");
+	const char *pfrom = opm_fields_get(msg->protected_headers, "From");
 	InternetAddressList *al = NULL;
 	g_autofree char *name = NULL;
 	gboolean bad = FALSE;
 
-	if (from->len > 0)
+	if (pfrom != NULL)
+		al = internet_address_list_parse(NULL, pfrom);
+	else if (from->len > 0)
 		al = internet_address_list_parse(NULL, g_ptr_array_index(from, 0));
 	if (al != NULL && internet_address_list_length(al) > 0) {
 		const char *n = internet_address_get_name(
@@ -151,15 +174,80 @@ opm_copy_display_name(OpmList *list, OpmMessage *msg, OpmMember *poster)
 	return g_steal_pointer(&name);
 }
 
-/* The poster's Content-Type with the header-protection parameters. */
+/* A header value as written in a copy: without leading white space
+ * and final line break, line breaks made CRLF.  (transfer full) */
 static char *
-payload_content_type(OpmMessage *msg)
+normalize_value(const char *s)
 {
-	g_autofree char *ct = raw_header(msg, "Content-Type");
+	GString *out = g_string_new(NULL);
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (; *s != '\0'; s++) {
+		if (*s == '\r')
+			continue;
+		if (*s == '\n')
+			g_string_append(out, "\r\n");
+		else
+			g_string_append_c(out, *s);
+	}
+	while (out->len > 0 && (out->str[out->len - 1] == '\n' ||
+	    out->str[out->len - 1] == '\r' || out->str[out->len - 1] == ' ' ||
+	    out->str[out->len - 1] == '\t'))
+		g_string_truncate(out, out->len - 1);
+	return g_string_free(out, FALSE);
+}
+
+/*
+ * The value of header field name for the copy: from the signed entity's
+ * protected header fields when it has them (Subject, From, To and
+ * Reply-To only from there), else from the post's header, except
+ * Reply-To, which is never taken from outside a signature.
+ * (transfer full) or NULL.
+ */
+static char *
+field_value(OpmMessage *msg, const char *name)
+{
+	static const char *inside_only[] = {"Subject", "From", "To",
+	    "Reply-To"};
+	const char *v = opm_fields_get(msg->protected_headers, name);
+
+	if (v != NULL)
+		return normalize_value(v);
+	if (msg->protected_headers != NULL)
+		for (gsize i = 0; i < G_N_ELEMENTS(inside_only); i++)
+			if (g_ascii_strcasecmp(name, inside_only[i]) == 0)
+				return NULL;
+	if (g_ascii_strcasecmp(name, "Reply-To") == 0)
+		return NULL;
+	return raw_header(msg, name);
+}
+
+/* The payload's Content-Type value with the header-protection
+ * parameters, replacing any it had. */
+static char *
+payload_content_type(const char *raw)
+{
+	g_autofree char *ct = raw != NULL ? normalize_value(raw) : NULL;
+	GMimeContentType *t;
+	GMimeParamList *pl;
 	gsize n;
 
 	if (ct == NULL)
-		return g_strdup("text/plain; charset=us-ascii; hp=\"cipher\"");
+		return g_strdup("text/plain; charset=us-ascii;\r\n"
+		    " protected-headers=\"v1\"; hp=\"cipher\"");
+	t = g_mime_content_type_parse(NULL, ct);
+	pl = t != NULL ? g_mime_content_type_get_parameters(t) : NULL;
+	if (pl != NULL && (g_mime_param_list_remove(pl, "hp") |
+	    g_mime_param_list_remove(pl, "protected-headers"))) {
+		g_autofree char *enc = g_mime_content_type_encode(t, NULL);
+
+		g_free(ct);
+		ct = normalize_value(enc);
+		/* what GMime wrote starts after "Content-Type:" */
+	}
+	if (t != NULL)
+		g_object_unref(t);
 	n = strlen(ct);
 	while (n > 0 && (ct[n - 1] == ';' || g_ascii_isspace(ct[n - 1])))
 		ct[--n] = '\0';
@@ -180,37 +268,94 @@ outer_from(OpmList *list, OpmMessage *msg, OpmMember *poster)
 	return mailbox(shown, list->address);
 }
 
+/* Authentication-Results value: what the list checked. */
+static char *
+auth_results(OpmList *list, OpmMessage *msg, OpmMember *poster)
+{
+	const char *fpr = poster->key != NULL ? poster->key->fpr : poster->fpr;
+
+	if (msg->combined)
+		return g_strdup_printf("%s;\r\n openpgp=pass (the list %s "
+		    "decrypted the post\r\n and verified the signature made "
+		    "inside the encryption by\r\n %s with key %s;\r\n"
+		    " the poster's signature is not included in this copy)\r\n"
+		    " header.from=%s policy.key=%s", list_domain(list),
+		    list->address, poster->address, fpr, poster->address, fpr);
+	return g_strdup_printf("%s;\r\n openpgp=pass (the list %s %s\r\n"
+	    " %s with key %s)\r\n header.from=%s policy.key=%s",
+	    list_domain(list), list->address, msg->encrypted ?
+	    "decrypted the post and verified the signature of" :
+	    "verified the signature of", poster->address, fpr,
+	    poster->address, fpr);
+}
+
 GBytes *
 opm_copy_inner(OpmList *list, OpmMessage *msg, OpmMember *poster)
 {
 	static const char *protect[] = {"Subject", "To", "Cc", "Date",
-	    "Message-ID", "In-Reply-To", "References"};
+	    "Message-ID", "Reply-To", "In-Reply-To", "References"};
 	GString *h = g_string_new(NULL);
-	g_autofree char *ct = payload_content_type(msg);
-	g_autofree char *cte = raw_header(msg, "Content-Transfer-Encoding");
+	g_autoptr(GBytes) built = NULL;
+	GBytes *entity = msg->payload;
+	g_autoptr(GString) kept = g_string_new(NULL);
+	g_autofree char *ctraw = NULL;
+	g_autofree char *ct = NULL;
 	g_autofree char *name = opm_copy_display_name(list, msg, poster);
 	g_autofree char *from = mailbox(name, poster->address);
 	g_autofree char *ofrom = outer_from(list, msg, poster);
 	g_autofree char *osubj = NULL;
-	g_autofree char *ar = NULL;
-	gsize len;
-	const char *raw = g_bytes_get_data(msg->raw, &len);
+	g_autofree char *ar = auth_results(list, msg, poster);
+	gsize len, i = 0, body;
+	const char *e;
 
+	if (entity == NULL)
+		entity = built = opm_message_top_entity(msg);
+	e = g_bytes_get_data(entity, &len);
+	if (e == NULL)
+		e = "";
+	/* the entity's header section: keep its Content-* fields, take its
+	 * Content-Type apart, drop the rest */
+	body = len;
+	while (i < len) {
+		gsize start = i, colon;
+		const char *nl;
+
+		if (e[i] == '\n' || (e[i] == '\r' && i + 1 < len &&
+		    e[i + 1] == '\n')) {
+			body = i + (e[i] == '\r' ? 2 : 1);
+			break;
+		}
+		/* one field: its first line and every continuation line */
+		do {
+			nl = memchr(e + i, '\n', len - i);
+			i = nl != NULL ? (gsize)(nl - e) + 1 : len;
+		} while (i < len && (e[i] == ' ' || e[i] == '\t'));
+		for (colon = start; colon < i && e[colon] != ':'; colon++)
+			;
+		if (colon >= i)
+			continue;
+		if (colon - start == 12 &&
+		    g_ascii_strncasecmp(e + start, "Content-Type", 12) == 0) {
+			g_free(ctraw);
+			ctraw = g_strndup(e + colon + 1, i - colon - 1);
+		} else if (colon - start > 8 &&
+		    g_ascii_strncasecmp(e + start, "Content-", 8) == 0) {
+			g_autofree char *f = g_strndup(e + start, i - start);
+			g_autofree char *v = normalize_value(f);
+
+			g_string_append_printf(kept, "%s\r\n", v);
+		}
+	}
+	ct = payload_content_type(ctraw);
 	add_header(h, "Content-Type", ct);
-	add_header(h, "Content-Transfer-Encoding", cte);
+	g_string_append_len(h, kept->str, (gssize)kept->len);
 	add_header(h, "From", from);
-	for (gsize i = 0; i < G_N_ELEMENTS(protect); i++) {
-		g_autofree char *v = raw_header(msg, protect[i]);
+	for (gsize k = 0; k < G_N_ELEMENTS(protect); k++) {
+		g_autofree char *v = field_value(msg, protect[k]);
 
-		add_header(h, protect[i], v);
+		add_header(h, protect[k], v);
 	}
 	add_list_headers(h, list);
-	ar = g_strdup_printf("%s;\r\n openpgp=pass (the list %s verified the "
-	    "signature of %s with key %s)\r\n header.from=%s policy.key=%s",
-	    list_domain(list), list->address, poster->address,
-	    poster->key != NULL ? poster->key->fpr : poster->fpr,
-	    poster->address, poster->key != NULL ? poster->key->fpr :
-	    poster->fpr);
 	add_header(h, "Authentication-Results", ar);
 	/* what the outer header says instead (RFC 9788, HP-Outer) */
 	{
@@ -223,14 +368,13 @@ opm_copy_inner(OpmList *list, OpmMessage *msg, OpmMember *poster)
 	if (!list->show_subject)
 		osubj = g_strdup("Subject: ...");
 	else {
-		g_autofree char *s = raw_header(msg, "Subject");
+		g_autofree char *sj = field_value(msg, "Subject");
 
-		osubj = s != NULL ? g_strdup_printf("Subject: %s", s) : NULL;
+		osubj = sj != NULL ? g_strdup_printf("Subject: %s", sj) : NULL;
 	}
 	add_header(h, "HP-Outer", osubj);
 	g_string_append(h, "\r\n");
-	g_string_append_len(h, raw + msg->entity_start,
-	    (gssize)(msg->entity_end - msg->entity_start));
+	g_string_append_len(h, e + body, (gssize)(len - body));
 	return g_string_free_to_bytes(h);
 }
 
@@ -241,8 +385,7 @@ opm_copy_message_id(OpmList *list, const char *post_key, const char *rcpt)
 	g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
 	    text, -1);
 
-	return g_strdup_printf("<%.32s.%s@%s>", h, list->name,
-	    list_domain(list));
+	return g_strdup_printf("<%.32s@%s>", h, list_domain(list));
 }
 
 static char *
@@ -279,9 +422,9 @@ opm_copy_outer(OpmList *list, OpmMessage *msg, OpmMember *poster,
 	g_autofree char *b = boundary();
 	g_autofree char *ct = NULL;
 	g_autofree char *subject = list->show_subject ?
-	    raw_header(msg, "Subject") : NULL;
-	g_autofree char *refs = raw_header(msg, "References");
-	g_autofree char *irt = raw_header(msg, "In-Reply-To");
+	    field_value(msg, "Subject") : NULL;
+	g_autofree char *refs = field_value(msg, "References");
+	g_autofree char *irt = field_value(msg, "In-Reply-To");
 	gsize len;
 	const char *a = g_bytes_get_data(armored, &len);
 

@@ -2,9 +2,11 @@
  * NAME
  *	copy.h - build the messages a post becomes
  * DESCRIPTION
- *	The inner entity (identical for every member) is the poster's signed
- *	entity byte for byte, under RFC 9788 protected headers and an
- *	Authentication-Results line stating what the list verified.  Each
+ *	The inner entity (identical for every member) is the entity the gate
+ *	chose (msg->payload: the poster's signed entity byte for byte, or the
+ *	content decrypted from an encrypted post) under RFC 9788 protected
+ *	headers and an Authentication-Results line stating what the list
+ *	verified.  Each
  *	member's copy wraps the list's signed-and-encrypted form of it in an
  *	RFC 3156 multipart/encrypted with minimal outer headers.  Members whose
  *	key cannot be used get a notice without content; the admins get one

@@ -6,11 +6,25 @@
  *	opm_verdict_tempfail(), opm_verdict_free()
  * DESCRIPTION
  *	The checks run in the order a poster can act on: bounds, structure,
- *	signature validity, membership of the signer, key state, hash
- *	algorithm, freshness, identity binding of From:, replay.  The first
- *	failure decides.  Every decision is taken from gpgme's structured
- *	verification result and the member table loaded with the
+ *	the list's policy, decryption, signature validity, membership of the
+ *	signer, key state, hash algorithm, freshness, identity binding of
+ *	From: (outer and protected), replay.  The first failure decides.
+ *
+ *	Three forms count as signed.  An RFC 3156 multipart/signed is
+ *	verified as it stands.  An RFC 3156 multipart/encrypted (or its
+ *	Exchange-mangled form) is decrypted with the list key and must be
+ *	signed inside: one combined sign+encrypt message, or a nested
+ *	multipart/signed entity that is verified like a signed post.  Inline
+ *	PGP, when the list allows it, is one clear-signed block or one
+ *	signed+encrypted armored message making up the whole text/plain
+ *	body.  For an accepted post the gate leaves in the OpmMessage what
+ *	the copies carry (payload, protected header fields) and the signed
+ *	bytes the journal key is made of (signed_data).
+ *
+ *	Every decision is taken from gpgme's structured verification (and
+ *	decryption) result and the member table loaded with the
  *	configuration; no text from gpg or from the message is interpreted.
+ *	Nothing decrypted goes into a reply text or a log line.
  *
  *	Every rejection text names the list, says what is wrong in plain
  *	words and what to do.  Text taken from the message is sanitized first.
@@ -186,8 +200,9 @@ any_from(OpmMessage *msg)
 	return out;
 }
 
+/* what: "post" or "decrypted post". */
 static OpmVerdict *
-check_limits(OpmVerdict *v, OpmMessage *msg)
+check_limits(OpmVerdict *v, OpmMessage *msg, const char *what)
 {
 	g_autofree char *d = opm_sanitize(msg->limit_detail, 200);
 
@@ -196,16 +211,18 @@ check_limits(OpmVerdict *v, OpmMessage *msg)
 		return NULL;
 	case OPM_LIMIT_SIZE:
 		return refuse(v, OPM_ACTION_REJECT, "552", "5.3.4", "too big",
-		    "the post is too big (%s).\n"
-		    "Send a smaller message; share large files another way.", d);
+		    "the %s is too big (%s).\n"
+		    "Send a smaller message; share large files another way.",
+		    what, d);
 	case OPM_LIMIT_SYNTAX:
 		return refuse(v, OPM_ACTION_REJECT, "550", "5.6.0", "malformed",
-		    "the post is not a well-formed MIME message (%s).\n"
-		    "Send it again from an ordinary mail client.", d);
+		    "the %s is not a well-formed MIME message (%s).\n"
+		    "Send it again from an ordinary mail client.", what, d);
 	default:
 		return refuse(v, OPM_ACTION_REJECT, "550", "5.6.0",
-		    "too complex", "the post's MIME structure is too complex "
-		    "(%s).\nSend a simpler message with fewer attachments.", d);
+		    "too complex", "the %s's MIME structure is too complex "
+		    "(%s).\nSend a simpler message with fewer attachments.",
+		    what, d);
 	}
 }
 
@@ -215,8 +232,19 @@ check_form(OpmVerdict *v, OpmList *list, OpmMessage *msg)
 	g_autofree char *hint = key_hint(list, v->from);
 	g_autofree char *d = opm_sanitize(msg->form_detail, 200);
 
+	if (list->encrypted_only && (msg->form == OPM_FORM_PGPMIME_SIGNED ||
+	    (msg->form == OPM_FORM_INLINE && !msg->inline_encrypted &&
+	    list->inline_pgp)))
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+		    "not encrypted", "your post is signed but not encrypted; "
+		    "this list accepts only posts encrypted to the list key "
+		    "0x%s.\n"
+		    "Encrypt the post to the list key 0x%s (%s), sign it with "
+		    "%s, and send it again.", list->list_key, list->list_key,
+		    list->address, hint);
 	switch (msg->form) {
 	case OPM_FORM_PGPMIME_SIGNED:
+	case OPM_FORM_PGPMIME_ENCRYPTED:
 		return NULL;
 	case OPM_FORM_UNSIGNED:
 		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1", "unsigned",
@@ -225,6 +253,21 @@ check_form(OpmVerdict *v, OpmList *list, OpmMessage *msg)
 		    "Sign the whole message (PGP/MIME) with %s and send it "
 		    "again.", hint);
 	case OPM_FORM_PARTIAL:
+		if (msg->partial == OPM_PARTIAL_ENCRYPTED)
+			return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+			    "partially encrypted", "your post is not encrypted "
+			    "as a whole: %s.\n"
+			    "Encrypt the whole message (PGP/MIME) to the list key "
+			    "0x%s, signed with %s, with no text or attachment "
+			    "outside the encryption, and send it again.", d,
+			    list->list_key, hint);
+		if (msg->partial == OPM_PARTIAL_INLINE)
+			return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+			    "partially signed", "your post is not signed as a "
+			    "whole: %s.\n"
+			    "Send the signed block alone, without text around "
+			    "it, an HTML version or attachments, or better sign "
+			    "the whole message (PGP/MIME) with %s.", d, hint);
 		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
 		    "partially signed", "your post is not signed as a whole: "
 		    "%s.\nSign the whole message (PGP/MIME) with %s and send it "
@@ -241,14 +284,11 @@ check_form(OpmVerdict *v, OpmList *list, OpmMessage *msg)
 		    "is not valid PGP/MIME (RFC 3156): %s.\n"
 		    "Sign the whole message with %s from an OpenPGP-capable "
 		    "mail client.", d, hint);
-	case OPM_FORM_PGPMIME_ENCRYPTED:
-		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
-		    "encrypted", "encrypted posts are not accepted by this list "
-		    "yet.\nSend the post signed (PGP/MIME) with %s but not "
-		    "encrypted.", hint);
 	case OPM_FORM_INLINE:
+		if (list->inline_pgp)
+			return NULL;
 		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1", "inline PGP",
-		    "inline PGP posts are not accepted by this list yet.\n"
+		    "inline PGP posts are not accepted by this list.\n"
 		    "Sign the message as PGP/MIME with %s (in your client, turn "
 		    "off inline PGP).", hint);
 	}
@@ -346,6 +386,34 @@ check_signature(OpmVerdict *v, OpmList *list, OpmSignature *s, gint64 now,
 	return NULL;
 }
 
+/* TRUE when the protected header holds exactly one From: with exactly one
+ * mailbox, whose address is member's. */
+static gboolean
+protected_from_binds(OpmMessage *msg, OpmMember *member)
+{
+	const char *value = opm_fields_get(msg->protected_headers, "From");
+	InternetAddressList *al;
+	gboolean ok = FALSE;
+
+	if (opm_fields_count(msg->protected_headers, "From") != 1 ||
+	    value == NULL)
+		return FALSE;
+	al = internet_address_list_parse(NULL, value);
+	if (al != NULL && internet_address_list_length(al) == 1 &&
+	    INTERNET_ADDRESS_IS_MAILBOX(internet_address_list_get_address(al, 0))) {
+		const char *a = internet_address_mailbox_get_addr(
+		    INTERNET_ADDRESS_MAILBOX(
+			internet_address_list_get_address(al, 0)));
+		g_autofree char *n = a != NULL && strchr(a, '@') != NULL ?
+		    opm_address_normalize(a) : NULL;
+
+		ok = n != NULL && strcmp(n, member->address) == 0;
+	}
+	if (al != NULL)
+		g_object_unref(al);
+	return ok;
+}
+
 static OpmVerdict *
 check_identity(OpmVerdict *v, OpmList *list, OpmMessage *msg,
     OpmKeyInfo *signer)
@@ -378,9 +446,319 @@ check_identity(OpmVerdict *v, OpmList *list, OpmMessage *msg,
 		    "Send from %s, or ask the list admins to register this "
 		    "address for your key.", f, signer->fpr, registered->str,
 		    registered->str);
+	} else if (opm_fields_count(msg->protected_headers, "From") > 0 &&
+	    !protected_from_binds(msg, v->member)) {
+		/* the value is not repeated: it may come from decrypted text */
+		out = refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+		    "protected From not signer", "the From: address inside the "
+		    "signed part of your post (its protected header) is not %s, "
+		    "the address registered for the key 0x%s that signed it.\n"
+		    "Send from %s, and check that your mail client's identity "
+		    "uses that address.", v->member->address, signer->fpr,
+		    v->member->address);
+		v->member = NULL;
 	}
 	g_string_free(registered, TRUE);
 	return out;
+}
+
+/* Forget what an earlier list's gate left in msg. */
+static void
+reset_post(OpmMessage *msg)
+{
+	g_clear_pointer(&msg->payload, g_bytes_unref);
+	g_clear_pointer(&msg->protected_headers, g_ptr_array_unref);
+	msg->encrypted = FALSE;
+	msg->combined = FALSE;
+	if (msg->form != OPM_FORM_PGPMIME_SIGNED)
+		g_clear_pointer(&msg->signed_data, g_bytes_unref);
+}
+
+/* The protected header fields of a signed entity given as bytes. */
+static GPtrArray *
+protected_of(GBytes *entity, const OpmLimits *lim)
+{
+	g_autoptr(OpmMessage) e = opm_message_parse(entity, lim);
+
+	return opm_message_protected_headers(e);
+}
+
+/* A text/plain entity around text decrypted from an inline block.
+ * (transfer full) */
+static GBytes *
+text_entity(GBytes *text, const char *charset)
+{
+	GString *out = g_string_new(NULL);
+	g_autoptr(GBytes) lines = NULL;
+	gsize n, longest = 0, run = 0;
+	const char *p = g_bytes_get_data(text, &n);
+	gboolean ascii = TRUE;
+
+	for (gsize i = 0; i < n; i++) {
+		if ((guchar)p[i] >= 0x80 || p[i] == '\0')
+			ascii = FALSE;
+		run = p[i] == '\n' ? 0 : run + 1;
+		longest = MAX(longest, run);
+	}
+	if (!ascii && g_utf8_validate(p, (gssize)n, NULL))
+		charset = "utf-8";
+	else if (ascii)
+		charset = "us-ascii";
+	else if (charset == NULL)
+		charset = "iso-8859-1";
+	g_string_append_printf(out, "Content-Type: text/plain; charset=\"%s\"\r\n",
+	    charset);
+	if (ascii && longest < 990) {
+		lines = opm_crlf(p != NULL ? p : "", n);
+		p = g_bytes_get_data(lines, &n);
+		g_string_append(out, "Content-Transfer-Encoding: 7bit\r\n\r\n");
+		g_string_append_len(out, p != NULL ? p : "", (gssize)n);
+	} else {
+		g_autofree char *b64 = g_base64_encode((const guchar *)p, n);
+		gsize bl = strlen(b64);
+
+		g_string_append(out, "Content-Transfer-Encoding: base64\r\n\r\n");
+		for (gsize i = 0; i < bl; i += 76) {
+			g_string_append_len(out, b64 + i, (gssize)MIN(76, bl - i));
+			g_string_append(out, "\r\n");
+		}
+	}
+	return g_string_free_to_bytes(out);
+}
+
+/* TRUE when b begins with a header field ("Name:"). */
+static gboolean
+starts_with_field(GBytes *b)
+{
+	gsize n, i = 0;
+	const char *p = g_bytes_get_data(b, &n);
+
+	while (i < n && p[i] > ' ' && p[i] < 127 && p[i] != ':')
+		i++;
+	return i > 0 && i < n && p[i] == ':';
+}
+
+/* Refusal for a post the list key cannot open as it should.  NULL for
+ * OPM_DECRYPT_OK. */
+static OpmVerdict *
+check_decrypt(OpmVerdict *v, OpmList *list, OpmDecryptResult *d)
+{
+	g_autofree char *hint = key_hint(list, v->from);
+
+	switch (d->status) {
+	case OPM_DECRYPT_OK:
+		return NULL;
+	case OPM_DECRYPT_NOT_ENCRYPTED:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+		    "not really encrypted", "your post is marked as encrypted, "
+		    "but what it carries is not a message encrypted to a key "
+		    "(it is only signed, or damaged).\n"
+		    "Encrypt the post to the list key 0x%s and sign it with %s, "
+		    "or send it signed only (PGP/MIME).", list->list_key, hint);
+	case OPM_DECRYPT_SYMMETRIC:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.5",
+		    "not encrypted to list key", "your post is encrypted with a "
+		    "passphrase only, not to the list key, so the list cannot "
+		    "decrypt it.\n"
+		    "Encrypt it to the list key 0x%s (%s) and send it again.",
+		    list->list_key, list->address);
+	case OPM_DECRYPT_OTHER_KEY:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.5",
+		    "not encrypted to list key", "your post is not encrypted to "
+		    "the list key, so the list cannot decrypt it.\n"
+		    "Encrypt it to the list key 0x%s (%s), not to the members' "
+		    "own keys, and send it again.", list->list_key,
+		    list->address);
+	case OPM_DECRYPT_NO_MDC:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7",
+		    "no integrity protection", "your post is encrypted without "
+		    "integrity protection (no MDC), so a change on the way would "
+		    "go unnoticed; this list refuses such posts.\n"
+		    "Use a current OpenPGP program (GnuPG 2.2 or later, without "
+		    "--rfc2440 or --disable-mdc) and send the post again.");
+	case OPM_DECRYPT_INTEGRITY:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7",
+		    "integrity failure", "your encrypted post fails its "
+		    "integrity check: it was damaged or changed after it was "
+		    "encrypted.\n"
+		    "Send it again; if it keeps failing, a server on the way is "
+		    "altering encrypted mail.");
+	case OPM_DECRYPT_TOO_BIG:
+		return refuse(v, OPM_ACTION_REJECT, "552", "5.3.4", "too big",
+		    "the decrypted post is too big.\n"
+		    "Send a smaller message; share large files another way.");
+	}
+	return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7", "integrity failure",
+	    "your encrypted post cannot be decrypted.\nSend it again.");
+}
+
+static OpmVerdict *
+refuse_unsigned_inside(OpmVerdict *v, OpmList *list)
+{
+	g_autofree char *hint = key_hint(list, v->from);
+
+	return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+	    "encrypted unsigned", "your post is encrypted to the list but not "
+	    "signed inside; this list accepts only posts signed by a member.\n"
+	    "Turn on both signing and encryption in your mail client, sign "
+	    "with %s and send it again.", hint);
+}
+
+/* Wrap the verify result r around signatures taken from d. */
+static OpmVerifyResult *
+steal_signatures(OpmDecryptResult *d)
+{
+	OpmVerifyResult *r = g_new0(OpmVerifyResult, 1);
+
+	r->signatures = g_steal_pointer(&d->signatures);
+	d->signatures = NULL;
+	return r;
+}
+
+/*
+ * Open the post: verify what is signed, decrypting first where needed,
+ * and leave in msg what the copies carry.  Returns NULL with *out set to
+ * the signatures to check; or a refusal (v); or NULL with *out NULL and
+ * error set for internal trouble.
+ */
+static OpmVerdict *
+open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
+    gpgme_ctx_t ctx, OpmVerifyResult **out, GError **error)
+{
+	g_autoptr(OpmDecryptResult) d = NULL;
+	g_autoptr(OpmMessage) inner = NULL;
+	g_autoptr(GBytes) plain = NULL;
+	OpmLimits lim;
+	OpmVerdict *bad;
+	gsize max = (gsize)conf->max_message_size;
+
+	*out = NULL;
+	opm_gate_limits(conf, &lim);
+	reset_post(msg);
+	if (msg->form == OPM_FORM_PGPMIME_SIGNED) {
+		if ((*out = opm_verify_detached(ctx, msg->signed_data,
+		    msg->signature, error)) == NULL)
+			return NULL;
+		msg->payload = opm_message_top_entity(msg);
+		msg->protected_headers = protected_of(msg->signed_data, &lim);
+		return NULL;
+	}
+	if (msg->form == OPM_FORM_INLINE && !msg->inline_encrypted) {
+		*out = opm_verify_opaque(ctx, msg->inline_text, max, &plain,
+		    error);
+		if (*out == NULL)
+			return NULL;
+		for (guint i = 0; msg->charset != NULL &&
+		    g_ascii_strcasecmp(msg->charset, "utf-8") != 0 &&
+		    g_ascii_strcasecmp(msg->charset, "us-ascii") != 0 &&
+		    i < (*out)->signatures->len; i++) {
+			OpmSignature *s = g_ptr_array_index((*out)->signatures, i);
+			gsize n;
+			const char *t = g_bytes_get_data(msg->inline_text, &n);
+			g_autofree char *u = NULL;
+			gsize un = 0;
+			g_autoptr(GBytes) ub = NULL;
+			g_autoptr(GBytes) uplain = NULL;
+			OpmVerifyResult *r2;
+
+			if (gpgme_err_code(s->status) != GPG_ERR_BAD_SIGNATURE)
+				continue;
+			/* signed as the text reads, in UTF-8, but sent in
+			 * the declared charset */
+			u = g_convert(t != NULL ? t : "", (gssize)n, "UTF-8",
+			    msg->charset, NULL, &un, NULL);
+			if (u == NULL)
+				break;
+			ub = g_bytes_new(u, un);
+			r2 = opm_verify_opaque(ctx, ub, max, &uplain, NULL);
+			if (r2 != NULL && r2->signatures->len > 0 &&
+			    uplain != NULL) {
+				gboolean good = TRUE;
+
+				for (guint k = 0; k < r2->signatures->len; k++)
+					good = good && ((OpmSignature *)
+					    g_ptr_array_index(r2->signatures,
+						k))->status == 0;
+				if (good) {
+					opm_verify_result_free(*out);
+					*out = r2;
+					g_clear_pointer(&plain, g_bytes_unref);
+					plain = g_steal_pointer(&uplain);
+					break;
+				}
+			}
+			opm_verify_result_free(r2);
+			break;
+		}
+		msg->signed_data = plain != NULL ? g_bytes_ref(plain) :
+		    g_bytes_ref(msg->inline_text);
+		msg->payload = opm_message_top_entity(msg);
+		return NULL;
+	}
+
+	/* encrypted: PGP/MIME, its Exchange form, or an inline block */
+	if (list->list_gpgkey == NULL || list->list_keyinfo == NULL) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "the secret list key %s is not in %s", list->list_key,
+		    list->gnupg_home);
+		return NULL;
+	}
+	if ((d = opm_decrypt_verify(ctx, list->list_keyinfo, msg->ciphertext,
+	    max, error)) == NULL)
+		return NULL;
+	if ((bad = check_decrypt(v, list, d)) != NULL)
+		return bad;
+	msg->encrypted = TRUE;
+	if (msg->form == OPM_FORM_INLINE) {
+		if (d->signatures->len == 0)
+			return refuse_unsigned_inside(v, list);
+		msg->combined = TRUE;
+		msg->signed_data = g_bytes_ref(d->plain);
+		msg->payload = text_entity(d->plain, msg->charset);
+		*out = steal_signatures(d);
+		return NULL;
+	}
+	if (!starts_with_field(d->plain)) {
+		/* RFC 3156 wants a MIME entity; text without a header
+		 * section is carried as the text/plain it is */
+		plain = text_entity(d->plain, NULL);
+	} else {
+		gsize n;
+		const char *p = g_bytes_get_data(d->plain, &n);
+
+		plain = opm_crlf(p != NULL ? p : "", n);
+	}
+	inner = opm_message_parse(plain, &lim);
+	if ((bad = check_limits(v, inner, "decrypted post")) != NULL)
+		return bad;
+	if (inner->form == OPM_FORM_PGPMIME_ENCRYPTED ||
+	    inner->form == OPM_FORM_SMIME ||
+	    (inner->form == OPM_FORM_INLINE && inner->inline_encrypted))
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+		    "encrypted twice", "your post is encrypted twice (or holds "
+		    "another encrypted message as its whole content); this list "
+		    "accepts one layer of encryption.\n"
+		    "Encrypt the post once, to the list key 0x%s, signed, and "
+		    "send it again.", list->list_key);
+	if (d->signatures->len > 0) {
+		/* one combined sign+encrypt message */
+		msg->combined = TRUE;
+		msg->signed_data = g_bytes_ref(d->plain);
+		msg->payload = g_bytes_ref(plain);
+		msg->protected_headers = opm_message_protected_headers(inner);
+		*out = steal_signatures(d);
+		return NULL;
+	}
+	if (inner->form != OPM_FORM_PGPMIME_SIGNED)
+		return refuse_unsigned_inside(v, list);
+	/* a nested RFC 3156 signed entity, carried unchanged */
+	if ((*out = opm_verify_detached(ctx, inner->signed_data,
+	    inner->signature, error)) == NULL)
+		return NULL;
+	msg->signed_data = g_bytes_ref(inner->signed_data);
+	msg->payload = g_bytes_ref(plain);
+	msg->protected_headers = protected_of(inner->signed_data, &lim);
+	return NULL;
 }
 
 OpmVerdict *
@@ -395,26 +773,32 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 	OpmVerdict *bad;
 	gint64 seen = 0;
 
-	if ((bad = check_limits(v, msg)) != NULL)
+	if ((bad = check_limits(v, msg, "post")) != NULL)
 		return g_steal_pointer(&v);
 	v->from = any_from(msg);
 	if ((bad = check_form(v, list, msg)) != NULL)
 		return g_steal_pointer(&v);
 
-	if ((ctx = opm_gpg_context(list->gnupg_home, &error)) == NULL ||
-	    (r = opm_verify_detached(ctx, msg->signed_data, msg->signature,
-		&error)) == NULL) {
-		g_warning("%s: %s", list->address, error->message);
+	if ((ctx = opm_gpg_context(list->gnupg_home, &error)) != NULL &&
+	    (bad = open_post(v, conf, list, msg, ctx, &r, &error)) != NULL) {
+		reset_post(msg);
+		return g_steal_pointer(&v);
+	}
+	if (r == NULL) {
+		g_warning("%s: %s", list->address, error != NULL ?
+		    error->message : "cannot open the post");
+		reset_post(msg);
 		opm_verdict_free(v);
 		return opm_verdict_tempfail(list->address, "4.7.0",
-		    "signature check failed");
+		    msg->form == OPM_FORM_PGPMIME_SIGNED ?
+		    "signature check failed" : "decryption failed");
 	}
-	if (r->signatures->len == 0) {
+	if (r->signatures->len == 0 || r->op_error != 0) {
 		g_autofree char *hint = key_hint(list, v->from);
 
 		refuse(v, OPM_ACTION_REJECT, "550", "5.7.7", "bad signature",
-		    "the signature part of your post holds no usable OpenPGP "
-		    "signature.\nSend it again signed with %s.", hint);
+		    "your post holds no usable OpenPGP signature.\n"
+		    "Send it again signed with %s.", hint);
 		return g_steal_pointer(&v);
 	}
 	for (guint i = 0; i < r->signatures->len; i++) {

@@ -45,6 +45,10 @@ void opm_gate_limits(const OpmConfig *conf, OpmLimits *out);
  * only reads the state directory: a post already distributed is a
  * replay, one whose distribution was interrupted is a retry and passes
  * (its replay_key names the journal entry opm_fanout_run() resumes).
+ * An encrypted post is decrypted with the list key; for the list it
+ * accepts the post for, the gate leaves in msg what the copies carry
+ * (payload, protected_headers, encrypted, combined) and the signed bytes
+ * the journal key is made of (signed_data); each call starts afresh.
  * (transfer full) */
 OpmVerdict *opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg,
     gint64 now);

@@ -3,17 +3,30 @@
  *	keys - member keys and verification through gpgme
  * SYNOPSIS
  *	opm_gpg_context(), opm_keys_load(), opm_keys_lookup(),
- *	opm_verify_detached(), opm_gpg_error_is_data(), opm_gpg_strerror()
+ *	opm_verify_detached(), opm_verify_opaque(), opm_decrypt_verify(),
+ *	opm_sign_encrypt(), opm_gpg_error_is_data(), opm_gpg_strerror()
  * DESCRIPTION
  *	One keylisting per list and (re)load fills each member's OpmKeyInfo.
  *	Verification copies gpgme's structured result out of the context so
  *	that callers never touch gpgme objects.
+ *
+ *	Decryption (EFAIL, USENIX Security 2018) is fenced twice.  First the
+ *	OpenPGP packet sequence is read without gpg: session key packets,
+ *	then the encrypted data packet, which must be integrity-protected
+ *	(SEIPD, tag 18, or AEAD, tag 20); a message without an MDC (tag 9)
+ *	is never handed to gpg, and one with no session key for the list key
+ *	or only a passphrase is refused as such.  Then gpg decrypts into a
+ *	bounded memory buffer, and unless gpgme reports complete success
+ *	with the list key, no MDC problem and no unsupported algorithm, the
+ *	buffer is wiped and freed without being read: gpg 2.2 writes
+ *	plaintext before it reports a bad MDC.
  * DIAGNOSTICS
  *	gpgme failures that are not about the data are OPM_ERROR_CRYPTO.
  *	One gpgme context must be used by one thread at a time.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "keys.h"
@@ -297,6 +310,25 @@ signature_free(OpmSignature *s)
 	g_free(s);
 }
 
+static void
+copy_signatures(gpgme_verify_result_t vr, GPtrArray *out)
+{
+	for (gpgme_signature_t s = vr != NULL ? vr->signatures : NULL;
+	    s != NULL; s = s->next) {
+		OpmSignature *o = g_new0(OpmSignature, 1);
+
+		o->fpr = g_strdup(s->fpr);
+		o->status = s->status;
+		o->summary = s->summary;
+		o->timestamp = s->timestamp;
+		o->exp_timestamp = s->exp_timestamp;
+		o->hash_algo = s->hash_algo;
+		o->pubkey_algo = s->pubkey_algo;
+		o->wrong_key_usage = s->wrong_key_usage;
+		g_ptr_array_add(out, o);
+	}
+}
+
 OpmVerifyResult *
 opm_verify_detached(gpgme_ctx_t ctx, GBytes *data, GBytes *sig,
     GError **error)
@@ -331,21 +363,385 @@ opm_verify_detached(gpgme_ctx_t ctx, GBytes *data, GBytes *sig,
 		return NULL;
 	}
 	vr = gpgme_op_verify_result(ctx);
-	for (gpgme_signature_t s = vr != NULL ? vr->signatures : NULL;
-	    s != NULL; s = s->next) {
-		OpmSignature *o = g_new0(OpmSignature, 1);
-
-		o->fpr = g_strdup(s->fpr);
-		o->status = s->status;
-		o->summary = s->summary;
-		o->timestamp = s->timestamp;
-		o->exp_timestamp = s->exp_timestamp;
-		o->hash_algo = s->hash_algo;
-		o->pubkey_algo = s->pubkey_algo;
-		o->wrong_key_usage = s->wrong_key_usage;
-		g_ptr_array_add(r->signatures, o);
-	}
+	copy_signatures(vr, r->signatures);
 	return r;
+}
+
+/*
+ * Output of gpg into memory, refused beyond a limit.  What it holds is
+ * wiped when it is dropped.
+ */
+typedef struct {
+	GByteArray *buf;
+	gsize max;
+	gboolean overflow;
+} OpmSink;
+
+static gpgme_ssize_t
+sink_write(void *handle, const void *p, size_t n)
+{
+	OpmSink *s = handle;
+
+	if (n > s->max || s->buf->len > s->max - n) {
+		s->overflow = TRUE;
+		errno = EFBIG;
+		return -1;
+	}
+	g_byte_array_append(s->buf, p, (guint)n);
+	return (gpgme_ssize_t)n;
+}
+
+static void
+sink_wipe(OpmSink *s)
+{
+	if (s->buf == NULL)
+		return;
+	if (s->buf->len > 0)
+		memset(s->buf->data, 0, s->buf->len);
+	g_byte_array_unref(s->buf);
+	s->buf = NULL;
+}
+
+/* The sink's bytes.  (transfer full); the sink is empty after. */
+static GBytes *
+sink_take(OpmSink *s)
+{
+	GBytes *b = g_bytes_new(s->buf->data, s->buf->len);
+
+	sink_wipe(s);
+	return b;
+}
+
+static struct gpgme_data_cbs sink_cbs = {
+	.write = sink_write,
+};
+
+OpmVerifyResult *
+opm_verify_opaque(gpgme_ctx_t ctx, GBytes *signed_text, gsize max_plain,
+    GBytes **plain, GError **error)
+{
+	g_auto(gpgme_data_t) in = NULL;
+	g_auto(gpgme_data_t) out = NULL;
+	OpmSink sink = {g_byte_array_new(), max_plain, FALSE};
+	OpmVerifyResult *r = NULL;
+	gpgme_error_t err;
+	gsize len;
+	const void *p = g_bytes_get_data(signed_text, &len);
+
+	*plain = NULL;
+	if ((err = gpgme_data_new_from_mem(&in, p, len, 0)) != 0 ||
+	    (err = gpgme_data_new_from_cbs(&out, &sink_cbs, &sink)) != 0) {
+		g_autofree char *msg = opm_gpg_strerror(err);
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "gpgme data: %s", msg);
+		goto DONE;
+	}
+	r = g_new0(OpmVerifyResult, 1);
+	r->signatures = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)signature_free);
+	r->op_error = gpgme_op_verify(ctx, in, NULL, out);
+	if (sink.overflow) {
+		r->op_error = gpg_error(GPG_ERR_TOO_LARGE);
+		goto DONE;
+	}
+	if (r->op_error != 0 && !opm_gpg_error_is_data(r->op_error)) {
+		g_autofree char *msg = opm_gpg_strerror(r->op_error);
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "gpg verify failed: %s", msg);
+		g_clear_pointer(&r, opm_verify_result_free);
+		goto DONE;
+	}
+	copy_signatures(gpgme_op_verify_result(ctx), r->signatures);
+	if (r->op_error == 0)
+		*plain = sink_take(&sink);
+DONE:
+	sink_wipe(&sink);
+	return r;
+}
+
+void
+opm_decrypt_result_free(OpmDecryptResult *r)
+{
+	if (r == NULL)
+		return;
+	g_clear_pointer(&r->plain, g_bytes_unref);
+	g_clear_pointer(&r->signatures, g_ptr_array_unref);
+	g_free(r);
+}
+
+/* The binary form of the first armored PGP MESSAGE in t, or NULL. */
+static GBytes *
+dearmor_message(const char *t, gsize n)
+{
+	static const char begin[] = "-----BEGIN PGP MESSAGE-----";
+	static const char end[] = "-----END PGP MESSAGE-----";
+	g_autoptr(GString) b64 = g_string_new(NULL);
+	gboolean in_block = FALSE, in_headers = FALSE, closed = FALSE;
+	guchar *bin;
+	gsize blen;
+
+	for (gsize i = 0; i < n && !closed;) {
+		const char *nl = memchr(t + i, '\n', n - i);
+		gsize e = nl != NULL ? (gsize)(nl - t) + 1 : n;
+		g_autofree char *line = g_strstrip(g_strndup(t + i, e - i));
+
+		i = e;
+		if (!in_block) {
+			if (strcmp(line, begin) == 0)
+				in_block = in_headers = TRUE;
+			continue;
+		}
+		if (in_headers) {
+			if (*line == '\0') {
+				in_headers = FALSE;
+				continue;
+			}
+			if (strchr(line, ':') != NULL)
+				continue;
+			in_headers = FALSE;
+		}
+		if (strcmp(line, end) == 0) {
+			closed = TRUE;
+		} else if (*line == '=') {
+			continue; /* the CRC-24 line; gpg checks it */
+		} else {
+			for (const char *c = line; *c != '\0'; c++) {
+				if (!g_ascii_isalnum(*c) && *c != '+' &&
+				    *c != '/' && *c != '=')
+					return NULL;
+				g_string_append_c(b64, *c);
+			}
+		}
+	}
+	if (!closed || b64->len == 0 || b64->len % 4 != 0)
+		return NULL;
+	bin = g_base64_decode(b64->str, &blen);
+	return g_bytes_new_take(bin, blen);
+}
+
+/*
+ * Read the header of the packet at *i: tag, body length, whether the
+ * length is partial or indeterminate.  FALSE when it is not a packet.
+ */
+static gboolean
+packet_header(const guint8 *p, gsize n, gsize *i, int *tag, gsize *len,
+    gboolean *open_length)
+{
+	gsize k = *i;
+	guint8 ctb;
+
+	if (k >= n || !((ctb = p[k++]) & 0x80))
+		return FALSE;
+	*open_length = FALSE;
+	if (ctb & 0x40) {
+		*tag = ctb & 0x3f;
+		if (k >= n)
+			return FALSE;
+		if (p[k] < 192) {
+			*len = p[k++];
+		} else if (p[k] < 224) {
+			if (k + 1 >= n)
+				return FALSE;
+			*len = ((gsize)(p[k] - 192) << 8) + p[k + 1] + 192;
+			k += 2;
+		} else if (p[k] == 255) {
+			if (k + 4 >= n)
+				return FALSE;
+			*len = ((gsize)p[k + 1] << 24) | ((gsize)p[k + 2] << 16) |
+			    ((gsize)p[k + 3] << 8) | p[k + 4];
+			k += 5;
+		} else {
+			*len = (gsize)1 << (p[k++] & 0x1f);
+			*open_length = TRUE;
+		}
+	} else {
+		int lt = ctb & 3;
+		gsize bytes = lt == 0 ? 1 : lt == 1 ? 2 : lt == 2 ? 4 : 0;
+
+		*tag = (ctb >> 2) & 0x0f;
+		*len = 0;
+		if (k + bytes > n)
+			return FALSE;
+		for (gsize b = 0; b < bytes; b++)
+			*len = (*len << 8) | p[k++];
+		if (lt == 3) {
+			*len = n - k;
+			*open_length = TRUE;
+		}
+	}
+	*i = k;
+	return TRUE;
+}
+
+/* TRUE when keyid (16 hex digits) names an encryption (sub)key of k. */
+static gboolean
+is_list_subkey(const OpmKeyInfo *k, const char *keyid)
+{
+	for (guint i = 0; k != NULL && i < k->subkeys->len; i++) {
+		OpmSubkeyInfo *s = g_ptr_array_index(k->subkeys, i);
+		gsize n = strlen(s->fpr);
+
+		if (s->can_encrypt && n >= 16 &&
+		    g_ascii_strcasecmp(s->fpr + n - 16, keyid) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/*
+ * The packet sequence of an encrypted message, read before gpg sees it:
+ * OPM_DECRYPT_OK when gpg may try it.  *wildcard is set when a session
+ * key packet hides its recipient (gpg then tries the list key).
+ */
+static OpmDecryptStatus
+scan_packets(GBytes *cipher, const OpmKeyInfo *list_key, gboolean *wildcard)
+{
+	g_autoptr(GBytes) bin = NULL;
+	gsize n, i = 0, s = 0;
+	const char *t = g_bytes_get_data(cipher, &n);
+	const guint8 *p;
+	guint pkesk = 0, skesk = 0;
+	gboolean ours = FALSE;
+
+	*wildcard = FALSE;
+	if (t == NULL)
+		return OPM_DECRYPT_NOT_ENCRYPTED;
+	while (s < n && g_ascii_isspace(t[s]))
+		s++;
+	if (s < n && ((guint8)t[s] & 0x80))
+		bin = g_bytes_ref(cipher);
+	else if ((bin = dearmor_message(t, n)) == NULL)
+		return OPM_DECRYPT_NOT_ENCRYPTED;
+	p = g_bytes_get_data(bin, &n);
+	if (p == NULL)
+		return OPM_DECRYPT_NOT_ENCRYPTED;
+	for (;;) {
+		int tag;
+		gsize len;
+		gboolean open;
+
+		if (!packet_header(p, n, &i, &tag, &len, &open))
+			return OPM_DECRYPT_NOT_ENCRYPTED;
+		if (tag == 18 || tag == 20 || tag == 9) {
+			if (pkesk == 0)
+				return skesk > 0 ? OPM_DECRYPT_SYMMETRIC :
+				    OPM_DECRYPT_NOT_ENCRYPTED;
+			if (!ours && !*wildcard)
+				return OPM_DECRYPT_OTHER_KEY;
+			return tag == 9 ? OPM_DECRYPT_NO_MDC : OPM_DECRYPT_OK;
+		}
+		if (open || len > n - i)
+			return OPM_DECRYPT_NOT_ENCRYPTED;
+		switch (tag) {
+		case 1: /* public-key encrypted session key */
+			pkesk++;
+			if (len >= 9 && p[i] == 3) {
+				char keyid[17];
+				gboolean zero = TRUE;
+
+				for (int b = 0; b < 8; b++) {
+					g_snprintf(keyid + 2 * b, 3, "%02X",
+					    p[i + 1 + b]);
+					zero = zero && p[i + 1 + b] == 0;
+				}
+				if (zero)
+					*wildcard = TRUE;
+				else if (is_list_subkey(list_key, keyid))
+					ours = TRUE;
+			}
+			break;
+		case 3: /* symmetric-key encrypted session key */
+			skesk++;
+			break;
+		case 10: /* marker */
+			break;
+		default: /* signed, compressed or literal data, keys ... */
+			return OPM_DECRYPT_NOT_ENCRYPTED;
+		}
+		i += len;
+	}
+}
+
+OpmDecryptResult *
+opm_decrypt_verify(gpgme_ctx_t ctx, const OpmKeyInfo *list_key,
+    GBytes *cipher, gsize max_plain, GError **error)
+{
+	g_auto(gpgme_data_t) in = NULL;
+	g_auto(gpgme_data_t) out = NULL;
+	OpmSink sink = {NULL, max_plain, FALSE};
+	OpmDecryptResult *r = g_new0(OpmDecryptResult, 1);
+	gpgme_decrypt_result_t dr;
+	gpgme_error_t err;
+	gboolean wildcard, ours_ok = FALSE, ours_failed = FALSE;
+	gboolean others = FALSE;
+	gsize len;
+	const void *p = g_bytes_get_data(cipher, &len);
+
+	r->signatures = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)signature_free);
+	if ((r->status = scan_packets(cipher, list_key, &wildcard)) !=
+	    OPM_DECRYPT_OK)
+		return r;
+	sink.buf = g_byte_array_new();
+	if ((err = gpgme_data_new_from_mem(&in, p, len, 0)) != 0 ||
+	    (err = gpgme_data_new_from_cbs(&out, &sink_cbs, &sink)) != 0) {
+		g_autofree char *msg = opm_gpg_strerror(err);
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "gpgme data: %s", msg);
+		goto FAIL;
+	}
+	err = gpgme_op_decrypt_ext(ctx, GPGME_DECRYPT_VERIFY, in, out);
+	dr = gpgme_op_decrypt_result(ctx);
+	for (gpgme_recipient_t rc = dr != NULL ? dr->recipients : NULL;
+	    rc != NULL; rc = rc->next) {
+		gboolean mine = rc->keyid != NULL &&
+		    (is_list_subkey(list_key, rc->keyid) ||
+		    (wildcard && strspn(rc->keyid, "0") == strlen(rc->keyid)));
+
+		if (mine && rc->status == 0)
+			ours_ok = TRUE;
+		else if (mine && gpgme_err_code(rc->status) != GPG_ERR_NO_SECKEY)
+			ours_failed = TRUE;
+		else if (!mine)
+			others = TRUE;
+	}
+	if (sink.overflow) {
+		r->status = OPM_DECRYPT_TOO_BIG;
+	} else if (dr != NULL && dr->legacy_cipher_nomdc) {
+		r->status = OPM_DECRYPT_NO_MDC;
+	} else if (err == 0 && dr != NULL && ours_ok &&
+	    dr->unsupported_algorithm == NULL && !dr->wrong_key_usage) {
+		r->status = OPM_DECRYPT_OK;
+		r->is_mime = dr->is_mime;
+		copy_signatures(gpgme_op_verify_result(ctx), r->signatures);
+		r->plain = sink_take(&sink);
+		return r;
+	} else if (ours_ok && (err == 0 || opm_gpg_error_is_data(err))) {
+		/* the list key opened the session key; the rest is bad */
+		r->status = OPM_DECRYPT_INTEGRITY;
+	} else if (!ours_ok && !ours_failed && (others || wildcard) &&
+	    gpgme_err_code(err) == GPG_ERR_NO_SECKEY) {
+		r->status = OPM_DECRYPT_OTHER_KEY;
+	} else {
+		g_autofree char *msg = opm_gpg_strerror(err != 0 ? err :
+		    gpg_error(GPG_ERR_DECRYPT_FAILED));
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "gpg decrypt failed: %s", msg);
+		goto FAIL;
+	}
+	/* the plaintext gpg may have written before the failure is dropped
+	 * unread */
+	sink_wipe(&sink);
+	g_ptr_array_set_size(r->signatures, 0);
+	return r;
+FAIL:
+	sink_wipe(&sink);
+	opm_decrypt_result_free(r);
+	return NULL;
 }
 
 gboolean

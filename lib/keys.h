@@ -71,6 +71,49 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmVerifyResult, opm_verify_result_free)
 OpmVerifyResult *opm_verify_detached(gpgme_ctx_t ctx, GBytes *data,
     GBytes *sig, GError **error);
 
+/* Verify an opaque or clear-signed OpenPGP message (an inline
+ * "BEGIN PGP SIGNED MESSAGE" block).  *plain gets the signed text gpg
+ * recovered, dash-escaping undone, only when gpg reported no error; it is
+ * at most max_plain bytes.  NULL with error only for internal trouble.
+ * (transfer full) */
+OpmVerifyResult *opm_verify_opaque(gpgme_ctx_t ctx, GBytes *signed_text,
+    gsize max_plain, GBytes **plain, GError **error);
+
+typedef enum {
+	OPM_DECRYPT_OK,            /* decrypted with the list key */
+	OPM_DECRYPT_NOT_ENCRYPTED, /* not an encrypted OpenPGP message (for
+				      instance one that is only signed) */
+	OPM_DECRYPT_SYMMETRIC,     /* encrypted with a passphrase only */
+	OPM_DECRYPT_OTHER_KEY,     /* not encrypted to the list key */
+	OPM_DECRYPT_NO_MDC,        /* no integrity protection */
+	OPM_DECRYPT_INTEGRITY,     /* the list key opened it, but the data
+				      is damaged or was altered */
+	OPM_DECRYPT_TOO_BIG,       /* the plaintext is over the limit */
+} OpmDecryptStatus;
+
+typedef struct {
+	OpmDecryptStatus status;
+	GBytes *plain;             /* OK only: the plaintext; else NULL */
+	gboolean is_mime;          /* the sender marked the content MIME */
+	GPtrArray *signatures;     /* OK only: OpmSignature *, the signatures
+				      made inside the encryption; owned */
+} OpmDecryptResult;
+
+void opm_decrypt_result_free(OpmDecryptResult *r); /* accepts NULL */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmDecryptResult, opm_decrypt_result_free)
+
+/* Decrypt an OpenPGP message (armored or binary) with the list key
+ * list_key, and verify what is signed inside.  Before gpg sees it, the
+ * packet sequence is checked: public-key session key packets, one of
+ * them for an encryption subkey of list_key, then an integrity-protected
+ * data packet (SEIPD or AEAD); a message without integrity protection is
+ * never decrypted.  On any failure the output is discarded unread and
+ * plain is NULL; the plaintext is limited to max_plain bytes.  NULL with
+ * error only for internal trouble (gpg-agent gone, ...).  (transfer full) */
+OpmDecryptResult *opm_decrypt_verify(gpgme_ctx_t ctx,
+    const OpmKeyInfo *list_key, GBytes *cipher, gsize max_plain,
+    GError **error);
+
 /* TRUE when k is usable at time now and has a usable (sub)key that can
  * sign (sign TRUE) or encrypt (sign FALSE). */
 gboolean opm_key_can(const OpmKeyInfo *k, gboolean sign, gint64 now);

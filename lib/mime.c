@@ -3,7 +3,9 @@
  *	mime - bounded parsing and classification of a post
  * SYNOPSIS
  *	opm_message_parse(), opm_message_free(), opm_message_headers(),
- *	opm_crlf()
+ *	opm_message_part_headers(), opm_message_protected_headers(),
+ *	opm_message_top_entity(),
+ *	opm_fields_get(), opm_fields_count(), opm_crlf()
  * DESCRIPTION
  *	First a raw pass over the bytes: total size, the top-level header
  *	block (count and size of fields) and a cheap upper bound on the number
@@ -16,6 +18,22 @@
  *	following RFC 2046 (a delimiter is CRLF "--" boundary, optional
  *	white space, CRLF; the CRLF before it belongs to the delimiter), so
  *	that the bytes handed to gpg are exactly the bytes the poster signed.
+ *
+ *	An RFC 3156 multipart/encrypted must be exactly the control part and
+ *	one application/octet-stream; its decoded content is kept for the
+ *	gate to decrypt.  Exchange's well-known rewriting of it, a
+ *	multipart/mixed of exactly an empty text/plain, the control part and
+ *	the octet-stream, is taken as what it was; nothing looser is.
+ *
+ *	Inline PGP counts only when the whole decoded text/plain body is one
+ *	clear-signed block or one armored PGP MESSAGE, with nothing but white
+ *	space around it.  The armor lines are matched at the start of a line
+ *	only, so that a dash-escaped "- -----END PGP SIGNATURE-----" in the
+ *	signed text cannot end the block early.
+ *
+ *	The same parser serves for an entity the gate decrypted or a signed
+ *	part whose protected header fields it reads: a MIME entity is a
+ *	message whose header section holds only Content-* fields.
  * DIAGNOSTICS
  *	None: every problem of the message is reported in the OpmMessage.
  */
@@ -285,13 +303,23 @@ raw_parts(const char *p, gsize n, const char *boundary, gsize *starts,
 	return -1;
 }
 
-/* Describe where a signature hides below obj, or NULL if none does. */
+/* Describe where a signature hides below obj, or NULL if none does;
+ * *kind says what hides there. */
 static const char *
-nested_signature(GMimeObject *obj, gboolean in_message)
+nested_signature(GMimeObject *obj, gboolean in_message, OpmPartial *kind)
 {
+	*kind = OPM_PARTIAL_SIGNED;
+	if (is_type(obj, "multipart", "encrypted") ||
+	    is_type(obj, "application", "pgp-encrypted")) {
+		*kind = OPM_PARTIAL_ENCRYPTED;
+		return in_message ?
+		    "an encrypted message is attached, but the post itself is "
+		    "not encrypted as a whole" :
+		    "the encrypted part is only one part of the message, "
+		    "not the whole post";
+	}
 	if (is_type(obj, "multipart", "signed") ||
-	    is_type(obj, "application", "pgp-signature") ||
-	    is_type(obj, "multipart", "encrypted")) {
+	    is_type(obj, "application", "pgp-signature")) {
 		return in_message ?
 		    "a signed message is attached, but the post itself is not signed" :
 		    "the signature covers only one part of the message, "
@@ -302,7 +330,7 @@ nested_signature(GMimeObject *obj, gboolean in_message)
 
 		for (int i = 0; i < g_mime_multipart_get_count(mp); i++) {
 			const char *d = nested_signature(
-			    g_mime_multipart_get_part(mp, i), in_message);
+			    g_mime_multipart_get_part(mp, i), in_message, kind);
 
 			if (d != NULL)
 				return d;
@@ -313,17 +341,23 @@ nested_signature(GMimeObject *obj, gboolean in_message)
 
 		if (inner != NULL && g_mime_message_get_mime_part(inner) != NULL)
 			return nested_signature(
-			    g_mime_message_get_mime_part(inner), TRUE);
+			    g_mime_message_get_mime_part(inner), TRUE, kind);
 	} else if (is_type(obj, "text", "plain")) {
 		g_autoptr(GBytes) b = part_content(obj);
 		gsize len;
 		const char *t = g_bytes_get_data(b, &len);
 
-		if (t != NULL && g_strstr_len(t, len,
-		    "-----BEGIN PGP SIGNED MESSAGE-----") != NULL)
+		if (t != NULL && (g_strstr_len(t, len,
+		    "-----BEGIN PGP SIGNED MESSAGE-----") != NULL ||
+		    g_strstr_len(t, len, "-----BEGIN PGP MESSAGE-----") != NULL)) {
+			*kind = in_message ? OPM_PARTIAL_SIGNED :
+			    OPM_PARTIAL_INLINE;
 			return in_message ?
 			    "a signed message is attached, but the post itself is not signed" :
-			    "the signed text is only one part of the message";
+			    "the signed or encrypted text is only one part of the "
+			    "message (inline PGP must be the whole message, "
+			    "without HTML or attachments)";
+		}
 	}
 	return NULL;
 }
@@ -337,45 +371,141 @@ only_space(const char *p, gsize n)
 	return TRUE;
 }
 
+/*
+ * Offset of the first line of t[from..n) that starts with marker and has
+ * nothing after it but white space, or n when there is none.
+ */
+static gsize
+find_line(const char *t, gsize n, gsize from, const char *marker)
+{
+	gsize ml = strlen(marker);
+
+	for (gsize i = from; i < n;) {
+		const char *nl = memchr(t + i, '\n', n - i);
+		gsize end = nl != NULL ? (gsize)(nl - t) + 1 : n;
+
+		if (end - i >= ml && memcmp(t + i, marker, ml) == 0 &&
+		    only_space(t + i + ml, end - i - ml))
+			return i;
+		i = end;
+	}
+	return n;
+}
+
+/* Offset just after the line starting at i. */
+static gsize
+line_end(const char *t, gsize n, gsize i)
+{
+	const char *nl = memchr(t + i, '\n', n - i);
+
+	return nl != NULL ? (gsize)(nl - t) + 1 : n;
+}
+
 static void
 classify_inline(OpmMessage *m, GMimeObject *top)
 {
-	static const struct {
-		const char *begin, *end;
-	} blocks[] = {
-		{"-----BEGIN PGP SIGNED MESSAGE-----", "-----END PGP SIGNATURE-----"},
-		{"-----BEGIN PGP MESSAGE-----", "-----END PGP MESSAGE-----"},
-	};
+	static const char begin_signed[] = "-----BEGIN PGP SIGNED MESSAGE-----";
+	static const char begin_sig[] = "-----BEGIN PGP SIGNATURE-----";
+	static const char end_sig[] = "-----END PGP SIGNATURE-----";
+	static const char begin_msg[] = "-----BEGIN PGP MESSAGE-----";
+	static const char end_msg[] = "-----END PGP MESSAGE-----";
 	g_autoptr(GBytes) b = part_content(top);
-	gsize len;
+	gsize len, s = 0, e, after;
 	const char *t = g_bytes_get_data(b, &len);
+	gboolean encrypted;
 
-	if (t == NULL)
+	if (t == NULL || (g_strstr_len(t, len, begin_signed) == NULL &&
+	    g_strstr_len(t, len, begin_msg) == NULL))
 		return;
-	for (gsize i = 0; i < G_N_ELEMENTS(blocks); i++) {
-		const char *s = g_strstr_len(t, len, blocks[i].begin);
-		const char *e;
-		gsize after;
-
-		if (s == NULL)
-			continue;
-		e = g_strstr_len(s, len - (gsize)(s - t), blocks[i].end);
-		if (e == NULL) {
-			m->form = OPM_FORM_BAD_STRUCTURE;
-			m->form_detail = g_strdup("the inline PGP block is not closed");
-			return;
-		}
-		after = (gsize)(e - t) + strlen(blocks[i].end);
-		if (!only_space(t, (gsize)(s - t)) ||
-		    !only_space(t + after, len - after)) {
-			m->form = OPM_FORM_PARTIAL;
-			m->form_detail = g_strdup("there is text outside the "
-			    "signed block");
-			return;
-		}
-		m->form = OPM_FORM_INLINE;
+	while (s < len && g_ascii_isspace(t[s]))
+		s++;
+	/* the block must be the first thing in the body */
+	if (find_line(t, len, s, begin_signed) == s)
+		encrypted = FALSE;
+	else if (find_line(t, len, s, begin_msg) == s)
+		encrypted = TRUE;
+	else {
+		m->form = OPM_FORM_PARTIAL;
+		m->partial = OPM_PARTIAL_INLINE;
+		m->form_detail = g_strdup("there is text before the signed or "
+		    "encrypted block");
 		return;
 	}
+	if (encrypted) {
+		e = find_line(t, len, s, end_msg);
+	} else {
+		/* the signed text dash-escapes its lines starting with '-', so
+		 * the first line that is the armor header is the signature's */
+		e = find_line(t, len, s, begin_sig);
+		if (e < len)
+			e = find_line(t, len, e, end_sig);
+	}
+	if (e >= len) {
+		m->form = OPM_FORM_BAD_STRUCTURE;
+		m->form_detail = g_strdup("the inline PGP block is not closed");
+		return;
+	}
+	after = line_end(t, len, e);
+	if (!only_space(t + after, len - after)) {
+		m->form = OPM_FORM_PARTIAL;
+		m->partial = OPM_PARTIAL_INLINE;
+		m->form_detail = g_strdup("there is text after the signed or "
+		    "encrypted block");
+		return;
+	}
+	m->form = OPM_FORM_INLINE;
+	m->inline_encrypted = encrypted;
+	m->inline_text = g_bytes_ref(b);
+	if (encrypted)
+		m->ciphertext = g_bytes_new_from_bytes(b, s, after - s);
+	if (*param(top, "charset") != '\0')
+		m->charset = g_strdup(param(top, "charset"));
+}
+
+/* Exchange's rewriting of a PGP/MIME encrypted message, exactly: a
+ * multipart/mixed of an empty text/plain, application/pgp-encrypted
+ * saying "Version: 1" and an application/octet-stream holding an
+ * armored PGP MESSAGE.  Returns the octet-stream part or NULL. */
+static GMimeObject *
+exchange_mangled(GMimeObject *top)
+{
+	GMimeMultipart *mp = GMIME_MULTIPART(top);
+	GMimeObject *p[3];
+	g_autoptr(GBytes) b0 = NULL;
+	g_autoptr(GBytes) b1 = NULL;
+	g_autoptr(GBytes) b2 = NULL;
+	g_autofree char *version = NULL;
+	gsize n0, n1, n2, i = 0;
+	const char *t0, *t1, *t2;
+
+	if (g_mime_multipart_get_count(mp) != 3)
+		return NULL;
+	for (int k = 0; k < 3; k++) {
+		p[k] = g_mime_multipart_get_part(mp, k);
+		if (!GMIME_IS_PART(p[k]))
+			return NULL;
+	}
+	if (!is_type(p[0], "text", "plain") ||
+	    !is_type(p[1], "application", "pgp-encrypted") ||
+	    !is_type(p[2], "application", "octet-stream"))
+		return NULL;
+	b0 = part_content(p[0]);
+	b1 = part_content(p[1]);
+	b2 = part_content(p[2]);
+	t0 = g_bytes_get_data(b0, &n0);
+	t1 = g_bytes_get_data(b1, &n1);
+	t2 = g_bytes_get_data(b2, &n2);
+	if (n0 > 0 && !only_space(t0, n0))
+		return NULL;
+	version = g_strstrip(g_strndup(t1 != NULL ? t1 : "", n1));
+	if (strcmp(version, "Version: 1") != 0)
+		return NULL;
+	while (i < n2 && g_ascii_isspace(t2[i]))
+		i++;
+	if (t2 == NULL || find_line(t2, n2, i,
+	    "-----BEGIN PGP MESSAGE-----") != i)
+		return NULL;
+	return p[2];
 }
 
 static void
@@ -442,7 +572,25 @@ classify(OpmMessage *m)
 			m->form = OPM_FORM_SMIME;
 		} else if (g_ascii_strcasecmp(proto,
 		    "application/pgp-encrypted") == 0) {
+			GMimeMultipart *mp = GMIME_MULTIPART(top);
+			GMimeObject *c = g_mime_multipart_get_count(mp) == 2 ?
+			    g_mime_multipart_get_part(mp, 0) : NULL;
+			GMimeObject *data = c != NULL ?
+			    g_mime_multipart_get_part(mp, 1) : NULL;
+
+			if (c == NULL || !GMIME_IS_PART(c) ||
+			    !GMIME_IS_PART(data) ||
+			    !is_type(c, "application", "pgp-encrypted") ||
+			    !is_type(data, "application", "octet-stream")) {
+				m->form = OPM_FORM_BAD_STRUCTURE;
+				m->form_detail = g_strdup("a PGP/MIME encrypted "
+				    "message must have exactly two parts, "
+				    "application/pgp-encrypted and then "
+				    "application/octet-stream");
+				return;
+			}
 			m->form = OPM_FORM_PGPMIME_ENCRYPTED;
+			m->ciphertext = part_content(data);
 		} else {
 			m->form = OPM_FORM_BAD_STRUCTURE;
 			m->form_detail = g_strdup_printf("multipart/encrypted with "
@@ -459,7 +607,17 @@ classify(OpmMessage *m)
 		classify_inline(m, top);
 		return;
 	}
-	if ((d = nested_signature(top, FALSE)) != NULL) {
+	if (is_type(top, "multipart", "mixed")) {
+		GMimeObject *data = exchange_mangled(top);
+
+		if (data != NULL) {
+			m->form = OPM_FORM_PGPMIME_ENCRYPTED;
+			m->exchange = TRUE;
+			m->ciphertext = part_content(data);
+			return;
+		}
+	}
+	if ((d = nested_signature(top, FALSE, &m->partial)) != NULL) {
 		m->form = OPM_FORM_PARTIAL;
 		m->form_detail = g_strdup(d);
 	}
@@ -524,6 +682,11 @@ opm_message_free(OpmMessage *m)
 	g_free(m->form_detail);
 	g_clear_pointer(&m->signed_data, g_bytes_unref);
 	g_clear_pointer(&m->signature, g_bytes_unref);
+	g_clear_pointer(&m->ciphertext, g_bytes_unref);
+	g_clear_pointer(&m->inline_text, g_bytes_unref);
+	g_free(m->charset);
+	g_clear_pointer(&m->payload, g_bytes_unref);
+	g_clear_pointer(&m->protected_headers, g_ptr_array_unref);
 	g_free(m);
 }
 
@@ -558,4 +721,119 @@ opm_message_part_headers(OpmMessage *m, const char *name)
 {
 	return headers_of(m->message != NULL ?
 	    g_mime_message_get_mime_part(m->message) : NULL, name);
+}
+
+static void
+field_free(OpmField *f)
+{
+	if (f == NULL)
+		return;
+	g_free(f->name);
+	g_free(f->value);
+	g_free(f);
+}
+
+GPtrArray *
+opm_message_protected_headers(OpmMessage *entity)
+{
+	GMimeObject *top;
+	GMimeHeaderList *hl;
+	GPtrArray *out;
+
+	if (entity == NULL || entity->message == NULL ||
+	    (top = g_mime_message_get_mime_part(entity->message)) == NULL)
+		return NULL;
+	if (*param(top, "hp") == '\0' &&
+	    g_ascii_strcasecmp(param(top, "protected-headers"), "v1") != 0)
+		return NULL;
+	out = g_ptr_array_new_with_free_func((GDestroyNotify)field_free);
+	hl = g_mime_object_get_header_list(GMIME_OBJECT(entity->message));
+	for (int i = 0; i < g_mime_header_list_get_count(hl); i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *name = g_mime_header_get_name(h);
+		const char *value = g_mime_header_get_raw_value(h);
+		OpmField *f;
+
+		if (name == NULL || value == NULL ||
+		    g_ascii_strncasecmp(name, "Content-", 8) == 0 ||
+		    g_ascii_strcasecmp(name, "MIME-Version") == 0)
+			continue;
+		f = g_new0(OpmField, 1);
+		f->name = g_strdup(name);
+		f->value = g_strdup(value);
+		g_ptr_array_add(out, f);
+	}
+	return out;
+}
+
+const char *
+opm_fields_get(GPtrArray *fields, const char *name)
+{
+	for (guint i = 0; fields != NULL && i < fields->len; i++) {
+		OpmField *f = g_ptr_array_index(fields, i);
+
+		if (g_ascii_strcasecmp(f->name, name) == 0)
+			return f->value;
+	}
+	return NULL;
+}
+
+guint
+opm_fields_count(GPtrArray *fields, const char *name)
+{
+	guint n = 0;
+
+	for (guint i = 0; fields != NULL && i < fields->len; i++) {
+		OpmField *f = g_ptr_array_index(fields, i);
+
+		if (g_ascii_strcasecmp(f->name, name) == 0)
+			n++;
+	}
+	return n;
+}
+
+GBytes *
+opm_message_top_entity(OpmMessage *m)
+{
+	GMimeObject *top = m->message != NULL ?
+	    g_mime_message_get_mime_part(m->message) : NULL;
+	GString *out = g_string_new(NULL);
+	gsize len, body;
+	const char *raw = g_bytes_get_data(m->raw, &len);
+
+	if (top != NULL) {
+		GMimeHeaderList *hl = g_mime_object_get_header_list(top);
+
+		for (int i = 0; i < g_mime_header_list_get_count(hl); i++) {
+			GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+			const char *name = g_mime_header_get_name(h);
+			const char *v = g_mime_header_get_raw_value(h);
+
+			if (name == NULL || v == NULL ||
+			    g_ascii_strncasecmp(name, "Content-", 8) != 0)
+				continue;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			g_string_append_printf(out, "%s: ", name);
+			for (; *v != '\0'; v++) {
+				if (*v == '\r')
+					continue;
+				if (*v == '\n')
+					g_string_append_c(out, '\r');
+				g_string_append_c(out, *v);
+			}
+			while (out->len > 0 && (out->str[out->len - 1] == '\n' ||
+			    out->str[out->len - 1] == '\r' ||
+			    out->str[out->len - 1] == ' '))
+				g_string_truncate(out, out->len - 1);
+			g_string_append(out, "\r\n");
+		}
+	}
+	if (out->len == 0)
+		g_string_append(out, "Content-Type: text/plain; charset=us-ascii\r\n");
+	g_string_append(out, "\r\n");
+	body = raw != NULL ? body_offset(raw, len) : 0;
+	if (raw != NULL)
+		g_string_append_len(out, raw + body, (gssize)(len - body));
+	return g_string_free_to_bytes(out);
 }

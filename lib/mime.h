@@ -24,6 +24,12 @@ typedef enum {
 } OpmForm;
 
 typedef enum {
+	OPM_PARTIAL_SIGNED,     /* a signature covers one part only */
+	OPM_PARTIAL_ENCRYPTED,  /* ciphertext is one part only */
+	OPM_PARTIAL_INLINE,     /* an inline block with something around it */
+} OpmPartial;
+
+typedef enum {
 	OPM_LIMIT_OK,
 	OPM_LIMIT_SIZE,        /* 552 5.3.4 */
 	OPM_LIMIT_DEPTH,       /* 550 5.6.0 */
@@ -49,12 +55,40 @@ typedef struct {
 
 	OpmForm form;
 	char *form_detail;      /* why it is not signed, in plain words */
+	OpmPartial partial;     /* PARTIAL: what is partial */
 	GBytes *signed_data;    /* PGPMIME_SIGNED: the first part's exact
 				   bytes, line endings made CRLF */
 	GBytes *signature;      /* PGPMIME_SIGNED: the decoded signature */
 	gsize entity_start;     /* raw offsets of the signed entity's body */
 	gsize entity_end;
+
+	GBytes *ciphertext;     /* PGPMIME_ENCRYPTED, and INLINE when
+				   inline_encrypted: the OpenPGP message as
+				   sent (armored or binary) */
+	gboolean exchange;      /* PGPMIME_ENCRYPTED repaired from the
+				   multipart/mixed Exchange makes of it */
+	GBytes *inline_text;    /* INLINE: the decoded text/plain body */
+	gboolean inline_encrypted; /* INLINE: the block is a PGP MESSAGE,
+				   not a clear-signed text */
+	char *charset;          /* INLINE: the charset parameter, or NULL */
+
+	/* Set by the gate for the list it accepts the post for. */
+	GBytes *payload;        /* the complete MIME entity (header section
+				   and body, CRLF) every copy carries */
+	GPtrArray *protected_headers; /* OpmField *: the protected header
+				   fields of the signed entity, or NULL
+				   when it declares none */
+	gboolean encrypted;     /* the post was encrypted to the list key */
+	gboolean combined;      /* it was signed inside the encryption, and
+				   the copy does not carry that signature */
 } OpmMessage;
+
+/* A header field: name, and value as in the message (unfolded by GMime
+ * where it came from GMime).  Owned by the array holding it. */
+typedef struct {
+	char *name;
+	char *value;
+} OpmField;
 
 /* Parse raw (a full RFC 5322 message) within limits and classify it.
  * Never fails: a post over a bound or unparseable comes back with limit
@@ -70,6 +104,24 @@ GPtrArray *opm_message_headers(OpmMessage *m, const char *name);
 /* The same for the header section of the top-level MIME entity, where
  * GMime keeps the Content-* fields.  (transfer full) */
 GPtrArray *opm_message_part_headers(OpmMessage *m, const char *name);
+
+/* The protected header fields (RFC 9788 hp="...", or the older
+ * protected-headers="v1") of a MIME entity parsed with
+ * opm_message_parse(): every field of its header section that is not a
+ * Content-* or MIME-Version field.  NULL when the entity's Content-Type
+ * declares no header protection.  (transfer full): g_ptr_array_unref(). */
+GPtrArray *opm_message_protected_headers(OpmMessage *entity);
+
+/* The top-level MIME entity as received: its Content-* header fields
+ * (line breaks made CRLF) and the raw body.  (transfer full) */
+GBytes *opm_message_top_entity(OpmMessage *m);
+
+/* The value of the first field called name in fields (as returned by
+ * opm_message_protected_headers()), or NULL.  (transfer none) */
+const char *opm_fields_get(GPtrArray *fields, const char *name);
+
+/* The number of fields called name in fields. */
+guint opm_fields_count(GPtrArray *fields, const char *name);
 
 /* Convert bare LF to CRLF.  (transfer full) */
 GBytes *opm_crlf(const char *p, gsize n);

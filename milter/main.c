@@ -318,6 +318,9 @@ main(int argc, char **argv)
 	const char *socket = NULL, *user = NULL, *pid_file = NULL;
 	const char *test_file = NULL, *outdir = NULL;
 	gboolean foreground = FALSE, check = FALSE;
+	g_autofree char *own_socket = NULL;
+	g_autofree char *own_user = NULL;
+	g_autofree char *own_pid_file = NULL;
 	OpmConfig *conf;
 	int c, rc;
 
@@ -391,9 +394,10 @@ main(int argc, char **argv)
 	}
 
 	/* copies: the configuration is released before the supervisor runs */
-	socket = g_strdup(socket != NULL ? socket : conf->socket);
-	user = g_strdup(user != NULL ? user : conf->user);
-	pid_file = g_strdup(pid_file != NULL ? pid_file : conf->pid_file);
+	socket = own_socket = g_strdup(socket != NULL ? socket : conf->socket);
+	user = own_user = g_strdup(user != NULL ? user : conf->user);
+	pid_file = own_pid_file = g_strdup(pid_file != NULL ? pid_file :
+	    conf->pid_file);
 	umask((mode_t)conf->umask);
 	if (!foreground && daemon(0, 0) != 0) {
 		fprintf(stderr, "openpgp-milter: daemon: %s\n", g_strerror(errno));

@@ -29,6 +29,18 @@
 #			base64 attachment
 #	--depth N	for --shape deep (default 12)
 #	--parts N	for --shape many-parts (default 150)
+#	--protected	the signed (or encrypted) entity carries protected
+#			header fields (protected-headers="v1", as Thunderbird
+#			writes them): From, To, Subject, Date, Message-ID
+#	--protected-from VALUE	the From: among them (implies --protected;
+#			default the --from value)
+#	--outer-subject TEXT	the Subject: outside (default the --subject
+#			value; for the encrypted shapes with --protected, "...")
+#	--charset CS	for the inline shapes: us-ascii (default), utf-8
+#			(8bit) or latin1 (iso-8859-1, quoted-printable); the
+#			body then has accented letters
+#	--dashes	the body has lines starting with '-', which a
+#			clear signature dash-escapes
 #	--shape SHAPE	one of:
 #	  signed	multipart/signed (the default)
 #	  unsigned	a plain text/plain message
@@ -47,6 +59,39 @@
 #	  big		signed, with the body padded to --body-size
 #			(default 11 MiB)
 #	  three-parts	multipart/signed with a third part after the signature
+#	PGP/MIME encrypted (RFC 3156) to the list key, as clients send it:
+#	  encrypted	one combined sign+encrypt message (Thunderbird,
+#			Enigmail); implies --protected
+#	  encrypted-nested	a multipart/signed entity, then encrypted
+#			(Mutt, NeoMutt, GpgOL)
+#	  exchange	encrypted, then mangled the way Exchange does: a
+#			multipart/mixed of an empty text/plain, the
+#			application/pgp-encrypted part and the ciphertext
+#	  exchange-text	the same, but the text/plain part is not empty
+#			(looser than the pattern: refused)
+#	and what the list must refuse:
+#	  encrypted-other-key	signed and encrypted to mallory's key only
+#	  encrypted-symmetric	signed and encrypted with a passphrase only
+#	  encrypted-no-mdc	signed and encrypted without integrity
+#			protection (a tag 9 packet, checked)
+#	  encrypted-tampered	encrypted, then one byte in the middle of the
+#			encrypted data packet flipped
+#	  encrypted-unsigned	encrypted to the list key, not signed
+#	  encrypted-only-signed	multipart/encrypted whose payload is a signed,
+#			not encrypted, OpenPGP message
+#	  encrypted-beside	multipart/mixed: a plain text part, then a
+#			valid multipart/encrypted entity
+#	  encrypted-in-mixed	multipart/mixed holding only a valid
+#			multipart/encrypted entity
+#	Inline PGP, a text/plain body that is one armored block:
+#	  inline-signed	one clear-signed block (with --charset, --dashes)
+#	  inline-encrypted	one armored signed+encrypted message
+#	  inline-text-before, inline-text-after	a clear-signed block with
+#			unsigned text before or after it
+#	  inline-html	multipart/alternative: the clear-signed text/plain and
+#			an HTML version
+#	  inline-attachment	multipart/mixed: the clear-signed text/plain and
+#			an attachment
 #
 #	Signing happens in a private copy of the signer's GnuPG home in a
 #	temporary directory, whose gpg-agent is stopped before exit, so the
@@ -66,7 +111,9 @@ usage() {
 	echo "usage: FIXTURES=DIR sh mkpost.sh [--shape SHAPE] [--signer NAME]" \
 	    "[--from V] [--to V] [--subject S] [--message-id ID] [--body T]" \
 	    "[--date-offset WHEN | --faked-time T] [--digest ALGO]" \
-	    "[--body-size N] [--attach] [--depth N] [--parts N]" >&2
+	    "[--body-size N] [--attach] [--depth N] [--parts N]" \
+	    "[--protected] [--protected-from V] [--outer-subject S]" \
+	    "[--charset CS] [--dashes]" >&2
 	exit 2
 }
 
@@ -77,12 +124,15 @@ die() {
 
 signer=alice from='' to=secir@lists.example.org subject='' msgid='' extra=''
 when='' faked='' digest=SHA256 body_size=0 attach=no depth=12 parts=150
-shape=signed
+shape=signed protected=no pfrom='' outer_subject='' charset=us-ascii
+dashes=no
 
 while [ $# -gt 0 ]; do
 	opt=$1
 	case $opt in
 	--attach) attach=yes; shift; continue ;;
+	--protected) protected=yes; shift; continue ;;
+	--dashes) dashes=yes; shift; continue ;;
 	--*=*) val=${opt#*=}; opt=${opt%%=*}; shift ;;
 	--*) [ $# -ge 2 ] || usage "$opt needs a value"; val=$2; shift 2 ;;
 	*) usage "unexpected argument: $opt" ;;
@@ -101,6 +151,9 @@ while [ $# -gt 0 ]; do
 	--depth) depth=$val ;;
 	--parts) parts=$val ;;
 	--shape) shape=$val ;;
+	--protected-from) pfrom=$val; protected=yes ;;
+	--outer-subject) outer_subject=$val ;;
+	--charset) charset=$val ;;
 	*) usage "unknown option: $opt" ;;
 	esac
 done
@@ -108,8 +161,20 @@ done
 case $shape in
 signed | unsigned | tampered | mixed-wrap | attached | two-from | \
     two-mailboxes | smime | deep | many-parts | big | three-parts) ;;
+encrypted | encrypted-nested | exchange | exchange-text | \
+    encrypted-other-key | \
+    encrypted-symmetric | encrypted-no-mdc | encrypted-tampered | \
+    encrypted-unsigned | encrypted-only-signed | encrypted-beside | \
+    encrypted-in-mixed) ;;
+inline-signed | inline-encrypted | inline-text-before | inline-text-after | \
+    inline-html | inline-attachment) ;;
 *) usage "unknown shape: $shape" ;;
 esac
+case $charset in
+us-ascii | utf-8 | latin1) ;;
+*) usage "unknown charset: $charset (us-ascii, utf-8, latin1)" ;;
+esac
+[ "$shape" != encrypted ] || protected=yes
 for n in "$body_size" "$depth" "$parts"; do
 	case $n in
 	'' | *[!0-9]*) usage "not a number: $n" ;;
@@ -150,6 +215,12 @@ trap 'exit 1' HUP INT TERM
 nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 [ -n "$msgid" ] || msgid="<$(date -u +%Y%m%d%H%M%S).$nonce@example.org>"
 [ -n "$subject" ] || subject="Test post ($shape)"
+if [ -z "$outer_subject" ]; then
+	outer_subject=$subject
+	case $shape in
+	encrypted* | exchange*) [ "$protected" = no ] || outer_subject=... ;;
+	esac
+fi
 
 # uid NAME: NAME's user ID, "Real Name <address>", from their own home.
 uid() {
@@ -161,6 +232,7 @@ uid() {
 }
 [ -n "$from" ] || from=$(uid "$signer")
 [ -n "$from" ] || die "no user ID for $signer"
+[ -n "$pfrom" ] || pfrom=$from
 case $signer in
 bob) other=alice ;;
 *) other=bob ;;
@@ -176,10 +248,48 @@ crlf_join() {
 	awk 'NR > 1 { printf "\r\n" } { printf "%s", $0 }' "$@"
 }
 
+# protected_fields: the protected header fields of a signed entity.
+protected_fields() {
+	echo "From: $pfrom"
+	echo "To: $to"
+	echo "Subject: $subject"
+	echo "Date: $date_hdr"
+	echo "Message-ID: $msgid"
+}
+
+# body_text: the text of a post, without header.
+body_text() {
+	echo "Hello list,"
+	echo
+	echo "this is a test post to $to."
+	[ -z "$extra" ] || echo "$extra"
+	echo "Nonce: $nonce"
+	echo
+	if [ "$charset" != us-ascii ]; then
+		echo "Grüße aus Zürich, à bientôt, café crème: ½ l"
+		echo
+	fi
+	if [ "$dashes" = yes ]; then
+		echo "- a list item"
+		echo "-----BEGIN PGP SIGNATURE-----"
+		echo "--- three dashes"
+		echo "-----END PGP SIGNATURE-----"
+		echo
+	fi
+	echo "-- "
+	echo "Sent by the openpgp-milter test suite."
+}
+
 # text_part FILE: a text/plain entity, with the body text.
 text_part() {
 	{
-		echo "Content-Type: text/plain; charset=us-ascii"
+		if [ "$protected" = yes ]; then
+			echo "Content-Type: text/plain; charset=us-ascii;"
+			echo " protected-headers=\"v1\""
+			protected_fields
+		else
+			echo "Content-Type: text/plain; charset=us-ascii"
+		fi
 		echo "Content-Transfer-Encoding: 7bit"
 		echo
 		echo "Hello list,"
@@ -270,12 +380,27 @@ first_part() {
 	esac
 }
 
-# sign DATA SIG: a detached armored signature by the signer over the
-# CRLF form of DATA; prints the micalg for the digest gpg used.
-sign() {
+# make_home: the private copy of the signer's GnuPG home, once.
+make_home() {
+	[ ! -d "$tmp/home" ] || return 0
 	mkdir -m 700 "$tmp/home"
 	cp -R "$FIXTURES/gnupg-$signer/." "$tmp/home/"
 	rm -f "$tmp/home"/S.* "$tmp/home"/*.lock
+}
+
+# gpg_signer ARGS...: gpg in the private home, batch mode, no passphrase,
+# at the signature time; trust comes from the fixtures, not the keyring.
+gpg_signer() {
+	make_home
+	GNUPGHOME="$tmp/home" "$GPG" --homedir "$tmp/home" --batch --yes \
+	    --no-tty --pinentry-mode loopback --trust-model always \
+	    ${faked:+--faked-system-time "$faked!"} "$@"
+}
+
+# sign DATA SIG: a detached armored signature by the signer over the
+# CRLF form of DATA; prints the micalg for the digest gpg used.
+sign() {
+	make_home
 	crlf_join "$1" >"$1.crlf"
 	GNUPGHOME="$tmp/home" "$GPG" --homedir "$tmp/home" --batch --yes \
 	    --no-tty --pinentry-mode loopback --passphrase '' \
@@ -353,12 +478,248 @@ smime_entity() {
 	} >"$1"
 }
 
+# crypt IN OUT ARGS...: run gpg over the CRLF form of IN into the armored
+# OUT, as the signer, with ARGS (--sign, --encrypt, -r ... as the shape
+# wants).
+crypt() {
+	c_in=$1 c_out=$2
+	shift 2
+	crlf "$c_in" >"$c_in.crlf"
+	gpg_signer --passphrase "${passphrase-}" \
+	    --local-user "$(cat "$FIXTURES/fpr/$signer")" \
+	    --digest-algo "$digest" --armor --output "$c_out" "$@" \
+	    "$c_in.crlf" 2>"$tmp/gpg.log" ||
+		die "gpg failed for $shape: $(cat "$tmp/gpg.log")"
+}
+
+list_fpr() {
+	cat "$FIXTURES/fpr/list"
+}
+
+# packets FILE: gpg's packet listing of FILE (no secret key needed).
+packets() {
+	gpg_signer --list-packets "$1" 2>/dev/null || :
+}
+
+# tamper ASC: flip one byte in the middle of the encrypted data packet of
+# the armored message ASC, and armor it again.
+tamper() {
+	t_asc=$1
+	gpg_signer --dearmor --output "$tmp/bin" "$t_asc" ||
+		die "cannot dearmor"
+	# shellcheck disable=SC2046 # split the offsets into words
+	set -- $(packets "$tmp/bin" | sed -n \
+	    's/^# off=\([0-9]*\) ctb=[0-9a-f]* tag=1[89] hlen=\([0-9]*\) plen=\([0-9]*\).*/\1 \2 \3/p' |
+	    sed -n 1p)
+	[ $# -eq 3 ] || die "no encrypted data packet to tamper with"
+	pos=$(($1 + $2 + $3 / 2))
+	byte=$(dd if="$tmp/bin" bs=1 skip="$pos" count=1 2>/dev/null |
+	    od -An -tu1 | tr -d ' ')
+	# shellcheck disable=SC2059 # the format is the octal escape
+	printf "\\$(printf %03o $((byte ^ 16)))" |
+	    dd of="$tmp/bin" bs=1 seek="$pos" conv=notrunc 2>/dev/null
+	gpg_signer --enarmor --output "$tmp/armored" "$tmp/bin" ||
+		die "cannot armor"
+	sed -e 's/PGP ARMORED FILE/PGP MESSAGE/' -e '/^Comment: /d' \
+	    "$tmp/armored" >"$t_asc"
+}
+
+# encrypted_payload ASC: the ciphertext the encrypted shapes carry.
+encrypted_payload() {
+	case $shape in
+	encrypted-nested)
+		signed_entity "$tmp/inner"
+		crypt "$tmp/inner" "$1" --encrypt -r "$(list_fpr)"
+		;;
+	encrypted-unsigned)
+		text_part "$tmp/inner"
+		crypt "$tmp/inner" "$1" --encrypt -r "$(list_fpr)"
+		;;
+	encrypted-only-signed)
+		text_part "$tmp/inner"
+		crypt "$tmp/inner" "$1" --sign
+		;;
+	encrypted-other-key)
+		GNUPGHOME="$FIXTURES/gnupg-mallory" "$GPG" \
+		    --homedir "$FIXTURES/gnupg-mallory" --batch --no-tty \
+		    --export "$(cat "$FIXTURES/fpr/mallory")" >"$tmp/mallory.pub" \
+		    2>/dev/null || die "cannot export mallory's key"
+		gpg_signer --import "$tmp/mallory.pub" 2>/dev/null ||
+			die "cannot import mallory's key"
+		text_part "$tmp/inner"
+		crypt "$tmp/inner" "$1" --sign --encrypt \
+		    -r "$(cat "$FIXTURES/fpr/mallory")"
+		;;
+	encrypted-symmetric)
+		text_part "$tmp/inner"
+		passphrase=not-the-list-key
+		crypt "$tmp/inner" "$1" --sign --symmetric \
+		    --cipher-algo AES256
+		passphrase=
+		;;
+	encrypted-no-mdc)
+		text_part "$tmp/inner"
+		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)" \
+		    --rfc2440 --cipher-algo AES256
+		packets "$1" | grep -q 'tag=9 ' ||
+			die "gpg made no tag 9 packet: $(packets "$1" | grep tag=)"
+		;;
+	encrypted-tampered)
+		text_part "$tmp/inner"
+		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
+		tamper "$1"
+		;;
+	*)
+		text_part "$tmp/inner"
+		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
+		;;
+	esac
+}
+
+# encrypted_entity FILE: a multipart/encrypted entity (RFC 3156).
+encrypted_entity() {
+	encrypted_payload "$tmp/cipher.asc"
+	b="=-encrypted-$nonce"
+	{
+		echo "Content-Type: multipart/encrypted;"
+		echo " protocol=\"application/pgp-encrypted\"; boundary=\"$b\""
+		echo
+		echo "This is an OpenPGP/MIME encrypted message (RFC 3156)."
+		echo "--$b"
+		echo "Content-Type: application/pgp-encrypted"
+		echo "Content-Description: PGP/MIME version identification"
+		echo
+		echo "Version: 1"
+		echo
+		echo "--$b"
+		echo "Content-Type: application/octet-stream; name=\"encrypted.asc\""
+		echo "Content-Description: OpenPGP encrypted message"
+		echo "Content-Disposition: inline; filename=\"encrypted.asc\""
+		echo
+		cat "$tmp/cipher.asc"
+		echo
+		echo "--$b--"
+	} >"$1"
+}
+
+# exchange_entity FILE: what Exchange makes of a multipart/encrypted.
+exchange_entity() {
+	encrypted_payload "$tmp/cipher.asc"
+	b="_000_$nonce"
+	{
+		echo "Content-Type: multipart/mixed; boundary=\"$b\""
+		echo
+		echo "--$b"
+		echo "Content-Type: text/plain; charset=\"us-ascii\""
+		echo "Content-Transfer-Encoding: quoted-printable"
+		echo
+		[ "$shape" != exchange-text ] ||
+			echo "Please read the attached report."
+		echo
+		echo "--$b"
+		echo "Content-Type: application/pgp-encrypted;"
+		echo " name=\"PGPMIME Versions Identification\""
+		echo "Content-Description: PGP/MIME Versions Identification"
+		echo "Content-Disposition: attachment;"
+		echo " filename=\"PGPMIME Versions Identification\""
+		echo "Content-Transfer-Encoding: base64"
+		echo
+		printf 'Version: 1\r\n' | base64
+		echo
+		echo "--$b"
+		echo "Content-Type: application/octet-stream; name=\"encrypted.asc\""
+		echo "Content-Description: OpenPGP encrypted message.asc"
+		echo "Content-Disposition: attachment; filename=\"encrypted.asc\""
+		echo "Content-Transfer-Encoding: base64"
+		echo
+		crlf "$tmp/cipher.asc" | base64
+		echo
+		echo "--$b--"
+	} >"$1"
+}
+
+# qp: quoted-printable encoding (RFC 2045) of stdin, line by line.
+qp() {
+	LC_ALL=C awk 'BEGIN { for (i = 1; i < 256; i++) ord[sprintf("%c", i)] = i }
+	{
+		out = ""
+		n = length($0)
+		for (i = 1; i <= n; i++) {
+			c = substr($0, i, 1)
+			o = ord[c]
+			if (o > 126 || c == "=" ||
+			    (i == n && (c == " " || c == "\t")))
+				c = sprintf("=%02X", o)
+			if (length(out) + length(c) > 75) {
+				print out "="
+				out = ""
+			}
+			out = out c
+		}
+		print out
+	}'
+}
+
+# inline_body FILE: the text/plain body of an inline shape, with its
+# Content-Type and Content-Transfer-Encoding: one clear-signed block
+# (or armored signed+encrypted message), with text around it as the shape
+# wants.
+inline_entity() {
+	body_text >"$tmp/text.utf8"
+	case $charset in
+	latin1)
+		iconv -f UTF-8 -t ISO-8859-1 "$tmp/text.utf8" >"$tmp/text" ||
+			die "iconv failed"
+		ct="text/plain; charset=iso-8859-1" cte=quoted-printable
+		;;
+	utf-8)
+		cp "$tmp/text.utf8" "$tmp/text"
+		ct="text/plain; charset=utf-8" cte=8bit
+		;;
+	*)
+		grep -v '[^ -~]' "$tmp/text.utf8" >"$tmp/text" || :
+		ct="text/plain; charset=us-ascii" cte=7bit
+		;;
+	esac
+	if [ "$shape" = inline-encrypted ]; then
+		gpg_signer --passphrase '' \
+		    --local-user "$(cat "$FIXTURES/fpr/$signer")" \
+		    --digest-algo "$digest" --armor --sign --encrypt \
+		    -r "$(list_fpr)" --output "$tmp/block" "$tmp/text" \
+		    2>"$tmp/gpg.log" ||
+			die "gpg failed: $(cat "$tmp/gpg.log")"
+	else
+		gpg_signer --passphrase '' \
+		    --local-user "$(cat "$FIXTURES/fpr/$signer")" \
+		    --digest-algo "$digest" --clearsign \
+		    --output "$tmp/block" "$tmp/text" 2>"$tmp/gpg.log" ||
+			die "gpg failed: $(cat "$tmp/gpg.log")"
+	fi
+	{
+		[ "$shape" != inline-text-before ] ||
+			printf 'Some words I add before the signed text.\n\n'
+		cat "$tmp/block"
+		[ "$shape" != inline-text-after ] ||
+			printf '\nP.S. Some words I add after the signature.\n'
+	} >"$tmp/inline"
+	{
+		echo "Content-Type: $ct"
+		echo "Content-Transfer-Encoding: $cte"
+		echo
+		if [ "$cte" = quoted-printable ]; then
+			qp <"$tmp/inline"
+		else
+			cat "$tmp/inline"
+		fi
+	} >"$1"
+}
+
 # headers FROM: the top-level headers, without Content-Type.
 headers() {
 	echo "From: $1"
 	[ "$shape" != two-from ] || echo "From: $(uid "$other")"
 	echo "To: $to"
-	echo "Subject: $subject"
+	echo "Subject: $outer_subject"
 	echo "Date: $date_hdr"
 	echo "Message-ID: $msgid"
 	echo "MIME-Version: 1.0"
@@ -391,6 +752,47 @@ mixed-wrap | attached)
 		mv "$tmp/inner.msg" "$tmp/inner"
 	fi
 	multipart "$tmp/body" mixed "=-outer-$nonce" "$tmp/intro" "$tmp/inner"
+	;;
+encrypted-beside | encrypted-in-mixed)
+	encrypted_entity "$tmp/enc"
+	if [ "$shape" = encrypted-beside ]; then
+		{
+			echo "Content-Type: text/plain; charset=us-ascii"
+			echo
+			echo "Please find my encrypted report below."
+		} >"$tmp/intro"
+		multipart "$tmp/body" mixed "=-outer-$nonce" "$tmp/intro" \
+		    "$tmp/enc"
+	else
+		multipart "$tmp/body" mixed "=-outer-$nonce" "$tmp/enc"
+	fi
+	;;
+exchange | exchange-text)
+	exchange_entity "$tmp/body"
+	;;
+encrypted*)
+	encrypted_entity "$tmp/body"
+	;;
+inline-signed | inline-encrypted | inline-text-before | inline-text-after)
+	inline_entity "$tmp/body"
+	;;
+inline-html | inline-attachment)
+	inline_entity "$tmp/plain"
+	if [ "$shape" = inline-html ]; then
+		{
+			echo "Content-Type: text/html; charset=us-ascii"
+			echo
+			echo "<html><body><pre>"
+			sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' "$tmp/inline"
+			echo "</pre></body></html>"
+		} >"$tmp/other"
+		multipart "$tmp/body" alternative "=-alt-$nonce" "$tmp/plain" \
+		    "$tmp/other"
+	else
+		attachment_part "$tmp/other"
+		multipart "$tmp/body" mixed "=-mixed-$nonce" "$tmp/plain" \
+		    "$tmp/other"
+	fi
 	;;
 *)
 	signed_entity "$tmp/body"

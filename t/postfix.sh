@@ -329,6 +329,40 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
 }
 
+# pf_add_reinject DIR PORT SNIPPET: add the re-injection listener of the
+# master.cf SNIPPET (contrib/postfix-master.cf: the commented entry for
+# 127.0.0.1:10026 and its "-o" lines) on 127.0.0.1:PORT, not chrooted,
+# reload, and wait until it answers.  pf_del_reinject DIR PORT removes it.
+pf_add_reinject()
+{
+	awk -v port="$2" '
+		/^#127\.0\.0\.1:10026[ \t]/ { on = 1; sub(/^#/, "");
+		    sub(/10026/, port); $5 = "n"; print; next }
+		on && /^#  -o / { sub(/^#/, ""); print; next }
+		{ on = 0 }' "$3" >"$1/etc/reinject.cf" || return 1
+	grep -q . "$1/etc/reinject.cf" || return 1
+	cat "$1/etc/reinject.cf" >>"$1/etc/master.cf"
+	"`pf_postbin postfix`" -c "$1/etc" reload >/dev/null 2>&1 || return 1
+	pf_wait_port "$2" 30
+}
+
+pf_del_reinject()
+{
+	awk -v port="$2" '
+		$1 == "127.0.0.1:" port { skip = 1; next }
+		skip && /^[ \t]/ { next }
+		{ skip = 0; print }' "$1/etc/master.cf" >"$1/etc/master.cf.new" &&
+	    mv "$1/etc/master.cf.new" "$1/etc/master.cf" &&
+	    "`pf_postbin postfix`" -c "$1/etc" reload >/dev/null 2>&1 || return 1
+	_pf_n=0
+	while pf_port_open "$2" && test $_pf_n -lt 100
+	do
+		sleep 0.1
+		_pf_n=`expr $_pf_n + 1`
+	done
+	! pf_port_open "$2"
+}
+
 # pf_start DIR SMTP_PORT SINK_PORT [MILTER_SOCKET]
 pf_start()
 {
