@@ -463,8 +463,11 @@ text_message(OpmList *list, const char *to, const char *subject,
 {
 	GString *h = g_string_new(NULL);
 	g_autofree char *from = mailbox(list->name, list->address);
+	/* the Name may be any text: RFC 2047 where it is not ASCII */
+	g_autofree char *subj = g_mime_utils_header_encode_text(NULL, subject,
+	    "utf-8");
 
-	outer_common(h, list, from, to, subject, message_id, now);
+	outer_common(h, list, from, to, subj, message_id, now);
 	add_header(h, "Auto-Submitted", "auto-generated");
 	add_header(h, "Content-Type", "text/plain; charset=utf-8");
 	add_header(h, "Content-Transfer-Encoding", "8bit");
