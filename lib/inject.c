@@ -305,21 +305,45 @@ send_dir(OpmInjector *inj, const char *rcpt, GBytes *message, GError **error)
 {
 	g_autofree char *name = g_strdup(rcpt);
 	g_autofree char *path = NULL;
-	gsize len;
+	gsize len, off = 0;
 	const char *p = g_bytes_get_data(message, &len);
-	g_autoptr(GError) e = NULL;
+	int fd = -1, e = 0;
 
 	g_strdelimit(name, "/", '_');
-	path = g_build_filename(inj->path, name, NULL);
-	/* an admin who is also a member gets two files, not one */
-	for (int n = 2; g_file_test(path, G_FILE_TEST_EXISTS); n++) {
-		g_free(path);
-		path = g_strdup_printf("%s/%s.%d", inj->path, name, n);
+	if (g_mkdir_with_parents(inj->path, 0700) != 0) {
+		e = errno;
+		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT, "%s: %s",
+		    inj->path, g_strerror(e));
+		return FALSE;
 	}
-	if (g_mkdir_with_parents(inj->path, 0700) != 0 ||
-	    !g_file_set_contents(path, p, (gssize)len, &e)) {
+	/* one file per message: a second one for the same recipient (an
+	 * admin who is also a member, another post) gets ADDRESS.2, ... */
+	for (int n = 1; fd < 0; n++) {
+		g_free(path);
+		path = n == 1 ? g_build_filename(inj->path, name, NULL) :
+		    g_strdup_printf("%s/%s.%d", inj->path, name, n);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST) {
+			e = errno;
+			break;
+		}
+	}
+	while (fd >= 0 && off < len) {
+		ssize_t w = write(fd, p + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			e = errno != 0 ? errno : ENOSPC;
+			break;
+		}
+		off += (gsize)w;
+	}
+	if (fd >= 0 && close(fd) != 0 && e == 0)
+		e = errno;
+	if (e != 0) {
 		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT, "%s: %s", path,
-		    e != NULL ? e->message : g_strerror(errno));
+		    g_strerror(e));
 		return FALSE;
 	}
 	return TRUE;

@@ -20,6 +20,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "fanout.h"
@@ -47,7 +48,9 @@ typedef struct {
 	OpmfMsg *msg;
 } OpmfConn;
 
-static GMutex conf_lock;
+/* A pthread mutex rather than a GMutex: ThreadSanitizer, which CI runs
+ * over the concurrency test, sees pthread locks but not GLib's futexes. */
+static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static OpmConfig *conf_current;
 
 OpmConfig *
@@ -55,9 +58,9 @@ opmf_conf_get(void)
 {
 	OpmConfig *c;
 
-	g_mutex_lock(&conf_lock);
+	pthread_mutex_lock(&conf_lock);
 	c = conf_current != NULL ? opm_conf_ref(conf_current) : NULL;
-	g_mutex_unlock(&conf_lock);
+	pthread_mutex_unlock(&conf_lock);
 	return c;
 }
 
@@ -66,10 +69,10 @@ opmf_conf_set(OpmConfig *conf)
 {
 	OpmConfig *old;
 
-	g_mutex_lock(&conf_lock);
+	pthread_mutex_lock(&conf_lock);
 	old = conf_current;
 	conf_current = conf;
-	g_mutex_unlock(&conf_lock);
+	pthread_mutex_unlock(&conf_lock);
 	opm_conf_unref(old);
 }
 

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -20,7 +21,7 @@
 
 static int log_threshold = LOG_INFO;
 static gboolean log_stderr;
-static GMutex log_lock;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 priority(GLogLevelFlags level)
@@ -50,10 +51,10 @@ handler(const char *domain, GLogLevelFlags level, const char *message,
 		return;
 	syslog(pri, "%s", message);
 	if (log_stderr) {
-		g_mutex_lock(&log_lock);
+		pthread_mutex_lock(&log_lock);
 		fprintf(stderr, "openpgp-milter: %s\n", message);
 		fflush(stderr);
-		g_mutex_unlock(&log_lock);
+		pthread_mutex_unlock(&log_lock);
 	}
 }
 

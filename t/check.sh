@@ -8,9 +8,12 @@
 #	the build and the tests need (t/deps.sh), builds with
 #	autoreconf -fi && ./configure && make, and runs make check (unit
 #	tests, the -t tests, end-to-end tests against a private Postfix on
-#	loopback).  Then, unless SANITIZE=no, builds a copy of the tree with
-#	AddressSanitizer and UndefinedBehaviorSanitizer and runs the whole
-#	make check again under them (leak checking included).  Ends with one
+#	loopback), all built with gcc.  Then, unless SANITIZE=no, builds a
+#	copy of the tree with clang, AddressSanitizer and
+#	UndefinedBehaviorSanitizer, and runs the whole
+#	make check again under them (leak checking included), and builds a
+#	third copy with ThreadSanitizer to run the concurrency test
+#	(t/test_threads.c).  Ends with one
 #	line "N passed, N failed" counted over every test point of both runs.
 #	Exit status: non-zero when either run failed.
 set -eu
@@ -57,7 +60,8 @@ if [ "${SANITIZE:-yes}" != no ]; then
 		(cd "$san" && make distclean >/dev/null 2>&1 || :)
 	fi
 	flags="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
-	(cd "$san" && autoreconf -fi && ./configure --enable-werror \
+	# clang here, gcc above: both must build the tree without a warning
+	(cd "$san" && autoreconf -fi && ./configure --enable-werror CC=clang \
 	    CFLAGS="$flags" LDFLAGS="-fsanitize=address,undefined" &&
 	    make -j"$(nproc)")
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
@@ -70,6 +74,38 @@ if [ "${SANITIZE:-yes}" != no ]; then
 	else
 		echo "sanitizer build kept in $san"
 	fi
+fi
+if [ "${SANITIZE:-yes}" != no ]; then
+	# ThreadSanitizer over the concurrency test: four connections posting
+	# while the configuration is reloaded
+	tsan=$(mktemp -d "${TMPDIR:-/tmp}/openpgp-milter-tsan.XXXXXX")
+	chmod 755 "$tsan"
+	if [ -d .git ]; then
+		git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$tsan"
+	else
+		tar --exclude=./t/run --exclude=./t/fixtures -cf - . | tar -xf - -C "$tsan"
+		(cd "$tsan" && make distclean >/dev/null 2>&1 || :)
+	fi
+	(cd "$tsan" && autoreconf -fi && ./configure CC=clang \
+	    CFLAGS="-g -O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread" &&
+	    make -j"$(nproc)")
+	G_SLICE=always-malloc
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$top/t/tsan.supp"
+	export G_SLICE TSAN_OPTIONS
+	rm -f "$tsan"/t/*.trs
+	tsan_status=$status
+	status=0
+	(cd "$tsan" && make check TESTS=t/test_threads) || status=1
+	p=$(cat "$tsan"/t/*.trs 2>/dev/null | grep -c '^:test-result: PASS' || true)
+	f=$(cat "$tsan"/t/*.trs 2>/dev/null | grep -c '^:test-result: \(FAIL\|ERROR\)' || true)
+	[ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	[ "$status" -ne 0 ] && tail -n 80 "$tsan/t/test_threads.log"
+	echo "threadsanitizer: $p passed, $f failed"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$status" -eq 0 ] && rm -rf "$tsan"
+	[ "$tsan_status" -ne 0 ] && status=1
+	unset G_SLICE TSAN_OPTIONS
 fi
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 /*
  * lib/check.h (the "-n" configuration check) has the same name as the
@@ -259,6 +260,39 @@ tu_gpg_kill_all(const char *dir)
 	g_dir_close(d);
 	if (is_home)
 		tu_gpg_kill(dir);
+}
+
+/* A post crafted by t/mkpost.sh with the given options (NULL-terminated),
+ * its temporary files in tmp.  The test fails if mkpost.sh does.
+ * (transfer full) */
+static inline GBytes *
+tu_mkpost(const char *tmp, const char *const *opts)
+{
+	g_autofree char *script = g_build_filename(tu_env("top_srcdir"), "t",
+	    "mkpost.sh", NULL);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_auto(GStrv) envp = g_get_environ();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *out = NULL;
+	g_autofree char *err = NULL;
+	g_autofree char *cmd = NULL;
+	int status = 0;
+
+	envp = g_environ_setenv(envp, "FIXTURES", tu_env("FIXTURES"), TRUE);
+	envp = g_environ_setenv(envp, "TMPDIR", tmp, TRUE);
+	g_ptr_array_add(argv, (gpointer) "sh");
+	g_ptr_array_add(argv, script);
+	for (const char *const *o = opts; *o != NULL; o++)
+		g_ptr_array_add(argv, (gpointer)*o);
+	g_ptr_array_add(argv, NULL);
+	cmd = g_strjoinv(" ", (char **)argv->pdata);
+	ck_assert_msg(g_spawn_sync(NULL, (char **)argv->pdata, envp,
+	    G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error),
+	    "%s: %s", cmd, error != NULL ? error->message : "?");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "%s: got exit status %d, want 0: %s", cmd, status, err);
+	ck_assert_msg(out != NULL && *out != '\0', "%s: wrote nothing", cmd);
+	return g_bytes_new(out, strlen(out));
 }
 
 /* Run a Check suite the way every test program does: TAP on stdout when
