@@ -52,6 +52,25 @@ unusable(const OpmKeyInfo *k, gint64 now)
 	return NULL;
 }
 
+/* Claim id in j, hand msg to the MTA for rcpt, and have the claim turned
+ * into a record the moment the MTA took it.  j NULL: no state. */
+static gboolean
+deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
+    const char *rcpt, GBytes *msg, GError **error)
+{
+	OpmCommit commit = {NULL, NULL, -1};
+	gboolean ok;
+
+	if (j == NULL)
+		return opm_injector_send(inj, sender, rcpt, msg, NULL, error);
+	if (!opm_journal_claim(j, id, error))
+		return FALSE;
+	opm_journal_commit_of(j, id, &commit);
+	ok = opm_injector_send(inj, sender, rcpt, msg, &commit, error);
+	opm_commit_clear(&commit);
+	return ok;
+}
+
 /* The split encryption of one post: every member's ciphertext comes from
  * one sign+encrypt operation to all of them. */
 typedef struct {
@@ -239,9 +258,8 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		}
 		copy = opm_copy_outer(list, msg, poster, m->address, mid, cipher,
 		    now);
-		if (!opm_injector_send(inj, list->bounce_address, m->address,
-		    copy, error) ||
-		    (j != NULL && !opm_journal_record(j, copy_id, error)))
+		if (!deliver(inj, j, copy_id, list->bounce_address, m->address,
+		    copy, error))
 			goto DONE;
 		stats->sent++;
 	}
@@ -260,9 +278,8 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		if (j != NULL && opm_journal_has(j, note_id))
 			continue;
 		notice = opm_copy_withheld_notice(list, poster, m, why, mid, now);
-		if (!opm_injector_send(inj, list->bounce_address, m->address,
-		    notice, error) ||
-		    (j != NULL && !opm_journal_record(j, note_id, error)))
+		if (!deliver(inj, j, note_id, list->bounce_address, m->address,
+		    notice, error))
 			goto DONE;
 		stats->notices++;
 	}
@@ -277,8 +294,8 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			continue;
 		notice = opm_copy_admin_notice(list, poster, admin, withheld,
 		    reasons, mid, now);
-		if (!opm_injector_send(inj, list->bounce_address, admin, notice,
-		    error) || (j != NULL && !opm_journal_record(j, id, error)))
+		if (!deliver(inj, j, id, list->bounce_address, admin, notice,
+		    error))
 			goto DONE;
 		stats->notices++;
 	}

@@ -4,8 +4,10 @@
  * SYNOPSIS
  *	opm_injector_new(), opm_injector_send(), opm_injector_free()
  * DESCRIPTION
- *	sendmail: fork and exec with the message on a pipe; only async-signal
- *	safe calls between fork and exec, since the milter is threaded.
+ *	sendmail: a hand-over process feeds sendmail and, once it exited 0,
+ *	records the copy itself (the commit), so that killing the milter at
+ *	any moment never leaves a queued copy unrecorded; it runs only
+ *	async-signal-safe calls, since the milter is threaded.
  *	smtp: a small client (EHLO, MAIL, RCPT, DATA with dot-stuffing) over
  *	one connection with TCP_NODELAY, opened at the first copy; MAIL, RCPT
  *	and DATA go in one write when the server offers PIPELINING.
@@ -24,6 +26,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#define EX_OSERR_CODE 71 /* EX_OSERR */
 
 #include <gio/gio.h>
 
@@ -79,37 +83,33 @@ opm_injector_new(const char *method, GError **error)
 	return inj;
 }
 
-static gboolean
-send_sendmail(OpmInjector *inj, const char *sender, const char *rcpt,
-    GBytes *message, GError **error)
+/* Exit status of the hand-over process when the copy was queued but the
+ * commit failed. */
+#define COMMIT_FAILED 124
+
+/*
+ * The hand-over process, forked from the (threaded) milter: it runs
+ * sendmail, feeds it the message, waits, and on success carries out the
+ * commit itself, so that the copy is recorded even when the milter is
+ * killed meanwhile.  It inherits the journal's lock, which a retry of the
+ * post waits for.  Async-signal-safe calls only.
+ */
+G_GNUC_NORETURN static void
+hand_over(char **argv, const char *p, gsize len, const OpmCommit *commit)
 {
-	g_autofree char *f = g_strdup(sender);
-	g_autofree char *r = g_strdup(rcpt);
-	char *argv[] = {inj->path, "-i", "-f", f, "--", r, NULL};
-	int fds[2], status = 0, e = 0;
-	gsize len, off = 0;
-	const char *p = g_bytes_get_data(message, &len);
+	int fds[2], status = 0;
+	gsize off = 0;
 	pid_t pid;
 
-	if (pipe2(fds, O_CLOEXEC) != 0) {
-		e = errno;
-		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT, "pipe: %s",
-		    g_strerror(e));
-		return FALSE;
-	}
-	pid = fork();
-	if (pid < 0) {
-		e = errno;
-		close(fds[0]);
-		close(fds[1]);
-		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT, "fork: %s",
-		    g_strerror(e));
-		return FALSE;
-	}
+	if (pipe(fds) != 0)
+		_exit(EX_OSERR_CODE);
+	if ((pid = fork()) < 0)
+		_exit(EX_OSERR_CODE);
 	if (pid == 0) {
-		/* the child: async-signal-safe calls only */
 		if (dup2(fds[0], 0) < 0)
 			_exit(127);
+		close(fds[0]);
+		close(fds[1]);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -119,13 +119,44 @@ send_sendmail(OpmInjector *inj, const char *sender, const char *rcpt,
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			e = errno != 0 ? errno : EPIPE;
-			break;
-		}
+		if (n <= 0)
+			break; /* sendmail is gone: its status tells */
 		off += (gsize)n;
 	}
 	close(fds[1]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(EX_OSERR_CODE);
+	if (!WIFEXITED(status))
+		_exit(126);
+	if (WEXITSTATUS(status) != 0 || off < len)
+		_exit(WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : 125);
+	if (commit != NULL && !opm_commit_run(commit))
+		_exit(COMMIT_FAILED);
+	_exit(0);
+}
+
+static gboolean
+send_sendmail(OpmInjector *inj, const char *sender, const char *rcpt,
+    GBytes *message, const OpmCommit *commit, GError **error)
+{
+	g_autofree char *f = g_strdup(sender);
+	g_autofree char *r = g_strdup(rcpt);
+	char *argv[] = {inj->path, "-i", "-f", f, "--", r, NULL};
+	int status = 0, e = 0;
+	gsize len;
+	const char *p = g_bytes_get_data(message, &len);
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		e = errno;
+		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT, "fork: %s",
+		    g_strerror(e));
+		return FALSE;
+	}
+	if (pid == 0)
+		hand_over(argv, p, len, commit);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			e = errno;
@@ -133,7 +164,10 @@ send_sendmail(OpmInjector *inj, const char *sender, const char *rcpt,
 		}
 	if (e == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return TRUE;
-	if (WIFEXITED(status))
+	if (e == 0 && WIFEXITED(status) && WEXITSTATUS(status) == COMMIT_FAILED)
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO,
+		    "the copy for <%s> was queued but cannot be recorded", rcpt);
+	else if (e == 0 && WIFEXITED(status))
 		g_set_error(error, OPM_ERROR, OPM_ERROR_INJECT,
 		    "%s exited with status %d for <%s>", inj->path,
 		    WEXITSTATUS(status), rcpt);
@@ -252,7 +286,7 @@ smtp_open(OpmInjector *inj, GError **error)
 
 static gboolean
 send_smtp(OpmInjector *inj, const char *sender, const char *rcpt,
-    GBytes *message, GError **error)
+    GBytes *message, const OpmCommit *commit, GError **error)
 {
 	gsize len;
 	const char *p = g_bytes_get_data(message, &len);
@@ -295,13 +329,22 @@ send_smtp(OpmInjector *inj, const char *sender, const char *rcpt,
 	ok = smtp_write(inj, data->str, data->len, error) &&
 	    smtp_reply(inj, 250, "end of data", error);
 	g_string_free(data, TRUE);
-	if (!ok)
+	if (!ok) {
 		smtp_close(inj);
-	return ok;
+		return FALSE;
+	}
+	/* at once: the MTA has the copy */
+	if (commit != NULL && !opm_commit_run(commit)) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO,
+		    "the copy for <%s> was queued but cannot be recorded", rcpt);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static gboolean
-send_dir(OpmInjector *inj, const char *rcpt, GBytes *message, GError **error)
+send_dir(OpmInjector *inj, const char *rcpt, GBytes *message,
+    const OpmCommit *commit, GError **error)
 {
 	g_autofree char *name = g_strdup(rcpt);
 	g_autofree char *path = NULL;
@@ -346,20 +389,25 @@ send_dir(OpmInjector *inj, const char *rcpt, GBytes *message, GError **error)
 		    g_strerror(e));
 		return FALSE;
 	}
+	if (commit != NULL && !opm_commit_run(commit)) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO,
+		    "the copy for <%s> was written but cannot be recorded", rcpt);
+		return FALSE;
+	}
 	return TRUE;
 }
 
 gboolean
 opm_injector_send(OpmInjector *inj, const char *sender, const char *rcpt,
-    GBytes *message, GError **error)
+    GBytes *message, const OpmCommit *commit, GError **error)
 {
 	switch (inj->kind) {
 	case INJECT_SENDMAIL:
-		return send_sendmail(inj, sender, rcpt, message, error);
+		return send_sendmail(inj, sender, rcpt, message, commit, error);
 	case INJECT_SMTP:
-		return send_smtp(inj, sender, rcpt, message, error);
+		return send_smtp(inj, sender, rcpt, message, commit, error);
 	case INJECT_DIR:
-		return send_dir(inj, rcpt, message, error);
+		return send_dir(inj, rcpt, message, commit, error);
 	}
 	return FALSE;
 }

@@ -18,10 +18,13 @@ typedef struct OpmInjector OpmInjector;
 /* (transfer full) or NULL with an OPM_ERROR_CONFIG error for a bad method */
 OpmInjector *opm_injector_new(const char *method, GError **error);
 
-/* Queue one copy with one envelope recipient.  FALSE with an
- * OPM_ERROR_INJECT error if the MTA did not take it. */
+/* Queue one copy with one envelope recipient.  commit (may be NULL) is
+ * carried out as soon as the MTA took the copy, by the process that knows
+ * it first.  FALSE with an OPM_ERROR_INJECT error if the MTA did not take
+ * it, OPM_ERROR_IO if it did but the commit failed. */
 gboolean opm_injector_send(OpmInjector *inj, const char *sender,
-    const char *rcpt, GBytes *message, GError **error);
+    const char *rcpt, GBytes *message, const OpmCommit *commit,
+    GError **error);
 
 /* Close the session (SMTP QUIT); copies already sent stay queued. */
 void opm_injector_free(OpmInjector *inj); /* accepts NULL */

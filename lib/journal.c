@@ -3,13 +3,17 @@
  *	journal - per-post state: replay cache and fan-out journal in one
  * SYNOPSIS
  *	opm_journal_key(), opm_journal_peek(), opm_journal_open(),
- *	opm_journal_state(), opm_journal_has(), opm_journal_record(),
+ *	opm_journal_state(), opm_journal_has(), opm_journal_claim(),
+ *	opm_journal_commit_of(), opm_journal_record(),
  *	opm_journal_finish(), opm_journal_forget(), opm_journal_close()
  * DESCRIPTION
  *	Plain files rather than a database: every step is one atomic file
  *	system operation (create, rename over), each followed by
  *	fsync of the file and of its directory, so a crash at any point
  *	leaves either the old or the new state and never needs recovery code.
+ *	A copy is claimed (a file written) before it is sent and recorded
+ *	(the claim renamed) after the MTA took it, so a full disk stops the
+ *	fan-out before a copy goes out that could not be recorded.
  *	flock() on the lock file serialises fan-outs of one post and is
  *	released by the kernel when a process dies.  Entries are spread over
  *	256 buckets; opening an entry sweeps the expired ones of its bucket,
@@ -34,7 +38,8 @@
 
 struct OpmJournal {
 	char *dir;
-	int fd; /* state file, locked */
+	int fd;     /* lock file, locked */
+	int dir_fd; /* the entry directory, for commits */
 	OpmPostState state;
 };
 
@@ -284,6 +289,14 @@ opm_journal_open(const char *state_dir, const char *list, const char *key,
 	j = g_new0(OpmJournal, 1);
 	j->dir = g_steal_pointer(&dir);
 	j->fd = fd;
+	j->dir_fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->dir_fd < 0) {
+		e = errno;
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", j->dir,
+		    g_strerror(e));
+		opm_journal_close(j);
+		return NULL;
+	}
 	(void)g_file_get_contents(sf, &text, NULL, NULL);
 	j->state = parse_state(text, &when);
 	if (j->state != OPM_POST_NEW &&
@@ -339,11 +352,38 @@ opm_journal_has(OpmJournal *j, const char *copy_id)
 }
 
 gboolean
+opm_journal_claim(OpmJournal *j, const char *copy_id, GError **error)
+{
+	g_autofree char *name = copy_file(copy_id);
+	g_autofree char *claim = g_strconcat(name, ".claim", NULL);
+	g_autofree char *text = g_strdup_printf("%s\n", copy_id);
+
+	return write_file(j->dir, claim, text, error);
+}
+
+void
+opm_journal_commit_of(OpmJournal *j, const char *copy_id, OpmCommit *out)
+{
+	g_autofree char *name = copy_file(copy_id);
+
+	out->record = g_build_filename(j->dir, name, NULL);
+	out->claim = g_strconcat(out->record, ".claim", NULL);
+	out->dir_fd = j->dir_fd;
+}
+
+gboolean
 opm_journal_record(OpmJournal *j, const char *copy_id, GError **error)
 {
 	g_autofree char *name = copy_file(copy_id);
 	g_autofree char *text = g_strdup_printf("%s\n", copy_id);
+	g_autofree char *claim = g_build_filename(j->dir, name, NULL);
+	g_autofree char *path = g_strdup(claim);
+	char *tmp = claim;
 
+	claim = g_strconcat(tmp, ".claim", NULL);
+	g_free(tmp);
+	if (rename(claim, path) == 0)
+		return sync_dir(j->dir, error);
 	return write_file(j->dir, name, text, error);
 }
 
@@ -370,6 +410,8 @@ opm_journal_close(OpmJournal *j)
 {
 	if (j == NULL)
 		return;
+	if (j->dir_fd > 0)
+		close(j->dir_fd);
 	if (j->fd >= 0)
 		close(j->fd); /* releases the lock */
 	g_free(j->dir);

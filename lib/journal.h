@@ -54,7 +54,20 @@ OpmPostState opm_journal_state(OpmJournal *j);
 /* Whether copy_id (e.g. "copy:alice@example.org") was recorded. */
 gboolean opm_journal_has(OpmJournal *j, const char *copy_id);
 
-/* Record copy_id durably (file and directory synced). */
+/* Before sending copy_id: write a claim durably.  Fails early, before
+ * anything is sent, when the state directory is full. */
+gboolean opm_journal_claim(OpmJournal *j, const char *copy_id,
+    GError **error);
+
+/* The commit that turns copy_id's claim into its record, for the
+ * injector to carry out the moment the MTA took the copy.  Clear it with
+ * opm_commit_clear(). */
+void opm_journal_commit_of(OpmJournal *j, const char *copy_id,
+    OpmCommit *out);
+
+/* After the MTA took copy_id: turn its claim into the record (a rename,
+ * which needs no new space), or write the record when there is no claim.
+ * Durable (directory synced). */
 gboolean opm_journal_record(OpmJournal *j, const char *copy_id,
     GError **error);
 

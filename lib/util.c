@@ -3,7 +3,7 @@
  *	util - small helpers shared by every lib/ module
  * SYNOPSIS
  *	opm_error_quark(), opm_sanitize(), opm_address_normalize(),
- *	opm_envelope_address()
+ *	opm_envelope_address(), opm_commit_run(), opm_commit_clear()
  * DESCRIPTION
  *	String helpers that keep untrusted text out of headers, replies and
  *	logs, and that put mail addresses into the one form the rest of the
@@ -11,7 +11,9 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "opm.h"
 
@@ -60,4 +62,17 @@ opm_envelope_address(const char *arg)
 	if (n >= 2 && s[0] == '<' && s[n - 1] == '>')
 		return g_strndup(s + 1, n - 2);
 	return g_steal_pointer(&s);
+}
+
+gboolean
+opm_commit_run(const OpmCommit *c)
+{
+	return rename(c->claim, c->record) == 0 && fsync(c->dir_fd) == 0;
+}
+
+void
+opm_commit_clear(OpmCommit *c)
+{
+	g_clear_pointer(&c->claim, g_free);
+	g_clear_pointer(&c->record, g_free);
 }

@@ -102,6 +102,8 @@ cleanup()
 	trap '' HUP INT TERM
 	stop_milter
 	pf_stop "$PFDIR" >/dev/null 2>&1
+	# a test's own clean-up (unmounting what it mounted, ...)
+	test -z "${E2E_ON_EXIT-}" || eval "$E2E_ON_EXIT"
 	for h in $HOMES
 	do
 		h=$BASE/h-$h

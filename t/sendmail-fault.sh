@@ -10,6 +10,7 @@
 #	  fail-3	the 3rd call fails (exit 75) without queueing anything
 #	  hang-3	the 3rd call announces itself in DIR/hanging, waits
 #			until DIR/release exists, then fails (exit 75)
+#	  slow-2	the 2nd call waits 3 seconds, then runs the real sendmail
 #	Every other call runs the real sendmail.
 REAL=@REAL@
 DIR=@DIR@
@@ -32,6 +33,9 @@ hang-3)
 		done
 		exit 75
 	fi
+	;;
+slow-2)
+	[ "$n" -eq 2 ] && sleep 3
 	;;
 esac
 exec "$REAL" "$@"

@@ -97,6 +97,23 @@ START_TEST(new_pending_done)
 }
 END_TEST
 
+START_TEST(a_claim_is_not_a_record)
+{
+	g_autofree char *dir = tu_tmpdir("journal");
+	g_autoptr(GError) error = NULL;
+	OpmJournal *j = opm_journal_open(dir, LIST, "ab77", 1, 30 * DAY,
+	    10 * DAY, &error);
+
+	ck_assert(opm_journal_claim(j, "copy:bob@example.org", &error));
+	ck_assert_msg(!opm_journal_has(j, "copy:bob@example.org"),
+	    "got a claimed copy counted as sent, want not sent");
+	ck_assert(opm_journal_record(j, "copy:bob@example.org", &error));
+	ck_assert(opm_journal_has(j, "copy:bob@example.org"));
+	opm_journal_close(j);
+	tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(entries_expire)
 {
 	g_autofree char *dir = tu_tmpdir("journal");
@@ -199,6 +216,7 @@ main(void)
 
 	tcase_add_test(tc, key_depends_on_every_input);
 	tcase_add_test(tc, new_pending_done);
+	tcase_add_test(tc, a_claim_is_not_a_record);
 	tcase_add_test(tc, entries_expire);
 	tcase_add_test(tc, forget_removes_the_entry);
 	tcase_add_test(tc, lock_is_released_when_the_holder_dies);
