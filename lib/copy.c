@@ -40,23 +40,15 @@
 #include "copy.h"
 #include "keys.h"
 
-/* Raw value of the first top-level header called name, without the
- * leading white space and final line break, line breaks made CRLF.
- * (transfer full) or NULL. */
+/* A header value as written in a copy: without leading white space
+ * and final line break, line breaks made CRLF.  (transfer full) */
 static char *
-raw_header(OpmMessage *msg, const char *name)
+normalize_value(const char *s)
 {
-	g_autoptr(GPtrArray) v = g_ascii_strncasecmp(name, "Content-", 8) == 0 ?
-	    opm_message_part_headers(msg, name) : opm_message_headers(msg, name);
-	GString *out;
-	const char *s;
+	GString *out = g_string_new(NULL);
 
-	if (v->len == 0)
-		return NULL;
-	s = g_ptr_array_index(v, 0);
 	while (*s == ' ' || *s == '\t')
 		s++;
-	out = g_string_new(NULL);
 	for (; *s != '\0'; s++) {
 		if (*s == '\r')
 			continue;
@@ -66,10 +58,23 @@ raw_header(OpmMessage *msg, const char *name)
 			g_string_append_c(out, *s);
 	}
 	while (out->len > 0 && (out->str[out->len - 1] == '\n' ||
-	    out->str[out->len - 1] == '\r' || out->str[out->len - 1] == ' '))
+	    out->str[out->len - 1] == '\r' || out->str[out->len - 1] == ' ' ||
+	    out->str[out->len - 1] == '\t'))
 		g_string_truncate(out, out->len - 1);
-	/* a value must not end in a fold that leaves an empty line */
 	return g_string_free(out, FALSE);
+}
+
+/* Raw value of the first top-level header called name, normalized as
+ * above.  (transfer full) or NULL. */
+static char *
+raw_header(OpmMessage *msg, const char *name)
+{
+	g_autoptr(GPtrArray) v = g_ascii_strncasecmp(name, "Content-", 8) == 0 ?
+	    opm_message_part_headers(msg, name) : opm_message_headers(msg, name);
+
+	if (v->len == 0)
+		return NULL;
+	return normalize_value(g_ptr_array_index(v, 0));
 }
 
 static void
@@ -174,29 +179,6 @@ opm_copy_display_name(OpmList *list, OpmMessage *msg, OpmMember *poster)
 	return g_steal_pointer(&name);
 }
 
-/* A header value as written in a copy: without leading white space
- * and final line break, line breaks made CRLF.  (transfer full) */
-static char *
-normalize_value(const char *s)
-{
-	GString *out = g_string_new(NULL);
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	for (; *s != '\0'; s++) {
-		if (*s == '\r')
-			continue;
-		if (*s == '\n')
-			g_string_append(out, "\r\n");
-		else
-			g_string_append_c(out, *s);
-	}
-	while (out->len > 0 && (out->str[out->len - 1] == '\n' ||
-	    out->str[out->len - 1] == '\r' || out->str[out->len - 1] == ' ' ||
-	    out->str[out->len - 1] == '\t'))
-		g_string_truncate(out, out->len - 1);
-	return g_string_free(out, FALSE);
-}
 
 /*
  * The value of header field name for the copy: from the signed entity's

@@ -119,7 +119,8 @@ batch_encrypt(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
 	g_ptr_array_add(fprs, NULL);
 	armored = opm_sign_encrypt(ctx, list->list_gpgkey,
 	    (const char *const *)fprs->pdata, inner, error);
-	if (armored == NULL || (binary = opm_pgp_dearmor(armored, error)) == NULL ||
+	if (armored == NULL ||
+	    (binary = opm_pgp_dearmor(armored, "MESSAGE", error)) == NULL ||
 	    (b->split = opm_pgp_split(binary, error)) == NULL)
 		return FALSE;
 	b->by_keyid = g_hash_table_new(g_str_hash, g_str_equal);

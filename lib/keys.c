@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "keys.h"
+#include "pgp.h"
 
 char *
 opm_gpg_strerror(gpgme_error_t err)
@@ -471,110 +472,6 @@ opm_decrypt_result_free(OpmDecryptResult *r)
 	g_free(r);
 }
 
-/* The binary form of the first armored PGP MESSAGE in t, or NULL. */
-static GBytes *
-dearmor_message(const char *t, gsize n)
-{
-	static const char begin[] = "-----BEGIN PGP MESSAGE-----";
-	static const char end[] = "-----END PGP MESSAGE-----";
-	g_autoptr(GString) b64 = g_string_new(NULL);
-	gboolean in_block = FALSE, in_headers = FALSE, closed = FALSE;
-	guchar *bin;
-	gsize blen;
-
-	for (gsize i = 0; i < n && !closed;) {
-		const char *nl = memchr(t + i, '\n', n - i);
-		gsize e = nl != NULL ? (gsize)(nl - t) + 1 : n;
-		g_autofree char *line = g_strstrip(g_strndup(t + i, e - i));
-
-		i = e;
-		if (!in_block) {
-			if (strcmp(line, begin) == 0)
-				in_block = in_headers = TRUE;
-			continue;
-		}
-		if (in_headers) {
-			if (*line == '\0') {
-				in_headers = FALSE;
-				continue;
-			}
-			if (strchr(line, ':') != NULL)
-				continue;
-			in_headers = FALSE;
-		}
-		if (strcmp(line, end) == 0) {
-			closed = TRUE;
-		} else if (*line == '=') {
-			continue; /* the CRC-24 line; gpg checks it */
-		} else {
-			for (const char *c = line; *c != '\0'; c++) {
-				if (!g_ascii_isalnum(*c) && *c != '+' &&
-				    *c != '/' && *c != '=')
-					return NULL;
-				g_string_append_c(b64, *c);
-			}
-		}
-	}
-	if (!closed || b64->len == 0 || b64->len % 4 != 0)
-		return NULL;
-	bin = g_base64_decode(b64->str, &blen);
-	return g_bytes_new_take(bin, blen);
-}
-
-/*
- * Read the header of the packet at *i: tag, body length, whether the
- * length is partial or indeterminate.  FALSE when it is not a packet.
- */
-static gboolean
-packet_header(const guint8 *p, gsize n, gsize *i, int *tag, gsize *len,
-    gboolean *open_length)
-{
-	gsize k = *i;
-	guint8 ctb;
-
-	if (k >= n || !((ctb = p[k++]) & 0x80))
-		return FALSE;
-	*open_length = FALSE;
-	if (ctb & 0x40) {
-		*tag = ctb & 0x3f;
-		if (k >= n)
-			return FALSE;
-		if (p[k] < 192) {
-			*len = p[k++];
-		} else if (p[k] < 224) {
-			if (k + 1 >= n)
-				return FALSE;
-			*len = ((gsize)(p[k] - 192) << 8) + p[k + 1] + 192;
-			k += 2;
-		} else if (p[k] == 255) {
-			if (k + 4 >= n)
-				return FALSE;
-			*len = ((gsize)p[k + 1] << 24) | ((gsize)p[k + 2] << 16) |
-			    ((gsize)p[k + 3] << 8) | p[k + 4];
-			k += 5;
-		} else {
-			*len = (gsize)1 << (p[k++] & 0x1f);
-			*open_length = TRUE;
-		}
-	} else {
-		int lt = ctb & 3;
-		gsize bytes = lt == 0 ? 1 : lt == 1 ? 2 : lt == 2 ? 4 : 0;
-
-		*tag = (ctb >> 2) & 0x0f;
-		*len = 0;
-		if (k + bytes > n)
-			return FALSE;
-		for (gsize b = 0; b < bytes; b++)
-			*len = (*len << 8) | p[k++];
-		if (lt == 3) {
-			*len = n - k;
-			*open_length = TRUE;
-		}
-	}
-	*i = k;
-	return TRUE;
-}
-
 /* TRUE when keyid (16 hex digits) names an encryption (sub)key of k. */
 static gboolean
 is_list_subkey(const OpmKeyInfo *k, const char *keyid)
@@ -612,7 +509,7 @@ scan_packets(GBytes *cipher, const OpmKeyInfo *list_key, gboolean *wildcard)
 		s++;
 	if (s < n && ((guint8)t[s] & 0x80))
 		bin = g_bytes_ref(cipher);
-	else if ((bin = dearmor_message(t, n)) == NULL)
+	else if ((bin = opm_pgp_dearmor(cipher, "MESSAGE", NULL)) == NULL)
 		return OPM_DECRYPT_NOT_ENCRYPTED;
 	p = g_bytes_get_data(bin, &n);
 	if (p == NULL)
@@ -622,7 +519,7 @@ scan_packets(GBytes *cipher, const OpmKeyInfo *list_key, gboolean *wildcard)
 		gsize len;
 		gboolean open;
 
-		if (!packet_header(p, n, &i, &tag, &len, &open))
+		if (!opm_pgp_packet_header(p, n, &i, &tag, &len, &open))
 			return OPM_DECRYPT_NOT_ENCRYPTED;
 		if (tag == 18 || tag == 20 || tag == 9) {
 			if (pkesk == 0)

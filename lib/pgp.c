@@ -34,85 +34,98 @@ opm_pgp_split_free(OpmPgpSplit *s)
 	g_free(s);
 }
 
-/*
- * Parse the packet at p[*off]; on success *off moves past it and *tag,
- * *body (offset of the first body octet, for non-partial packets) and
- * *body_len are set.  Partial bodies are walked to their last chunk.
- */
+/* A new-format body length at p[*i] (RFC 4880 4.2.2).  *partial: it is
+ * the length of one chunk of a partial body. */
 static gboolean
-packet(const guint8 *p, gsize n, gsize *off, int *tag, gsize *body,
-    gsize *body_len, gboolean *partial)
+new_length(const guint8 *p, gsize n, gsize *i, gsize *len, gboolean *partial)
 {
-	gsize i = *off;
-	guint8 b;
+	gsize k = *i;
 
 	*partial = FALSE;
-	if (i >= n || !((b = p[i++]) & 0x80))
+	if (k >= n)
 		return FALSE;
-	if (!(b & 0x40)) {
-		/* old format */
-		int lt = b & 3;
-		gsize len = 0;
-
-		*tag = (b >> 2) & 0x0f;
-		if (lt == 3) {
-			*body = i;
-			*body_len = n - i;
-			*off = n;
-			return TRUE;
-		}
-		for (int k = 0; k < (1 << lt); k++) {
-			if (i >= n)
-				return FALSE;
-			len = (len << 8) | p[i++];
-		}
-		if (len > n - i)
+	if (p[k] < 192) {
+		*len = p[k++];
+	} else if (p[k] < 224) {
+		if (k + 1 >= n)
 			return FALSE;
-		*body = i;
-		*body_len = len;
-		*off = i + len;
-		return TRUE;
+		*len = ((gsize)(p[k] - 192) << 8) + p[k + 1] + 192;
+		k += 2;
+	} else if (p[k] == 255) {
+		if (k + 4 >= n)
+			return FALSE;
+		*len = ((gsize)p[k + 1] << 24) | ((gsize)p[k + 2] << 16) |
+		    ((gsize)p[k + 3] << 8) | p[k + 4];
+		k += 5;
+	} else {
+		*len = (gsize)1 << (p[k++] & 0x1f);
+		*partial = TRUE;
 	}
-	*tag = b & 0x3f;
-	*body = i;
+	*i = k;
+	return TRUE;
+}
+
+gboolean
+opm_pgp_packet_header(const guint8 *p, gsize n, gsize *i, int *tag,
+    gsize *len, gboolean *open_length)
+{
+	gsize k = *i;
+	guint8 ctb;
+
+	if (k >= n || !((ctb = p[k++]) & 0x80))
+		return FALSE;
+	*open_length = FALSE;
+	if (ctb & 0x40) {
+		*tag = ctb & 0x3f;
+		if (!new_length(p, n, &k, len, open_length))
+			return FALSE;
+	} else {
+		int lt = ctb & 3;
+		gsize bytes = lt == 0 ? 1 : lt == 1 ? 2 : lt == 2 ? 4 : 0;
+
+		*tag = (ctb >> 2) & 0x0f;
+		*len = 0;
+		if (k + bytes > n)
+			return FALSE;
+		for (gsize b = 0; b < bytes; b++)
+			*len = (*len << 8) | p[k++];
+		if (lt == 3) {
+			*len = n - k;
+			*open_length = TRUE;
+		}
+	}
+	*i = k;
+	return TRUE;
+}
+
+/*
+ * Walk the whole packet at p[*off]: *off moves past it, *tag and
+ * *body_len (all chunks of a partial body added up) are set.
+ */
+static gboolean
+packet(const guint8 *p, gsize n, gsize *off, int *tag, gsize *body_len,
+    gboolean *partial)
+{
+	gsize i = *off, len;
+	gboolean open;
+
+	if (!opm_pgp_packet_header(p, n, &i, tag, &len, &open))
+		return FALSE;
+	*partial = open && (p[*off] & 0x40);
 	*body_len = 0;
 	for (;;) {
-		gsize len;
-		guint8 o1;
-
-		if (i >= n)
-			return FALSE;
-		o1 = p[i++];
-		if (o1 < 192) {
-			len = o1;
-		} else if (o1 < 224) {
-			if (i >= n)
-				return FALSE;
-			len = ((gsize)(o1 - 192) << 8) + p[i++] + 192;
-		} else if (o1 == 255) {
-			if (n - i < 4)
-				return FALSE;
-			len = ((gsize)p[i] << 24) | ((gsize)p[i + 1] << 16) |
-			    ((gsize)p[i + 2] << 8) | p[i + 3];
-			i += 4;
-		} else {
-			/* partial body length: a chunk, then more lengths */
-			len = (gsize)1 << (o1 & 0x1f);
-			if (len > n - i)
-				return FALSE;
-			*partial = TRUE;
-			*body_len += len;
-			i += len;
-			continue;
-		}
 		if (len > n - i)
 			return FALSE;
-		if (!*partial)
-			*body = i;
 		*body_len += len;
-		*off = i + len;
-		return TRUE;
+		i += len;
+		if (!open || !*partial)
+			break;
+		/* the next chunk's length */
+		if (!new_length(p, n, &i, &len, &open))
+			return FALSE;
 	}
+	*off = i;
+	return TRUE;
 }
 
 OpmPgpSplit *
@@ -125,11 +138,11 @@ opm_pgp_split(GBytes *message, GError **error)
 	s->message = g_bytes_ref(message);
 	s->pkesks = g_array_new(FALSE, TRUE, sizeof(OpmPkesk));
 	while (off < n) {
-		gsize start = off, body, blen;
+		gsize start = off, blen, body;
 		gboolean partial;
 		int tag;
 
-		if (!packet(p, n, &off, &tag, &body, &blen, &partial)) {
+		if (!packet(p, n, &off, &tag, &blen, &partial)) {
 			g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
 			    "malformed OpenPGP packet at offset %" G_GSIZE_FORMAT,
 			    start);
@@ -138,6 +151,7 @@ opm_pgp_split(GBytes *message, GError **error)
 		if (tag == TAG_PKESK) {
 			OpmPkesk k = {0};
 
+			body = off - blen;
 			if (partial || blen < 10 || p[body] != 3) {
 				g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
 				    "unsupported session key packet at offset %"
@@ -220,12 +234,14 @@ opm_pgp_armor(GBytes *binary, const char *type)
 }
 
 GBytes *
-opm_pgp_dearmor(GBytes *text, GError **error)
+opm_pgp_dearmor(GBytes *text, const char *type, GError **error)
 {
 	gsize n;
 	const char *t = g_bytes_get_data(text, &n);
-	const char *begin = t != NULL ? g_strstr_len(t, (gssize)n,
-	    "-----BEGIN PGP ") : NULL;
+	g_autofree char *marker = g_strdup_printf("-----BEGIN PGP %s",
+	    type != NULL ? type : "");
+	const char *begin = t != NULL ? g_strstr_len(t, (gssize)n, marker) :
+	    NULL;
 	const char *p, *end;
 	GString *b64 = g_string_new(NULL);
 	const char *crc_line = NULL;

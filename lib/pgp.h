@@ -43,8 +43,16 @@ GBytes *opm_pgp_split_message(OpmPgpSplit *s, guint i);
  * with CRC-24 checksum and LF line ends.  (transfer full) */
 GBytes *opm_pgp_armor(GBytes *binary, const char *type);
 
-/* Undo opm_pgp_armor: the first armored block in text; checks the CRC
- * when present.  NULL with an OPM_ERROR_CRYPTO error.  (transfer full) */
-GBytes *opm_pgp_dearmor(GBytes *text, GError **error);
+/* Undo opm_pgp_armor: the first armored block in text of the given type
+ * ("MESSAGE"; NULL: any); checks the CRC when present.  NULL with an
+ * OPM_ERROR_CRYPTO error.  (transfer full) */
+GBytes *opm_pgp_dearmor(GBytes *text, const char *type, GError **error);
+
+/* The header of the packet at p[*i] (RFC 4880 4.2): *tag, *len the body
+ * length or the first chunk's, *open_length when the body is partial or
+ * runs to the end.  *i moves to the body.  FALSE when there is no
+ * packet header there. */
+gboolean opm_pgp_packet_header(const guint8 *p, gsize n, gsize *i,
+    int *tag, gsize *len, gboolean *open_length);
 
 #endif

@@ -1,0 +1,193 @@
+/*
+ * NAME
+ *	test_pgp - the OpenPGP packet splitter and ASCII armor
+ * DESCRIPTION
+ *	Hand-built packet sequences in every length encoding of RFC 4880
+ *	4.2: what is split and how, and what is refused.  The armor round
+ *	trip and its checksum.  (t/fanout.test checks the splitter on real
+ *	gpg output.)
+ */
+#include "config.h"
+
+#include "tutil.h"
+#include "pgp.h"
+
+/* A v3 PKESK body: version, key ID, algorithm, some MPI bytes. */
+static void
+pkesk_body(GByteArray *b, guint8 id)
+{
+	guint8 v[14] = {3, 0xAA, 0xBB, 0xCC, 0xDD, 0, 0, 0, id, 18, 1, 2, 3, 4};
+
+	g_byte_array_append(b, v, sizeof(v));
+}
+
+/* new-format header with a one-octet length */
+static void
+new_header(GByteArray *b, int tag, guint8 len)
+{
+	guint8 h[2] = {(guint8)(0xC0 | tag), len};
+
+	g_byte_array_append(b, h, 2);
+}
+
+static GBytes *
+message(gboolean old_format, gboolean partial_data, int data_tag,
+    int recipients)
+{
+	GByteArray *b = g_byte_array_new();
+
+	for (int r = 0; r < recipients; r++) {
+		if (old_format) {
+			guint8 h[2] = {0x80 | (1 << 2) | 0, 14};
+
+			g_byte_array_append(b, h, 2);
+		} else {
+			new_header(b, 1, 14);
+		}
+		pkesk_body(b, (guint8)(r + 1));
+	}
+	if (partial_data) {
+		/* a 512-octet chunk (0xE9 = 2^9), then a final 3-octet one */
+		guint8 h[2] = {(guint8)(0xC0 | data_tag), 0xE9};
+		guint8 z[512] = {1};
+		guint8 last[4] = {3, 7, 7, 7};
+
+		g_byte_array_append(b, h, 2);
+		g_byte_array_append(b, z, sizeof(z));
+		g_byte_array_append(b, last, sizeof(last));
+	} else {
+		guint8 d[5] = {1, 9, 9, 9, 9};
+
+		new_header(b, data_tag, 5);
+		g_byte_array_append(b, d, sizeof(d));
+	}
+	return g_byte_array_free_to_bytes(b);
+}
+
+static const struct {
+	const char *name;
+	gboolean old_format, partial;
+	int data_tag, recipients;
+	gboolean ok;
+} split_cases[] = {
+	{"one recipient, new format", FALSE, FALSE, 18, 1, TRUE},
+	{"three recipients, old-format PKESKs", TRUE, FALSE, 18, 3, TRUE},
+	{"partial body lengths in the data packet", FALSE, TRUE, 18, 2, TRUE},
+	{"AEAD data packet", FALSE, FALSE, 20, 2, TRUE},
+	{"no integrity protection (tag 9) is refused", FALSE, FALSE, 9, 2, FALSE},
+	{"no session key packet is refused", FALSE, FALSE, 18, 0, FALSE},
+	{"literal data instead of encrypted data is refused", FALSE, FALSE, 11,
+	    1, FALSE},
+};
+
+START_TEST(split_shapes)
+{
+	g_autoptr(GBytes) m = message(split_cases[_i].old_format,
+	    split_cases[_i].partial, split_cases[_i].data_tag,
+	    split_cases[_i].recipients);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OpmPgpSplit) s = opm_pgp_split(m, &error);
+	gsize n;
+	const guint8 *p = g_bytes_get_data(m, &n);
+
+	if (!split_cases[_i].ok) {
+		ck_assert_msg(s == NULL, "%s: got a split, want a refusal",
+		    split_cases[_i].name);
+		ck_assert(g_error_matches(error, OPM_ERROR, OPM_ERROR_CRYPTO));
+		return;
+	}
+	ck_assert_msg(s != NULL, "%s: got %s, want a split",
+	    split_cases[_i].name, error != NULL ? error->message : "NULL");
+	ck_assert_uint_eq(s->pkesks->len, (guint)split_cases[_i].recipients);
+	for (guint r = 0; r < s->pkesks->len; r++) {
+		const OpmPkesk *k = &g_array_index(s->pkesks, OpmPkesk, r);
+		g_autofree char *want = g_strdup_printf("AABBCCDD000000%02X", r + 1);
+		g_autoptr(GBytes) one = opm_pgp_split_message(s, r);
+		gsize on;
+		const guint8 *op = g_bytes_get_data(one, &on);
+
+		ck_assert_str_eq(k->keyid, want);
+		/* its own PKESK, then the data packet byte for byte */
+		ck_assert_uint_eq(on, k->length + (n - s->data_offset));
+		ck_assert(memcmp(op, p + k->offset, k->length) == 0);
+		ck_assert(memcmp(op + k->length, p + s->data_offset,
+		    n - s->data_offset) == 0);
+		/* and it splits again into exactly one recipient */
+		{
+			g_autoptr(OpmPgpSplit) again = opm_pgp_split(one, NULL);
+
+			ck_assert(again != NULL);
+			ck_assert_uint_eq(again->pkesks->len, 1);
+		}
+	}
+}
+END_TEST
+
+START_TEST(truncated_and_trailing_input_is_refused)
+{
+	g_autoptr(GBytes) m = message(FALSE, TRUE, 18, 2);
+	gsize n;
+	const guint8 *p = g_bytes_get_data(m, &n);
+
+	/* every proper prefix: truncated somewhere */
+	for (gsize cut = 0; cut < n; cut++) {
+		g_autoptr(GBytes) t = g_bytes_new(p, cut);
+		g_autoptr(OpmPgpSplit) s = opm_pgp_split(t, NULL);
+
+		ck_assert_msg(s == NULL, "prefix of %zu bytes: got a split", cut);
+	}
+	/* a byte after the data packet */
+	{
+		GByteArray *b = g_byte_array_new();
+		g_autoptr(GBytes) t = NULL;
+		g_autoptr(OpmPgpSplit) s = NULL;
+
+		g_byte_array_append(b, p, (guint)n);
+		g_byte_array_append(b, (const guint8 *)"\\xC8", 1);
+		t = g_byte_array_free_to_bytes(b);
+		s = opm_pgp_split(t, NULL);
+		ck_assert_msg(s == NULL, "trailing byte: got a split");
+	}
+}
+END_TEST
+
+START_TEST(armor_round_trip_and_checksum)
+{
+	g_autoptr(GBytes) m = message(FALSE, TRUE, 18, 3);
+	g_autoptr(GBytes) a = opm_pgp_armor(m, "MESSAGE");
+	g_autoptr(GBytes) back = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *text = g_strndup(g_bytes_get_data(a, NULL),
+	    g_bytes_get_size(a));
+	char *crc;
+
+	ck_assert(g_str_has_prefix(text, "-----BEGIN PGP MESSAGE-----\n\n"));
+	ck_assert(g_str_has_suffix(text, "-----END PGP MESSAGE-----\n"));
+	back = opm_pgp_dearmor(a, "MESSAGE", &error);
+	ck_assert_msg(back != NULL, "%s", error != NULL ? error->message : "");
+	ck_assert(g_bytes_equal(back, m));
+	/* another type is not what was asked for */
+	ck_assert(opm_pgp_dearmor(a, "SIGNATURE", NULL) == NULL);
+	/* a wrong checksum is refused */
+	crc = strstr(text, "\n=") + 2;
+	crc[0] = crc[0] == 'A' ? 'B' : 'A';
+	{
+		g_autoptr(GBytes) bad = g_bytes_new(text, strlen(text));
+
+		ck_assert(opm_pgp_dearmor(bad, "MESSAGE", NULL) == NULL);
+	}
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("pgp");
+	TCase *tc = tcase_create("pgp");
+
+	tcase_add_loop_test(tc, split_shapes, 0, G_N_ELEMENTS(split_cases));
+	tcase_add_test(tc, truncated_and_trailing_input_is_refused);
+	tcase_add_test(tc, armor_round_trip_and_checksum);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
