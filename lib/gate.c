@@ -296,10 +296,12 @@ check_form(OpmVerdict *v, OpmList *list, OpmMessage *msg)
 	    "your post is not signed.\nSign it with %s.", hint);
 }
 
-/* Check one signature; NULL when it is acceptable. */
+/* Check one signature; NULL when it is acceptable.  retry: the post's
+ * distribution was interrupted and this is its sender's retry, which
+ * the freshness window must not shut out. */
 static OpmVerdict *
 check_signature(OpmVerdict *v, OpmList *list, OpmSignature *s, gint64 now,
-    OpmKeyInfo **signer)
+    gboolean retry, OpmKeyInfo **signer)
 {
 	g_autofree char *hint = key_hint(list, v->from);
 	g_autofree char *who = opm_sanitize(s->fpr, 64);
@@ -373,7 +375,7 @@ check_signature(OpmVerdict *v, OpmList *list, OpmSignature *s, gint64 now,
 		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7",
 		    "bad signature", "the OpenPGP signature on your post cannot "
 		    "be verified.\nSend it again signed with %s.", hint);
-	if (list->max_signature_age > 0 &&
+	if (list->max_signature_age > 0 && !retry &&
 	    now - s->timestamp > list->max_signature_age) {
 		g_autofree char *age = human_duration(now - s->timestamp);
 		g_autofree char *max = human_duration(list->max_signature_age);
@@ -772,6 +774,7 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 	OpmSignature *first = NULL;
 	OpmVerdict *bad;
 	gint64 seen = 0;
+	gboolean retry = FALSE;
 
 	if ((bad = check_limits(v, msg, "post")) != NULL)
 		return g_steal_pointer(&v);
@@ -801,11 +804,29 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 		    "Send it again signed with %s.", hint);
 		return g_steal_pointer(&v);
 	}
+	{
+		/* A post whose distribution was interrupted was fresh when it
+		 * was accepted: its retry is not held to the freshness window
+		 * (every other rule still applies). */
+		OpmSignature *s0 = g_ptr_array_index(r->signatures, 0);
+		OpmKeyInfo *k0 = opm_keys_lookup(list, s0->fpr);
+
+		if (k0 != NULL) {
+			g_autofree char *key = opm_journal_key(list->address,
+			    k0->fpr, s0->timestamp, msg->signed_data);
+			OpmPostState st = opm_journal_peek(conf->state_dir,
+			    list->address, key, now, MAX(list->replay_lifetime,
+				list->max_signature_age), conf->journal_lifetime,
+			    NULL, NULL);
+
+			retry = st == OPM_POST_PENDING || st == OPM_POST_BUSY;
+		}
+	}
 	for (guint i = 0; i < r->signatures->len; i++) {
 		OpmSignature *s = g_ptr_array_index(r->signatures, i);
 		OpmKeyInfo *k = NULL;
 
-		if ((bad = check_signature(v, list, s, now, &k)) != NULL)
+		if ((bad = check_signature(v, list, s, now, retry, &k)) != NULL)
 			return g_steal_pointer(&v);
 		if (signer == NULL) {
 			signer = k;

@@ -429,6 +429,33 @@ START_TEST(interrupted_post_is_a_retry)
 }
 END_TEST
 
+START_TEST(late_retry_is_not_held_to_freshness)
+{
+	/* accepted while fresh, interrupted, retried once it is older than
+	 * MaxSignatureAge: still a retry; a new post that old is stale */
+	static const char *const opts[] = {"--signer", "alice",
+	    "--date-offset", "2 hours ago", NULL};
+	g_autoptr(GBytes) raw = mkpost(opts);
+	g_autoptr(GBytes) other = mkpost(opts);
+	g_autoptr(OpmVerdict) v1 = check_post(list, raw);
+	g_autoptr(OpmVerdict) v2 = NULL;
+	g_autoptr(OpmVerdict) v3 = NULL;
+	gint64 age = list->max_signature_age;
+
+	WANT_REPLY(v1, OPM_ACTION_ACCEPT, "2.0.0", "first arrival, fresh");
+	fan_out(list, v1->replay_key, FALSE);
+	list->max_signature_age = 3600; /* as if a day had passed */
+	v2 = check_post(list, raw);
+	v3 = check_post(list, other);
+	list->max_signature_age = age;
+	WANT_REPLY(v2, OPM_ACTION_ACCEPT, "2.0.0",
+	    "the retry of the interrupted post, now older than the window");
+	WANT_REPLY(v3, OPM_ACTION_REJECT, "5.7.5", "a new post that old");
+	ck_assert_msg(strcmp(v3->reason, "stale signature") == 0,
+	    "got reason %s, want stale signature", v3->reason);
+}
+END_TEST
+
 START_TEST(post_being_distributed_is_tempfailed)
 {
 	static const char *const opts[] = {"--signer", "alice", NULL};
@@ -520,6 +547,7 @@ gate_suite(void)
 	tcase_add_test(tc, distributed_post_is_a_replay);
 	tcase_add_test(tc, same_text_signed_again_is_not_a_replay);
 	tcase_add_test(tc, interrupted_post_is_a_retry);
+	tcase_add_test(tc, late_retry_is_not_held_to_freshness);
 	tcase_add_test(tc, post_being_distributed_is_tempfailed);
 	tcase_add_test(tc, each_list_keeps_its_own_record);
 	suite_add_tcase(s, tc);
