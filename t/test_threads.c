@@ -109,8 +109,13 @@ START_TEST(parallel_posts_and_reloads)
 	outdir = g_build_filename(tmp, "out", NULL);
 	list = g_build_filename(tmp, "list.conf", NULL);
 	conf_path = g_build_filename(tmp, "openpgp-milter.conf", NULL);
-	tu_copy_home(tu_fixture("gnupg-list"), home);
-	text = tu_read(tu_fixture("lists/secir.conf"));
+	{
+		g_autofree char *src = tu_fixture("gnupg-list");
+		g_autofree char *lc = tu_fixture("lists/secir.conf");
+
+		tu_copy_home(src, home);
+		text = tu_read(lc);
+	}
 	{
 		g_autofree char *a = tu_replace(text, "GnupgHome ", "#GnupgHome ");
 
