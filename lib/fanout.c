@@ -209,6 +209,25 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		} else
 			g_ptr_array_add(rcpts, m);
 	}
+	/* claim everything this attempt sends, before the first copy */
+	if (j != NULL) {
+		g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+
+		for (guint i = 0; i < rcpts->len; i++)
+			g_ptr_array_add(ids, g_strconcat("copy:",
+			    ((OpmMember *)rcpts->pdata[i])->address, NULL));
+		for (guint i = 0; i < withheld->len; i++)
+			g_ptr_array_add(ids, g_strconcat("notice:",
+			    ((OpmMember *)withheld->pdata[i])->address, NULL));
+		for (guint i = 0; withheld->len > 0 && list->admins != NULL &&
+		    i < list->admins->len; i++)
+			g_ptr_array_add(ids, g_strconcat("admin:",
+			    (char *)list->admins->pdata[i], NULL));
+		g_ptr_array_add(ids, NULL);
+		if (!opm_journal_claim_all(j, (const char *const *)ids->pdata,
+		    error))
+			goto DONE;
+	}
 	if (rcpts->len > 0 && strcmp(conf->fanout_mode, "split") == 0) {
 		g_autoptr(GError) berr = NULL;
 

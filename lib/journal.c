@@ -11,9 +11,13 @@
  *	system operation (create, rename over), each followed by
  *	fsync of the file and of its directory, so a crash at any point
  *	leaves either the old or the new state and never needs recovery code.
- *	A copy is claimed (a file written) before it is sent and recorded
- *	(the claim renamed) after the MTA took it, so a full disk stops the
- *	fan-out before a copy goes out that could not be recorded.
+ *	Every copy of a post is claimed (a small file written) before the
+ *	first is sent, with one directory sync for them all, and recorded
+ *	(its claim renamed) the moment the MTA took it: a full disk stops the
+ *	fan-out before anything goes out, and recording needs no space.  The
+ *	renames are made durable with the state file at the end of the post;
+ *	a process killed meanwhile loses none of them (they are in the
+ *	kernel), only a machine failing before that sync can.
  *	flock() on the lock file serialises fan-outs of one post and is
  *	released by the kernel when a process dies.  Entries are spread over
  *	256 buckets; opening an entry sweeps the expired ones of its bucket,
@@ -351,14 +355,62 @@ opm_journal_has(OpmJournal *j, const char *copy_id)
 	return g_file_test(path, G_FILE_TEST_EXISTS);
 }
 
+/* Create the claim file of copy_id, unsynced; TRUE when it exists.
+ * *made: it was created now. */
+static gboolean
+make_claim(OpmJournal *j, const char *copy_id, gboolean *made,
+    GError **error)
+{
+	g_autofree char *name = copy_file(copy_id);
+	g_autofree char *path = g_strdup_printf("%s/%s.claim", j->dir, name);
+	g_autofree char *text = g_strdup_printf("%s\n", copy_id);
+	gsize len = strlen(text);
+	int fd, e = 0;
+
+	*made = FALSE;
+	if (g_file_test(path, G_FILE_TEST_EXISTS))
+		return TRUE;
+	*made = TRUE;
+	/* with content, so that a full disk refuses the claim */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		e = errno;
+	else if (write(fd, text, len) != (ssize_t)len)
+		e = errno != 0 ? errno : ENOSPC;
+	if (fd >= 0 && close(fd) != 0 && e == 0)
+		e = errno;
+	if (e != 0) {
+		(void)g_unlink(path);
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", path,
+		    g_strerror(e));
+		return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean
 opm_journal_claim(OpmJournal *j, const char *copy_id, GError **error)
 {
-	g_autofree char *name = copy_file(copy_id);
-	g_autofree char *claim = g_strconcat(name, ".claim", NULL);
-	g_autofree char *text = g_strdup_printf("%s\n", copy_id);
+	gboolean made;
 
-	return write_file(j->dir, claim, text, error);
+	if (!make_claim(j, copy_id, &made, error))
+		return FALSE;
+	return !made || sync_dir(j->dir, error);
+}
+
+gboolean
+opm_journal_claim_all(OpmJournal *j, const char *const *ids, GError **error)
+{
+	gboolean made, any = FALSE;
+
+	for (const char *const *id = ids; *id != NULL; id++) {
+		if (opm_journal_has(j, *id))
+			continue;
+		if (!make_claim(j, *id, &made, error))
+			return FALSE;
+		any = any || made;
+	}
+	return !any || sync_dir(j->dir, error);
 }
 
 void
@@ -383,7 +435,7 @@ opm_journal_record(OpmJournal *j, const char *copy_id, GError **error)
 	claim = g_strconcat(tmp, ".claim", NULL);
 	g_free(tmp);
 	if (rename(claim, path) == 0)
-		return sync_dir(j->dir, error);
+		return TRUE; /* synced with the state at the end of the post */
 	return write_file(j->dir, name, text, error);
 }
 

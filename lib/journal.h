@@ -59,6 +59,11 @@ gboolean opm_journal_has(OpmJournal *j, const char *copy_id);
 gboolean opm_journal_claim(OpmJournal *j, const char *copy_id,
     GError **error);
 
+/* Claim every id of the NULL-terminated ids not yet recorded, with one
+ * directory sync for them all.  Before the first copy goes out. */
+gboolean opm_journal_claim_all(OpmJournal *j, const char *const *ids,
+    GError **error);
+
 /* The commit that turns copy_id's claim into its record, for the
  * injector to carry out the moment the MTA took the copy.  Clear it with
  * opm_commit_clear(). */

@@ -36,8 +36,8 @@ G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_ctx_t, gpgme_release, NULL)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_data_t, gpgme_data_release, NULL)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_key_t, gpgme_key_unref, NULL)
 
-/* What makes a queued copy count as sent: rename claim to record inside
- * the directory dir_fd refers to, and sync that directory.  Carried out
+/* What makes a queued copy count as sent: rename claim to record (the
+ * directory, dir_fd, is synced later with the post's state).  Carried out
  * by whichever process learns first that the MTA took the copy, so that a
  * worker killed meanwhile cannot leave a sent copy unrecorded. */
 typedef struct {
