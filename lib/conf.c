@@ -512,6 +512,12 @@ list_free(OpmList *l)
 	g_clear_pointer(&l->members, g_ptr_array_unref);
 	g_clear_pointer(&l->keys, g_ptr_array_unref);
 	opm_key_info_free(l->list_keyinfo);
+	if (l->gpg_pool != NULL) {
+		for (guint i = 0; i < l->gpg_pool->len; i++)
+			gpgme_release(g_ptr_array_index(l->gpg_pool, i));
+		g_ptr_array_unref(l->gpg_pool);
+	}
+	g_mutex_clear(&l->gpg_pool_lock);
 	if (l->list_gpgkey != NULL)
 		gpgme_key_unref(l->list_gpgkey);
 	g_free(l);
@@ -600,6 +606,7 @@ load_list(const char *path, GError **error)
 	OpmList *l = g_new0(OpmList, 1);
 	const char *at;
 
+	g_mutex_init(&l->gpg_pool_lock);
 	l->file = g_strdup(path);
 	if (!parse_file(path, OPM_SCOPE_LIST, l, error))
 		goto FAIL;

@@ -82,6 +82,9 @@ typedef struct {
 	OpmKeyInfo *list_keyinfo;   /* owned; NULL if the list key is missing */
 	gpgme_key_t list_gpgkey;    /* owned ref; the list's secret key, NULL
 				       if missing */
+	GPtrArray *gpg_pool;        /* idle gpgme contexts for gnupg_home,
+				       owned; see opm_gpg_acquire() */
+	GMutex gpg_pool_lock;
 	gboolean rewrite_from;
 	gboolean show_subject;
 	char *list_help;            /* URL for List-Help, or NULL */

@@ -171,7 +171,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	g_autoptr(GPtrArray) reasons = g_ptr_array_new();
 	g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
 	g_autoptr(GBytes) inner = NULL;
-	g_auto(gpgme_ctx_t) ctx = NULL;
+	gpgme_ctx_t ctx = NULL;
 	Batch batch = {NULL, NULL};
 	OpmMember *poster = v->member;
 	gboolean ok = FALSE;
@@ -191,7 +191,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		    "the post was fanned out already");
 		return FALSE;
 	}
-	if ((ctx = opm_gpg_context(list->gnupg_home, error)) == NULL)
+	if ((ctx = opm_gpg_acquire(list, error)) == NULL)
 		goto DONE;
 	inner = opm_copy_inner(list, msg, poster);
 
@@ -324,5 +324,6 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	ok = TRUE;
 DONE:
 	batch_clear(&batch);
+	opm_gpg_release(list, ctx);
 	return ok;
 }

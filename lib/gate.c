@@ -768,7 +768,7 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 {
 	g_autoptr(OpmVerdict) v = verdict_new(list->address);
 	g_autoptr(GError) error = NULL;
-	g_auto(gpgme_ctx_t) ctx = NULL;
+	gpgme_ctx_t ctx = NULL;
 	g_autoptr(OpmVerifyResult) r = NULL;
 	OpmKeyInfo *signer = NULL;
 	OpmSignature *first = NULL;
@@ -782,8 +782,10 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 	if ((bad = check_form(v, list, msg)) != NULL)
 		return g_steal_pointer(&v);
 
-	if ((ctx = opm_gpg_context(list->gnupg_home, &error)) != NULL &&
-	    (bad = open_post(v, conf, list, msg, ctx, &r, &error)) != NULL) {
+	if ((ctx = opm_gpg_acquire(list, &error)) != NULL)
+		bad = open_post(v, conf, list, msg, ctx, &r, &error);
+	opm_gpg_release(list, ctx);
+	if (ctx != NULL && bad != NULL) {
 		reset_post(msg);
 		return g_steal_pointer(&v);
 	}

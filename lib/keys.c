@@ -2,7 +2,8 @@
  * NAME
  *	keys - member keys and verification through gpgme
  * SYNOPSIS
- *	opm_gpg_context(), opm_keys_load(), opm_keys_lookup(),
+ *	opm_gpg_context(), opm_gpg_acquire(), opm_gpg_release(),
+ *	opm_keys_load(), opm_keys_lookup(),
  *	opm_verify_detached(), opm_verify_opaque(), opm_decrypt_verify(),
  *	opm_sign_encrypt(), opm_gpg_error_is_data(), opm_gpg_strerror()
  * DESCRIPTION
@@ -98,6 +99,40 @@ opm_gpg_context(const char *gnupg_home, GError **error)
 	(void)gpgme_set_ctx_flag(ctx, "trust-model", "always");
 	(void)gpgme_set_ctx_flag(ctx, "auto-key-retrieve", "0");
 	return ctx;
+}
+
+gpgme_ctx_t
+opm_gpg_acquire(OpmList *list, GError **error)
+{
+	gpgme_ctx_t ctx = NULL;
+
+	g_mutex_lock(&list->gpg_pool_lock);
+	if (list->gpg_pool != NULL && list->gpg_pool->len > 0)
+		ctx = g_ptr_array_steal_index_fast(list->gpg_pool,
+		    list->gpg_pool->len - 1);
+	g_mutex_unlock(&list->gpg_pool_lock);
+	return ctx != NULL ? ctx : opm_gpg_context(list->gnupg_home, error);
+}
+
+void
+opm_gpg_release(OpmList *list, gpgme_ctx_t ctx)
+{
+	if (ctx == NULL)
+		return;
+	/* as opm_gpg_context() left it */
+	gpgme_signers_clear(ctx);
+	gpgme_set_armor(ctx, 0);
+	gpgme_set_textmode(ctx, 0);
+	g_mutex_lock(&list->gpg_pool_lock);
+	if (list->gpg_pool == NULL)
+		list->gpg_pool = g_ptr_array_new();
+	if (list->gpg_pool->len < 16) {
+		g_ptr_array_add(list->gpg_pool, ctx);
+		ctx = NULL;
+	}
+	g_mutex_unlock(&list->gpg_pool_lock);
+	if (ctx != NULL)
+		gpgme_release(ctx);
 }
 
 void

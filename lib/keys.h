@@ -36,6 +36,13 @@ void opm_key_info_free(OpmKeyInfo *k); /* accepts NULL */
  * NULL with error on failure.  (transfer full): gpgme_release(). */
 gpgme_ctx_t opm_gpg_context(const char *gnupg_home, GError **error);
 
+/* A context for the list's GnuPG home from the list's pool, or a new
+ * one: setting a context's home makes gpgme run "gpg --version", so
+ * contexts are kept for the next post.  Use by one thread at a time;
+ * give back with opm_gpg_release().  (transfer full) */
+gpgme_ctx_t opm_gpg_acquire(OpmList *list, GError **error);
+void opm_gpg_release(OpmList *list, gpgme_ctx_t ctx); /* accepts NULL */
+
 /* List every key in the list's GnuPG home once and attach to each member
  * its OpmKeyInfo (NULL where the key is missing); fill keys_by_fpr.
  * FALSE with error only if gpg itself failed. */
