@@ -14,8 +14,11 @@
  *	     FanoutMode split (the default) one sign+encrypt operation to all
  *	     members serves them all: the result is split into one message
  *	     per member, its own session-key packet and the shared encrypted
- *	     data (lib/pgp.c); per-member mode runs one operation per member
- *	     and is the reference the tests compare against;
+ *	     data (lib/pgp.c); from BATCH_PARALLEL_MIN members on, the list is
+ *	     cut in two halves encrypted side by side, one gpg each, so that
+ *	     both cores work on a large list; per-member mode runs one
+ *	     operation per member and is the reference the tests compare
+ *	     against;
  *	     a member whose key cannot be used gets a notice without content;
  *	  4. one notice per admin naming the members who got a notice;
  *	  5. mark the entry done.
@@ -72,20 +75,25 @@ deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
 }
 
 /* The split encryption of one post: every member's ciphertext comes from
- * one sign+encrypt operation to all of them. */
+ * one sign+encrypt operation to all of them, or for a large list from one
+ * operation per half, run side by side. */
+#define BATCH_PARTS 2
+#define BATCH_PARALLEL_MIN 4 /* members; fewer are not worth a thread */
+
 typedef struct {
-	OpmPgpSplit *split;
-	GHashTable *by_keyid; /* key ID -> index + 1 into split->pkesks */
+	OpmPgpSplit *split[BATCH_PARTS];
+	GHashTable *by_keyid; /* key ID -> (part << 24 | index) + 1 */
 } Batch;
 
 static void
 batch_clear(Batch *b)
 {
-	g_clear_pointer(&b->split, opm_pgp_split_free);
+	for (int p = 0; p < BATCH_PARTS; p++)
+		g_clear_pointer(&b->split[p], opm_pgp_split_free);
 	g_clear_pointer(&b->by_keyid, g_hash_table_unref);
 }
 
-/* The PKESK index for m in b, or -1. */
+/* Where m's session key packet is in b: (part << 24 | index), or -1. */
 static gint
 batch_index(Batch *b, const OpmMember *m)
 {
@@ -101,33 +109,98 @@ batch_index(Batch *b, const OpmMember *m)
 	return -1;
 }
 
+/* m's binary message in b.  (transfer full) */
+static GBytes *
+batch_message(Batch *b, const OpmMember *m)
+{
+	gint at = batch_index(b, m);
+
+	return opm_pgp_split_message(b->split[at >> 24], (guint)(at & 0xffffff));
+}
+
+/* One part: sign and encrypt to rcpts[from, to), then split. */
+typedef struct {
+	OpmList *list;
+	GPtrArray *rcpts;
+	guint from, to;
+	GBytes *inner;
+	gpgme_ctx_t ctx;      /* NULL: take one from the list's pool */
+	OpmPgpSplit *split;   /* result */
+	GError *error;
+} Part;
+
+static gpointer
+part_encrypt(gpointer data)
+{
+	Part *p = data;
+	g_autoptr(GPtrArray) fprs = g_ptr_array_new();
+	g_autoptr(GBytes) armored = NULL;
+	g_autoptr(GBytes) binary = NULL;
+	gpgme_ctx_t ctx = p->ctx != NULL ? p->ctx :
+	    opm_gpg_acquire(p->list, &p->error);
+
+	if (ctx == NULL)
+		return NULL;
+	for (guint i = p->from; i < p->to; i++)
+		g_ptr_array_add(fprs, ((OpmMember *)p->rcpts->pdata[i])->fpr);
+	g_ptr_array_add(fprs, NULL);
+	armored = opm_sign_encrypt(ctx, p->list->list_gpgkey,
+	    (const char *const *)fprs->pdata, p->inner, &p->error);
+	if (armored != NULL &&
+	    (binary = opm_pgp_dearmor(armored, "MESSAGE", &p->error)) != NULL)
+		p->split = opm_pgp_split(binary, &p->error);
+	if (p->ctx == NULL)
+		opm_gpg_release(p->list, ctx);
+	return NULL;
+}
+
 /*
- * Sign once and encrypt to every member in rcpts, then split.  FALSE with
- * error: OPM_ERROR_KEY when gpg refused a key (the caller then goes member
- * by member), anything else is trouble.
+ * Sign once and encrypt to every member in rcpts (in two parts side by
+ * side for a large list), then split.  FALSE with error: OPM_ERROR_KEY
+ * when gpg refused a key (the caller then goes member by member),
+ * anything else is trouble.
  */
 static gboolean
 batch_encrypt(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
     GBytes *inner, GError **error)
 {
-	g_autoptr(GPtrArray) fprs = g_ptr_array_new();
-	g_autoptr(GBytes) armored = NULL;
-	g_autoptr(GBytes) binary = NULL;
+	Part parts[BATCH_PARTS];
+	guint nparts = rcpts->len >= BATCH_PARALLEL_MIN &&
+	    g_get_num_processors() > 1 ? BATCH_PARTS : 1;
+	GThread *helper = NULL;
+	gboolean ok = TRUE;
 
-	for (guint i = 0; i < rcpts->len; i++)
-		g_ptr_array_add(fprs, ((OpmMember *)rcpts->pdata[i])->fpr);
-	g_ptr_array_add(fprs, NULL);
-	armored = opm_sign_encrypt(ctx, list->list_gpgkey,
-	    (const char *const *)fprs->pdata, inner, error);
-	if (armored == NULL ||
-	    (binary = opm_pgp_dearmor(armored, "MESSAGE", error)) == NULL ||
-	    (b->split = opm_pgp_split(binary, error)) == NULL)
+	for (guint p = 0; p < nparts; p++)
+		parts[p] = (Part){list, rcpts, rcpts->len * p / nparts,
+		    rcpts->len * (p + 1) / nparts, inner, p == 0 ? ctx : NULL,
+		    NULL, NULL};
+	if (nparts > 1)
+		helper = g_thread_new("encrypt", part_encrypt, &parts[1]);
+	part_encrypt(&parts[0]);
+	if (helper != NULL)
+		g_thread_join(helper);
+	for (guint p = 0; p < nparts; p++) {
+		b->split[p] = parts[p].split;
+		if (parts[p].error != NULL) {
+			/* a refused key first: it sends the caller member by
+			 * member */
+			if (ok || g_error_matches(parts[p].error, OPM_ERROR,
+			    OPM_ERROR_KEY)) {
+				g_clear_error(error);
+				g_propagate_error(error, parts[p].error);
+			} else
+				g_error_free(parts[p].error);
+			ok = FALSE;
+		}
+	}
+	if (!ok)
 		return FALSE;
 	b->by_keyid = g_hash_table_new(g_str_hash, g_str_equal);
-	for (guint i = 0; i < b->split->pkesks->len; i++)
-		g_hash_table_insert(b->by_keyid,
-		    g_array_index(b->split->pkesks, OpmPkesk, i).keyid,
-		    GINT_TO_POINTER(i + 1));
+	for (guint p = 0; p < nparts; p++)
+		for (guint i = 0; i < b->split[p]->pkesks->len; i++)
+			g_hash_table_insert(b->by_keyid,
+			    g_array_index(b->split[p]->pkesks, OpmPkesk, i).keyid,
+			    GINT_TO_POINTER((gint)(p << 24 | i) + 1));
 	for (guint i = 0; i < rcpts->len; i++)
 		if (batch_index(b, rcpts->pdata[i]) < 0) {
 			g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
@@ -172,7 +245,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
 	g_autoptr(GBytes) inner = NULL;
 	gpgme_ctx_t ctx = NULL;
-	Batch batch = {NULL, NULL};
+	Batch batch = {{NULL}, NULL};
 	OpmMember *poster = v->member;
 	gboolean ok = FALSE;
 
@@ -252,9 +325,8 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		g_autoptr(GBytes) copy = NULL;
 		g_autoptr(GError) kerr = NULL;
 
-		if (batch.split != NULL) {
-			g_autoptr(GBytes) bin = opm_pgp_split_message(batch.split,
-			    (guint)batch_index(&batch, m));
+		if (batch.by_keyid != NULL) {
+			g_autoptr(GBytes) bin = batch_message(&batch, m);
 
 			cipher = opm_pgp_armor(bin, "MESSAGE");
 		} else {
