@@ -207,6 +207,10 @@ is_type(GMimeObject *obj, const char *type, const char *subtype)
 {
 	GMimeContentType *ct = g_mime_object_get_content_type(obj);
 
+	/* a part is multipart only if GMime parsed it as one: a broken
+	 * header (a bare CR) can name multipart over a leaf part */
+	if (g_ascii_strcasecmp(type, "multipart") == 0 && !GMIME_IS_MULTIPART(obj))
+		return FALSE;
 	return ct != NULL && g_mime_content_type_is_type(ct, type, subtype);
 }
 
