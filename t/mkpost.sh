@@ -222,10 +222,22 @@ if [ -z "$outer_subject" ]; then
 	esac
 fi
 
+# fixture_gpg NAME ARGS...: gpg ARGS in a private copy of NAME's fixture
+# home.  gpg never runs in the fixtures themselves: its lock files would
+# race with the tests that copy them at the same time.
+fixture_gpg() {
+	h="$tmp/fixture-$1"
+	if [ ! -d "$h" ]; then
+		mkdir -m 700 "$h" && cp -R "$FIXTURES/gnupg-$1/." "$h/" &&
+		    rm -f "$h"/S.* "$h"/*.lock || die "cannot copy gnupg-$1"
+	fi
+	shift
+	GNUPGHOME=$h "$GPG" --homedir "$h" --batch --no-tty "$@"
+}
+
 # uid NAME: NAME's user ID, "Real Name <address>", from their own home.
 uid() {
-	h="$FIXTURES/gnupg-$1"
-	GNUPGHOME=$h "$GPG" --homedir "$h" --batch --no-tty --with-colons \
+	fixture_gpg "$1" --with-colons \
 	    --trust-model always --no-auto-check-trustdb \
 	    --list-keys "$(cat "$FIXTURES/fpr/$1")" 2>/dev/null |
 	    awk -F: '$1 == "uid" { gsub(/\\x3a/, ":", $10); print $10; exit }'
@@ -540,8 +552,7 @@ encrypted_payload() {
 		crypt "$tmp/inner" "$1" --sign
 		;;
 	encrypted-other-key)
-		GNUPGHOME="$FIXTURES/gnupg-mallory" "$GPG" \
-		    --homedir "$FIXTURES/gnupg-mallory" --batch --no-tty \
+		fixture_gpg mallory \
 		    --export "$(cat "$FIXTURES/fpr/mallory")" >"$tmp/mallory.pub" \
 		    2>/dev/null || die "cannot export mallory's key"
 		gpg_signer --import "$tmp/mallory.pub" 2>/dev/null ||
