@@ -517,7 +517,7 @@ list_free(OpmList *l)
 			gpgme_release(g_ptr_array_index(l->gpg_pool, i));
 		g_ptr_array_unref(l->gpg_pool);
 	}
-	g_mutex_clear(&l->gpg_pool_lock);
+	pthread_mutex_destroy(&l->gpg_pool_lock);
 	if (l->list_gpgkey != NULL)
 		gpgme_key_unref(l->list_gpgkey);
 	g_free(l);
@@ -606,7 +606,7 @@ load_list(const char *path, GError **error)
 	OpmList *l = g_new0(OpmList, 1);
 	const char *at;
 
-	g_mutex_init(&l->gpg_pool_lock);
+	pthread_mutex_init(&l->gpg_pool_lock, NULL);
 	l->file = g_strdup(path);
 	if (!parse_file(path, OPM_SCOPE_LIST, l, error))
 		goto FAIL;

@@ -11,6 +11,8 @@
 #ifndef OPM_CONF_H
 #define OPM_CONF_H
 
+#include <pthread.h>
+
 #include "opm.h"
 
 typedef struct OpmKeyInfo OpmKeyInfo; /* keys.h */
@@ -84,7 +86,9 @@ typedef struct {
 				       if missing */
 	GPtrArray *gpg_pool;        /* idle gpgme contexts for gnupg_home,
 				       owned; see opm_gpg_acquire() */
-	GMutex gpg_pool_lock;
+	/* a pthread mutex, not a GMutex: ThreadSanitizer sees only the
+	 * former, and CI runs the concurrency test under it */
+	pthread_mutex_t gpg_pool_lock;
 	gboolean rewrite_from;
 	gboolean show_subject;
 	char *list_help;            /* URL for List-Help, or NULL */

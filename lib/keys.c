@@ -106,11 +106,11 @@ opm_gpg_acquire(OpmList *list, GError **error)
 {
 	gpgme_ctx_t ctx = NULL;
 
-	g_mutex_lock(&list->gpg_pool_lock);
+	pthread_mutex_lock(&list->gpg_pool_lock);
 	if (list->gpg_pool != NULL && list->gpg_pool->len > 0)
 		ctx = g_ptr_array_steal_index_fast(list->gpg_pool,
 		    list->gpg_pool->len - 1);
-	g_mutex_unlock(&list->gpg_pool_lock);
+	pthread_mutex_unlock(&list->gpg_pool_lock);
 	return ctx != NULL ? ctx : opm_gpg_context(list->gnupg_home, error);
 }
 
@@ -123,14 +123,14 @@ opm_gpg_release(OpmList *list, gpgme_ctx_t ctx)
 	gpgme_signers_clear(ctx);
 	gpgme_set_armor(ctx, 0);
 	gpgme_set_textmode(ctx, 0);
-	g_mutex_lock(&list->gpg_pool_lock);
+	pthread_mutex_lock(&list->gpg_pool_lock);
 	if (list->gpg_pool == NULL)
 		list->gpg_pool = g_ptr_array_new();
 	if (list->gpg_pool->len < 16) {
 		g_ptr_array_add(list->gpg_pool, ctx);
 		ctx = NULL;
 	}
-	g_mutex_unlock(&list->gpg_pool_lock);
+	pthread_mutex_unlock(&list->gpg_pool_lock);
 	if (ctx != NULL)
 		gpgme_release(ctx);
 }
