@@ -126,24 +126,150 @@ check_header_block(OpmMessage *m, const char *p, gsize n,
 		    G_GINT64_FORMAT, fields, lim->max_headers);
 }
 
-/* Cheap upper bound on the MIME entities: lines starting Content-Type:. */
+/* Cheap upper bound on the MIME entities with a header of their own: lines
+ * starting "Content-Type", optional white space, ":".  Stops counting
+ * past stop. */
 static gint64
-count_content_types(const char *p, gsize n)
+count_content_types(const char *p, gsize n, gint64 stop)
 {
-	static const char ct[] = "content-type:";
+	static const char ct[] = "content-type";
 	gint64 count = 0;
 
-	for (gsize i = 0; i + sizeof(ct) - 1 <= n;) {
+	for (gsize i = 0; i + sizeof(ct) - 1 < n && count <= stop;) {
 		const char *nl;
 
-		if (g_ascii_strncasecmp(p + i, ct, sizeof(ct) - 1) == 0)
-			count++;
+		if (g_ascii_strncasecmp(p + i, ct, sizeof(ct) - 1) == 0) {
+			gsize j = i + sizeof(ct) - 1;
+
+			while (j < n && (p[j] == ' ' || p[j] == '\t'))
+				j++;
+			if (j < n && p[j] == ':')
+				count++;
+		}
 		nl = memchr(p + i, '\n', n - i);
 		if (nl == NULL)
 			break;
 		i = (gsize)(nl - p) + 1;
 	}
 	return count;
+}
+
+/* Add to set every boundary parameter the message declares, read loosely
+ * from each "boundary=" anywhere in it (a word in a text part only adds a
+ * value no line matches).  Returns FALSE when a value takes more than
+ * this loose reading to decode (RFC 2231 sections, an encoded word, a
+ * comment, a folded line): the caller must then assume any line may be
+ * a delimiter. */
+static gboolean
+declared_boundaries(const char *p, gsize n, GHashTable *set)
+{
+	static const char key[] = "boundary";
+	const gsize klen = sizeof(key) - 1;
+	gboolean exact = TRUE;
+
+	for (gsize i = 0; i + klen <= n; i++) {
+		g_autoptr(GString) v = NULL;
+		gsize j;
+
+		if ((p[i] != 'b' && p[i] != 'B') ||
+		    g_ascii_strncasecmp(p + i, key, klen) != 0)
+			continue;
+		for (j = i + klen; j < n && (p[j] == ' ' || p[j] == '\t'); j++)
+			;
+		if (j < n && p[j] == '*') {
+			exact = FALSE;
+			continue;
+		}
+		if (j >= n || p[j] != '=')
+			continue;
+		for (j++; j < n && (p[j] == ' ' || p[j] == '\t'); j++)
+			;
+		v = g_string_new(NULL);
+		if (j < n && p[j] == '"') {
+			for (j++; j < n && p[j] != '"'; j++) {
+				if (p[j] == '\\' && j + 1 < n)
+					j++;
+				if (p[j] == '\r' || p[j] == '\n')
+					break;
+				g_string_append_c(v, p[j]);
+			}
+			if (j >= n || p[j] != '"')
+				exact = FALSE;
+		} else {
+			for (; j < n && p[j] != ';' && !g_ascii_isspace(p[j]);
+			    j++)
+				g_string_append_c(v, p[j]);
+		}
+		while (v->len > 0 && (v->str[v->len - 1] == ' ' ||
+		    v->str[v->len - 1] == '\t'))
+			g_string_truncate(v, v->len - 1);
+		if (v->len == 0 || v->str[0] == '(' ||
+		    strstr(v->str, "=?") != NULL)
+			exact = FALSE;
+		else
+			g_hash_table_add(set, g_string_free(g_steal_pointer(&v),
+			    FALSE));
+		i = j > i ? j - 1 : i;
+	}
+	return exact;
+}
+
+/* Cheap upper bound on the parts GMime makes from delimiter lines: lines
+ * "--" boundary, optional white space (GMime's own reading), for the
+ * boundaries the message declares, or every line starting "--" when the
+ * declarations cannot be read exactly.  Stops counting past stop. */
+static gint64
+count_delimiters(const char *p, gsize n, gint64 stop)
+{
+	g_autoptr(GHashTable) set = g_hash_table_new_full(g_str_hash,
+	    g_str_equal, g_free, NULL);
+	gboolean exact = declared_boundaries(p, n, set);
+	gint64 count = 0;
+
+	if (exact && g_hash_table_size(set) == 0)
+		return 0;
+	for (gsize i = 0; i < n && count <= stop;) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		gsize end = nl != NULL ? (gsize)(nl - p) : n;
+
+		if (end - i >= 2 && p[i] == '-' && p[i + 1] == '-') {
+			gsize e = end;
+
+			while (e > i + 2 && (p[e - 1] == '\r' || p[e - 1] == ' ' ||
+			    p[e - 1] == '\t'))
+				e--;
+			if (!exact) {
+				count++;
+			} else {
+				g_autofree char *c = g_strndup(p + i + 2,
+				    e - i - 2);
+				gsize cl = e - i - 2;
+
+				if (g_hash_table_contains(set, c))
+					count++;
+				else if (cl >= 2 && c[cl - 1] == '-' &&
+				    c[cl - 2] == '-') {
+					c[cl - 2] = '\0';
+					if (g_hash_table_contains(set, c))
+						count++;
+				}
+			}
+		}
+		if (nl == NULL)
+			break;
+		i = end + 1;
+	}
+	return count;
+}
+
+gint64
+opm_mime_entity_bound(const char *p, gsize n, gint64 stop)
+{
+	gint64 ct = count_content_types(p, n, stop);
+
+	if (ct > stop)
+		return ct;
+	return 1 + ct + count_delimiters(p, n, stop - ct);
 }
 
 static void
@@ -638,6 +764,10 @@ opm_message_parse(GBytes *raw, const OpmLimits *lim)
 	gint64 parts = 0;
 
 	m->raw = g_bytes_ref(raw);
+	if (len == 0) {
+		set_limit(m, OPM_LIMIT_SYNTAX, "%s", "the message is empty");
+		return m;
+	}
 	if ((gint64)len > lim->max_size) {
 		set_limit(m, OPM_LIMIT_SIZE, "%" G_GSIZE_FORMAT " bytes, at most %"
 		    G_GINT64_FORMAT, len, lim->max_size);
@@ -647,9 +777,10 @@ opm_message_parse(GBytes *raw, const OpmLimits *lim)
 	check_header_block(m, p, body, lim);
 	if (m->limit != OPM_LIMIT_OK)
 		return m;
-	/* Every entity but the top-level one needs a Content-Type line to be
-	 * anything but text/plain; bound GMime's recursion before it runs. */
-	if (count_content_types(p, len) > 2 * lim->max_parts + 2) {
+	/* An entity is the top-level one, or has a Content-Type line, or
+	 * follows a delimiter line: bound what GMime builds before it runs. */
+	if (opm_mime_entity_bound(p, len, 3 * lim->max_parts + 3) >
+	    3 * lim->max_parts + 3) {
 		set_limit(m, OPM_LIMIT_PARTS, "more than %" G_GINT64_FORMAT
 		    " MIME parts", lim->max_parts);
 		return m;

@@ -95,6 +95,13 @@ typedef struct {
  * set and message NULL.  (transfer full): opm_message_free(). */
 OpmMessage *opm_message_parse(GBytes *raw, const OpmLimits *limits);
 void opm_message_free(OpmMessage *m); /* accepts NULL */
+
+/* An upper bound on the MIME entities GMime would build from the n bytes
+ * at p: the top-level one, one per Content-Type line and one per line
+ * that can be a delimiter of a declared boundary.  Counting stops once
+ * the bound passes stop.  opm_message_parse() refuses input over its
+ * bound before GMime runs. */
+gint64 opm_mime_entity_bound(const char *p, gsize n, gint64 stop);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmMessage, opm_message_free)
 
 /* The values of every top-level header called name, in order.

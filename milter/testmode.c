@@ -95,16 +95,37 @@ static const OpmfSmfi test_smfi = {
 	.delrcpt = t_delrcpt,
 };
 
-/* The envelope sender an MTA would have: the From: address, or <>. */
+/* The envelope sender an MTA would have: the From: address, or <>.
+ * Only the header block is parsed, within the configured bounds: the
+ * body of a hostile file is left to the gate. */
 static char *
 guess_sender(GBytes *raw)
 {
-	OpmLimits lim = {G_MAXINT64, 1000, 100000, 100000, G_MAXINT64};
-	g_autoptr(OpmMessage) m = opm_message_parse(raw, &lim);
-	g_autoptr(GPtrArray) from = opm_message_headers(m, "From");
+	g_autoptr(OpmConfig) conf = opmf_conf_get();
+	gsize len;
+	const char *p = g_bytes_get_data(raw, &len);
+	const char *blank = NULL;
+	g_autoptr(GBytes) head = NULL;
+	g_autoptr(OpmMessage) m = NULL;
+	g_autoptr(GPtrArray) from = NULL;
+	OpmLimits lim;
 	InternetAddressList *al;
 	char *out = NULL;
 
+	for (gsize i = 0; p != NULL && i < len && blank == NULL;) {
+		const char *nl = memchr(p + i, '\n', len - i);
+
+		if (nl == NULL)
+			break;
+		if (nl == p + i || (nl == p + i + 1 && p[i] == '\r'))
+			blank = nl + 1;
+		i = (gsize)(nl - p) + 1;
+	}
+	head = g_bytes_new_from_bytes(raw, 0, blank != NULL ?
+	    (gsize)(blank - p) : len);
+	opm_gate_limits(conf, &lim);
+	m = opm_message_parse(head, &lim);
+	from = opm_message_headers(m, "From");
 	if (from->len == 0)
 		return g_strdup("<>");
 	al = internet_address_list_parse(NULL, g_ptr_array_index(from, 0));

@@ -776,6 +776,114 @@ START_TEST(big_message_is_refused_before_parsing)
 }
 END_TEST
 
+/* A multipart/mixed of n empty parts: delimiter lines and nothing else,
+ * the boundary declared as decl (the Content-Type parameters) and
+ * written on the delimiters as b. */
+static char *
+empty_parts(const char *decl, const char *b, int n)
+{
+	GString *s = g_string_new(HEAD);
+
+	g_string_append_printf(s, "Content-Type: multipart/mixed;%s\n\n", decl);
+	for (int i = 0; i < n; i++)
+		g_string_append_printf(s, "--%s\n", b);
+	g_string_append_printf(s, "--%s--\n", b);
+	return g_string_free(s, FALSE);
+}
+
+static const struct {
+	const char *name;
+	const char *decl;
+	const char *b;
+} delimiter_forms[] = {
+	{"a token boundary", " boundary=b", "b"},
+	{"a quoted boundary", " boundary=\"x y\"", "x y"},
+	{"a boundary with white space after the delimiters", " boundary=q",
+	    "q \t"},
+	{"RFC 2231 sections", "\n boundary*0=\"b\";\n boundary*1=\"x\"", "bx"},
+	{"an encoded word", " boundary=\"=?us-ascii?q?zz?=\"", "zz"},
+	{"a folded quoted boundary", " boundary=\"a\n b\"", "a b"},
+	{"a boundary on the next line", " boundary=\n c", "c"},
+};
+
+/* Every empty part is a GMime entity without a Content-Type line: the
+ * bound counts the delimiter lines, whatever form the boundary takes,
+ * so that GMime never builds a million of them. */
+START_TEST(entity_bound_counts_delimiters)
+{
+	const int n = 20000;
+	gsize c = (gsize)_i / 2;
+	gboolean is_crlf = _i % 2 == 1;
+	g_autofree char *lf = empty_parts(delimiter_forms[c].decl,
+	    delimiter_forms[c].b, n);
+	g_autofree char *text = is_crlf ? crlf(lf) : g_strdup(lf);
+	gint64 n_bound = opm_mime_entity_bound(text, strlen(text), G_MAXINT64 / 2);
+	g_autoptr(OpmMessage) m = parse(text, &roomy);
+
+	ck_assert_msg(n_bound >= n, "%s (%s): got a bound of %" G_GINT64_FORMAT
+	    " for %d parts, want at least %d", delimiter_forms[c].name,
+	    is_crlf ? "CRLF" : "LF", n_bound, n, n);
+	ck_assert_msg(opm_mime_entity_bound(text, strlen(text), 303) <= 400,
+	    "%s: got no early stop, want the count to end past the bound",
+	    delimiter_forms[c].name);
+	ck_assert_msg(m->limit == OPM_LIMIT_PARTS && m->message == NULL,
+	    "%s: got limit %s, want PARTS and no message",
+	    delimiter_forms[c].name, limit_name(m->limit));
+}
+END_TEST
+
+/* Text lines that start with "--" but match no declared boundary (a
+ * signature separator, rulers, diff headers) make no entity: a long
+ * report with a few attachments stays within 100 parts. */
+START_TEST(entity_bound_ignores_other_dash_lines)
+{
+	GString *s = g_string_new(HEAD "Content-Type: multipart/mixed; "
+	    "boundary=\"==sep==\"\n\n--==sep==\nContent-Type: text/plain\n\n");
+	g_autofree char *text = NULL;
+	g_autoptr(OpmMessage) m = NULL;
+	gint64 n_bound;
+
+	for (int i = 0; i < 1000; i++)
+		g_string_append_printf(s, "--- a/file%d.c\n------------\n-- \n"
+		    "--==sep\n", i);
+	g_string_append(s, "--==sep==\nContent-Type: text/plain\n\nlog\n"
+	    "--==sep==--\n");
+	text = g_string_free(s, FALSE);
+	n_bound = opm_mime_entity_bound(text, strlen(text), G_MAXINT64 / 2);
+	/* the top level, 3 Content-Type lines, 3 delimiter lines */
+	ck_assert_msg(n_bound <= 7, "got a bound of %" G_GINT64_FORMAT
+	    " for 3 entities, want at most 7", n_bound);
+	m = parse(text, &roomy);
+	ck_assert_msg(m->limit == OPM_LIMIT_OK, "got limit %s (%s), want OK",
+	    limit_name(m->limit), m->limit_detail);
+}
+END_TEST
+
+/* "Content-Type :" is a Content-Type field to GMime. */
+START_TEST(entity_bound_counts_content_type_with_space)
+{
+	GString *s = g_string_new(HEAD);
+	g_autofree char *text = NULL;
+
+	for (int i = 0; i < 500; i++)
+		g_string_append_printf(s, "Content-Type \t: multipart/mixed; "
+		    "boundary=n%d\n\n--n%d\n", i, i);
+	text = g_string_free(s, FALSE);
+	ck_assert_int_ge(opm_mime_entity_bound(text, strlen(text),
+	    G_MAXINT64 / 2), 1000);
+}
+END_TEST
+
+START_TEST(empty_message_is_malformed)
+{
+	g_autoptr(GBytes) raw = g_bytes_new(NULL, 0);
+	g_autoptr(OpmMessage) m = opm_message_parse(raw, &roomy);
+
+	ck_assert_msg(m->limit == OPM_LIMIT_SYNTAX && m->message == NULL,
+	    "got limit %s, want SYNTAX and no message", limit_name(m->limit));
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* headers and line endings                                           */
 
@@ -884,6 +992,11 @@ mime_suite(void)
 	tcase_add_loop_test(tc, bound, 0, 2 * G_N_ELEMENTS(bounds));
 	tcase_add_test(tc, size_bound);
 	tcase_add_test(tc, big_message_is_refused_before_parsing);
+	tcase_add_loop_test(tc, entity_bound_counts_delimiters, 0,
+	    2 * G_N_ELEMENTS(delimiter_forms));
+	tcase_add_test(tc, entity_bound_ignores_other_dash_lines);
+	tcase_add_test(tc, entity_bound_counts_content_type_with_space);
+	tcase_add_test(tc, empty_message_is_malformed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("helpers");
