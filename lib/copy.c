@@ -2,7 +2,8 @@
  * NAME
  *	copy - build the messages a post becomes
  * SYNOPSIS
- *	opm_copy_inner(), opm_copy_outer(), opm_copy_message_id(),
+ *	opm_copy_inner(), opm_copy_frame_new(), opm_copy_frame_free(),
+ *	opm_copy_outer(), opm_copy_message_id(),
  *	opm_copy_withheld_notice(), opm_copy_admin_notice(),
  *	opm_copy_display_name()
  * DESCRIPTION
@@ -377,10 +378,11 @@ boundary(void)
 	    g_random_int(), g_random_int());
 }
 
-/* The outer header every copy and notice shares. */
+/* The outer header every copy and notice shares: the fields before the
+ * Message-ID, and those after it. */
 static void
-outer_common(GString *h, OpmList *list, const char *from, const char *to,
-    const char *subject, const char *message_id, gint64 now)
+outer_head(GString *h, const char *from, const char *to, const char *subject,
+    gint64 now)
 {
 	g_autofree char *date = format_date(now);
 
@@ -388,33 +390,77 @@ outer_common(GString *h, OpmList *list, const char *from, const char *to,
 	add_header(h, "To", to);
 	add_header(h, "Subject", subject);
 	add_header(h, "Date", date);
-	add_header(h, "Message-ID", message_id);
+}
+
+static void
+outer_tail(GString *h, OpmList *list)
+{
 	add_header(h, "Sender", list->bounce_address);
 	add_list_headers(h, list);
 	add_header(h, "Precedence", "list");
 	add_header(h, "MIME-Version", "1.0");
 }
 
-GBytes *
-opm_copy_outer(OpmList *list, OpmMessage *msg, OpmMember *poster,
-    const char *rcpt, const char *message_id, GBytes *armored, gint64 now)
+static void
+outer_common(GString *h, OpmList *list, const char *from, const char *to,
+    const char *subject, const char *message_id, gint64 now)
 {
-	GString *h = g_string_new(NULL);
+	outer_head(h, from, to, subject, now);
+	add_header(h, "Message-ID", message_id);
+	outer_tail(h, list);
+}
+
+struct _OpmCopyFrame {
+	GString *head; /* the copy's header fields before the Message-ID */
+	GString *tail; /* those after it, but the Content-Type */
+};
+
+OpmCopyFrame *
+opm_copy_frame_new(OpmList *list, OpmMessage *msg, OpmMember *poster,
+    gint64 now)
+{
+	OpmCopyFrame *f = g_new0(OpmCopyFrame, 1);
 	g_autofree char *from = outer_from(list, msg, poster);
-	g_autofree char *b = boundary();
-	g_autofree char *ct = NULL;
 	g_autofree char *subject = list->show_subject ?
 	    field_value(msg, "Subject") : NULL;
 	g_autofree char *refs = field_value(msg, "References");
 	g_autofree char *irt = field_value(msg, "In-Reply-To");
+
+	f->head = g_string_new(NULL);
+	outer_head(f->head, from, list->address,
+	    subject != NULL ? subject : "...", now);
+	f->tail = g_string_new(NULL);
+	outer_tail(f->tail, list);
+	/* threading survives the encryption without revealing content */
+	add_header(f->tail, "In-Reply-To", irt);
+	add_header(f->tail, "References", refs);
+	return f;
+}
+
+void
+opm_copy_frame_free(OpmCopyFrame *f)
+{
+	if (f == NULL)
+		return;
+	g_string_free(f->head, TRUE);
+	g_string_free(f->tail, TRUE);
+	g_free(f);
+}
+
+GBytes *
+opm_copy_outer(const OpmCopyFrame *f, const char *message_id,
+    GBytes *armored)
+{
 	gsize len;
 	const char *a = g_bytes_get_data(armored, &len);
+	GString *h = g_string_sized_new(f->head->len + f->tail->len +
+	    len + len / 32 + 1024);
+	g_autofree char *b = boundary();
+	g_autofree char *ct = NULL;
 
-	outer_common(h, list, from, list->address,
-	    subject != NULL ? subject : "...", message_id, now);
-	/* threading survives the encryption without revealing content */
-	add_header(h, "In-Reply-To", irt);
-	add_header(h, "References", refs);
+	g_string_append_len(h, f->head->str, (gssize)f->head->len);
+	add_header(h, "Message-ID", message_id);
+	g_string_append_len(h, f->tail->str, (gssize)f->tail->len);
 	ct = g_strdup_printf("multipart/encrypted;\r\n"
 	    " protocol=\"application/pgp-encrypted\";\r\n boundary=\"%s\"", b);
 	add_header(h, "Content-Type", ct);
@@ -427,15 +473,10 @@ opm_copy_outer(OpmList *list, OpmMessage *msg, OpmMember *poster,
 	    "Content-Description: OpenPGP encrypted message\r\n"
 	    "Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n",
 	    b, b);
-	for (gsize i = 0; i < len; i++) {
-		if (a[i] == '\n' && (i == 0 || a[i - 1] != '\r'))
-			g_string_append_c(h, '\r');
-		g_string_append_c(h, a[i]);
-	}
+	opm_crlf_append(h, a, len);
 	if (len > 0 && a[len - 1] != '\n')
 		g_string_append(h, "\r\n");
 	g_string_append_printf(h, "\r\n--%s--\r\n", b);
-	(void)rcpt;
 	return g_string_free_to_bytes(h);
 }
 
@@ -454,11 +495,7 @@ text_message(OpmList *list, const char *to, const char *subject,
 	add_header(h, "Content-Type", "text/plain; charset=utf-8");
 	add_header(h, "Content-Transfer-Encoding", "8bit");
 	g_string_append(h, "\r\n");
-	for (const char *p = body; *p != '\0'; p++) {
-		if (*p == '\n')
-			g_string_append_c(h, '\r');
-		g_string_append_c(h, *p);
-	}
+	opm_crlf_append(h, body, strlen(body));
 	return g_string_free_to_bytes(h);
 }
 

@@ -27,9 +27,17 @@ GBytes *opm_copy_inner(OpmList *list, OpmMessage *msg, OpmMember *poster);
 char *opm_copy_message_id(OpmList *list, const char *post_key,
     const char *rcpt);
 
+/* What every member's copy of one post shares (its outer header but the
+ * Message-ID), worked out once per post at time now. */
+typedef struct _OpmCopyFrame OpmCopyFrame;
+OpmCopyFrame *opm_copy_frame_new(OpmList *list, OpmMessage *msg,
+    OpmMember *poster, gint64 now);
+void opm_copy_frame_free(OpmCopyFrame *f); /* accepts NULL */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmCopyFrame, opm_copy_frame_free)
+
 /* A member's copy around armored ciphertext.  (transfer full) */
-GBytes *opm_copy_outer(OpmList *list, OpmMessage *msg, OpmMember *poster,
-    const char *rcpt, const char *message_id, GBytes *armored, gint64 now);
+GBytes *opm_copy_outer(const OpmCopyFrame *f, const char *message_id,
+    GBytes *armored);
 
 /* The notice for a member whose key cannot be used.  (transfer full) */
 GBytes *opm_copy_withheld_notice(OpmList *list, OpmMember *poster,

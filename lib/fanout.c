@@ -61,7 +61,7 @@ static gboolean
 deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
     const char *rcpt, GBytes *msg, GError **error)
 {
-	OpmCommit commit = {NULL, NULL, -1};
+	OpmCommit commit = {-1, -1};
 	gboolean ok;
 
 	if (j == NULL)
@@ -244,6 +244,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	g_autoptr(GPtrArray) reasons = g_ptr_array_new();
 	g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
 	g_autoptr(GBytes) inner = NULL;
+	g_autoptr(OpmCopyFrame) frame = NULL;
 	gpgme_ctx_t ctx = NULL;
 	Batch batch = {{NULL}, NULL};
 	OpmMember *poster = v->member;
@@ -267,6 +268,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	if ((ctx = opm_gpg_acquire(list, error)) == NULL)
 		goto DONE;
 	inner = opm_copy_inner(list, msg, poster);
+	frame = opm_copy_frame_new(list, msg, poster, now);
 
 	/* who still needs what */
 	for (guint i = 0; i < list->members->len; i++) {
@@ -348,8 +350,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 				continue;
 			}
 		}
-		copy = opm_copy_outer(list, msg, poster, m->address, mid, cipher,
-		    now);
+		copy = opm_copy_outer(frame, mid, cipher);
 		if (!deliver(inj, j, copy_id, list->bounce_address, m->address,
 		    copy, error))
 			goto DONE;

@@ -43,17 +43,32 @@
 
 #include "mime.h"
 
+void
+opm_crlf_append(GString *out, const char *p, gsize n)
+{
+	gsize i = 0;
+
+	while (i < n) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		gsize end = nl != NULL ? (gsize)(nl - p) : n;
+
+		g_string_append_len(out, p + i, (gssize)(end - i));
+		if (nl == NULL)
+			break;
+		if (end == 0 || p[end - 1] != '\r')
+			g_string_append_c(out, '\r');
+		g_string_append_c(out, '\n');
+		i = end + 1;
+	}
+}
+
 GBytes *
 opm_crlf(const char *p, gsize n)
 {
-	GByteArray *out = g_byte_array_sized_new(n + n / 32 + 2);
+	GString *out = g_string_sized_new(n + n / 32 + 2);
 
-	for (gsize i = 0; i < n; i++) {
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
-			g_byte_array_append(out, (const guint8 *)"\r", 1);
-		g_byte_array_append(out, (const guint8 *)p + i, 1);
-	}
-	return g_byte_array_free_to_bytes(out);
+	opm_crlf_append(out, p, n);
+	return g_string_free_to_bytes(out);
 }
 
 /* Offset of the first byte after the blank line ending the header block,

@@ -132,5 +132,7 @@ guint opm_fields_count(GPtrArray *fields, const char *name);
 
 /* Convert bare LF to CRLF.  (transfer full) */
 GBytes *opm_crlf(const char *p, gsize n);
+/* The same, appended to out. */
+void opm_crlf_append(GString *out, const char *p, gsize n);
 
 #endif
