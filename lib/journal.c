@@ -8,16 +8,20 @@
  *	opm_journal_finish(), opm_journal_forget(), opm_journal_close()
  * DESCRIPTION
  *	Plain files rather than a database: every step is one atomic file
- *	system operation (create, rename over), each followed by
- *	fsync of the file and of its directory, so a crash at any point
- *	leaves either the old or the new state and never needs recovery code.
- *	Every copy of a post is claimed (a small file written) before the
- *	first is sent, with one directory sync for them all, and recorded
- *	(its claim renamed) the moment the MTA took it: a full disk stops the
- *	fan-out before anything goes out, and recording needs no space.  The
- *	renames are made durable with the state file at the end of the post;
- *	a process killed meanwhile loses none of them (they are in the
- *	kernel), only a machine failing before that sync can.
+ *	system operation (create, rename over, append, a one-byte write in
+ *	place), synced, so a crash at any point leaves either the old or
+ *	the new state and never needs recovery code.
+ *	Every copy of a post is claimed before the first is sent: one line
+ *	"c COPY-ID" each in the entry's "copies" file, all appended in one
+ *	write and synced once.  A copy is recorded the moment the MTA took
+ *	it by overwriting the "c" of its line with "d": a full disk stops the
+ *	fan-out before anything goes out, and recording needs no space.  A
+ *	file per copy would cost a file creation each, which on a journaling
+ *	file system costs more than the copy's encryption.  The marks are
+ *	made durable with the state file at the end of the post; a process
+ *	killed meanwhile loses none of them (they are in the kernel), only a
+ *	machine failing before that sync can.  A line cut short by a crash
+ *	was never synced and is dropped when the entry is next opened.
  *	flock() on the lock file serialises fan-outs of one post and is
  *	released by the kernel when a process dies.  Entries are spread over
  *	256 buckets; opening an entry sweeps the expired ones of its bucket,
@@ -42,8 +46,11 @@
 
 struct OpmJournal {
 	char *dir;
-	int fd;     /* lock file, locked */
-	int dir_fd; /* the entry directory, for commits */
+	int fd;           /* lock file, locked */
+	int copies_fd;    /* the copies file */
+	gboolean copies_synced; /* its directory entry is durable */
+	GHashTable *slots; /* copy ID -> offset of its line + 1 */
+	gsize end;        /* length of the copies file */
 	OpmPostState state;
 };
 
@@ -238,6 +245,57 @@ write_file(const char *dir, const char *name, const char *text,
 	return sync_dir(dir, error);
 }
 
+/* Read the copies file into j->slots; a line cut short by a crash (it
+ * was never synced, so nothing depends on it) is cut off. */
+static gboolean
+load_copies(OpmJournal *j, GError **error)
+{
+	g_autofree char *path = g_build_filename(j->dir, "copies", NULL);
+	g_autofree char *text = NULL;
+	gsize len = 0, i = 0;
+	struct stat st;
+	int e;
+
+	j->copies_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (j->copies_fd < 0 || fstat(j->copies_fd, &st) != 0)
+		goto FAIL;
+	j->copies_synced = st.st_size > 0;
+	if (st.st_size > 0) {
+		text = g_malloc((gsize)st.st_size);
+		while (len < (gsize)st.st_size) {
+			ssize_t n = pread(j->copies_fd, text + len,
+			    (gsize)st.st_size - len, (off_t)len);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				goto FAIL;
+			if (n == 0)
+				break;
+			len += (gsize)n;
+		}
+	}
+	while (i < len) {
+		const char *nl = memchr(text + i, '\n', len - i);
+
+		if (nl == NULL || nl - (text + i) < 3 || text[i + 1] != ' ' ||
+		    (text[i] != 'c' && text[i] != 'd'))
+			break;
+		g_hash_table_insert(j->slots, g_strndup(text + i + 2,
+		    (gsize)(nl - (text + i) - 2)), GSIZE_TO_POINTER(i + 1));
+		i = (gsize)(nl - text) + 1;
+	}
+	if (i < len && ftruncate(j->copies_fd, (off_t)i) != 0)
+		goto FAIL;
+	j->end = i;
+	return TRUE;
+FAIL:
+	e = errno;
+	g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", path,
+	    g_strerror(e));
+	return FALSE;
+}
+
 OpmJournal *
 opm_journal_open(const char *state_dir, const char *list, const char *key,
     gint64 now, gint64 done_lifetime, gint64 pending_lifetime,
@@ -293,14 +351,8 @@ opm_journal_open(const char *state_dir, const char *list, const char *key,
 	j = g_new0(OpmJournal, 1);
 	j->dir = g_steal_pointer(&dir);
 	j->fd = fd;
-	j->dir_fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (j->dir_fd < 0) {
-		e = errno;
-		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", j->dir,
-		    g_strerror(e));
-		opm_journal_close(j);
-		return NULL;
-	}
+	j->copies_fd = -1;
+	j->slots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	(void)g_file_get_contents(sf, &text, NULL, NULL);
 	j->state = parse_state(text, &when);
 	if (j->state != OPM_POST_NEW &&
@@ -317,6 +369,10 @@ opm_journal_open(const char *state_dir, const char *list, const char *key,
 				(void)g_unlink(p);
 			}
 		j->state = OPM_POST_NEW;
+	}
+	if (!load_copies(j, error)) {
+		opm_journal_close(j);
+		return NULL;
 	}
 	if (j->state == OPM_POST_NEW) {
 		g_autofree char *t = g_strdup_printf("pending %" G_GINT64_FORMAT
@@ -337,106 +393,118 @@ opm_journal_state(OpmJournal *j)
 	return j->state;
 }
 
-static char *
-copy_file(const char *copy_id)
+/* Offset of copy_id's line in the copies file, or -1. */
+static gint64
+slot_of(OpmJournal *j, const char *copy_id)
 {
-	g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
-	    copy_id, -1);
+	gpointer v = g_hash_table_lookup(j->slots, copy_id);
 
-	return g_strdup_printf("c-%.32s", h);
+	return v != NULL ? (gint64)GPOINTER_TO_SIZE(v) - 1 : -1;
 }
 
 gboolean
 opm_journal_has(OpmJournal *j, const char *copy_id)
 {
-	g_autofree char *name = copy_file(copy_id);
-	g_autofree char *path = g_build_filename(j->dir, name, NULL);
+	gint64 at = slot_of(j, copy_id);
+	char mark = 0;
 
-	return g_file_test(path, G_FILE_TEST_EXISTS);
+	/* read from the file: the hand-over process marks it */
+	return at >= 0 && pread(j->copies_fd, &mark, 1, (off_t)at) == 1 &&
+	    mark == 'd';
 }
 
-/* Create the claim file of copy_id, unsynced; TRUE when it exists.
- * *made: it was created now. */
+/* Append lines for ids (mark 'c' or 'd') to the copies file durably, in
+ * one write: a full disk refuses them all, and leaves nothing behind. */
 static gboolean
-make_claim(OpmJournal *j, const char *copy_id, gboolean *made,
-    GError **error)
+append_slots(OpmJournal *j, GPtrArray *ids, char mark, GError **error)
 {
-	g_autofree char *name = copy_file(copy_id);
-	g_autofree char *path = g_strdup_printf("%s/%s.claim", j->dir, name);
-	g_autofree char *text = g_strdup_printf("%s\n", copy_id);
-	gsize len = strlen(text);
-	int fd, e = 0;
+	g_autoptr(GString) text = g_string_new(NULL);
+	g_autofree char *path = NULL;
+	gsize off = 0;
+	int e = 0;
 
-	*made = FALSE;
-	if (g_file_test(path, G_FILE_TEST_EXISTS))
+	if (ids->len == 0)
 		return TRUE;
-	*made = TRUE;
-	/* with content, so that a full disk refuses the claim */
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		e = errno;
-	else if (write(fd, text, len) != (ssize_t)len)
-		e = errno != 0 ? errno : ENOSPC;
-	if (fd >= 0 && close(fd) != 0 && e == 0)
+	for (guint i = 0; i < ids->len; i++)
+		g_string_append_printf(text, "%c %s\n", mark,
+		    (char *)ids->pdata[i]);
+	while (off < text->len && e == 0) {
+		ssize_t n = pwrite(j->copies_fd, text->str + off,
+		    text->len - off, (off_t)(j->end + off));
+
+		if (n < 0 && errno != EINTR)
+			e = errno;
+		else if (n == 0)
+			e = ENOSPC;
+		else if (n > 0)
+			off += (gsize)n;
+	}
+	if (e == 0 && fdatasync(j->copies_fd) != 0)
 		e = errno;
 	if (e != 0) {
-		(void)g_unlink(path);
+		(void)ftruncate(j->copies_fd, (off_t)j->end);
+		path = g_build_filename(j->dir, "copies", NULL);
 		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", path,
 		    g_strerror(e));
 		return FALSE;
 	}
+	/* a new file needs its directory entry synced too, once */
+	if (!j->copies_synced && !sync_dir(j->dir, error))
+		return FALSE;
+	j->copies_synced = TRUE;
+	off = j->end;
+	for (guint i = 0; i < ids->len; i++) {
+		g_hash_table_insert(j->slots, g_strdup(ids->pdata[i]),
+		    GSIZE_TO_POINTER(off + 1));
+		off += strlen(ids->pdata[i]) + 3;
+	}
+	j->end = off;
 	return TRUE;
 }
 
 gboolean
 opm_journal_claim(OpmJournal *j, const char *copy_id, GError **error)
 {
-	gboolean made;
+	const char *one[2] = {copy_id, NULL};
 
-	if (!make_claim(j, copy_id, &made, error))
-		return FALSE;
-	return !made || sync_dir(j->dir, error);
+	return opm_journal_claim_all(j, one, error);
 }
 
 gboolean
 opm_journal_claim_all(OpmJournal *j, const char *const *ids, GError **error)
 {
-	gboolean made, any = FALSE;
+	g_autoptr(GPtrArray) fresh = g_ptr_array_new();
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
-	for (const char *const *id = ids; *id != NULL; id++) {
-		if (opm_journal_has(j, *id))
-			continue;
-		if (!make_claim(j, *id, &made, error))
-			return FALSE;
-		any = any || made;
-	}
-	return !any || sync_dir(j->dir, error);
+	for (const char *const *id = ids; *id != NULL; id++)
+		if (slot_of(j, *id) < 0 && g_hash_table_add(seen, (gpointer)*id))
+			g_ptr_array_add(fresh, (gpointer)*id);
+	return append_slots(j, fresh, 'c', error);
 }
 
 void
 opm_journal_commit_of(OpmJournal *j, const char *copy_id, OpmCommit *out)
 {
-	g_autofree char *name = copy_file(copy_id);
-
-	out->record = g_build_filename(j->dir, name, NULL);
-	out->claim = g_strconcat(out->record, ".claim", NULL);
-	out->dir_fd = j->dir_fd;
+	out->fd = j->copies_fd;
+	out->offset = slot_of(j, copy_id);
+	g_warn_if_fail(out->offset >= 0);
 }
 
 gboolean
 opm_journal_record(OpmJournal *j, const char *copy_id, GError **error)
 {
-	g_autofree char *name = copy_file(copy_id);
-	g_autofree char *text = g_strdup_printf("%s\n", copy_id);
-	g_autofree char *claim = g_build_filename(j->dir, name, NULL);
-	g_autofree char *path = g_strdup(claim);
-	char *tmp = claim;
+	OpmCommit c = {j->copies_fd, slot_of(j, copy_id)};
+	g_autoptr(GPtrArray) one = g_ptr_array_new();
 
-	claim = g_strconcat(tmp, ".claim", NULL);
-	g_free(tmp);
-	if (rename(claim, path) == 0)
+	if (c.offset >= 0 && opm_commit_run(&c))
 		return TRUE; /* synced with the state at the end of the post */
-	return write_file(j->dir, name, text, error);
+	if (c.offset < 0) {
+		g_ptr_array_add(one, (gpointer)copy_id);
+		return append_slots(j, one, 'd', error);
+	}
+	g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s/copies: %s", j->dir,
+	    g_strerror(errno));
+	return FALSE;
 }
 
 gboolean
@@ -444,6 +512,14 @@ opm_journal_finish(OpmJournal *j, gint64 now, GError **error)
 {
 	g_autofree char *t = g_strdup_printf("done %" G_GINT64_FORMAT "\n", now);
 
+	/* the records the hand-over processes made, before the state */
+	if (fdatasync(j->copies_fd) != 0) {
+		int e = errno;
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s/copies: %s",
+		    j->dir, g_strerror(e));
+		return FALSE;
+	}
 	if (!write_file(j->dir, "state", t, error))
 		return FALSE;
 	j->state = OPM_POST_DONE;
@@ -462,8 +538,9 @@ opm_journal_close(OpmJournal *j)
 {
 	if (j == NULL)
 		return;
-	if (j->dir_fd > 0)
-		close(j->dir_fd);
+	if (j->copies_fd >= 0)
+		close(j->copies_fd);
+	g_clear_pointer(&j->slots, g_hash_table_unref);
 	if (j->fd >= 0)
 		close(j->fd); /* releases the lock */
 	g_free(j->dir);

@@ -6,8 +6,8 @@
  *	digest of the signed data), which is the same on every retry of the
  *	sending MTA whatever headers the MTA adds.  Its entry is a directory
  *	STATE/posts/LIST/xx/KEY holding a "state" file ("pending TIME" while
- *	copies are being queued, "done TIME" once all are) and one file per
- *	copy queued.  A done entry makes the post a replay; a pending entry
+ *	copies are being queued, "done TIME" once all are) and a "copies"
+ *	file with one line per copy claimed, marked when it was queued.  A done entry makes the post a replay; a pending entry
  *	whose lock is free makes it a retry, which sends only the copies not
  *	yet recorded.  A "lock" file beside it, never replaced, is flock()ed
  *	while a fan-out runs,
@@ -70,9 +70,10 @@ gboolean opm_journal_claim_all(OpmJournal *j, const char *const *ids,
 void opm_journal_commit_of(OpmJournal *j, const char *copy_id,
     OpmCommit *out);
 
-/* After the MTA took copy_id: turn its claim into the record (a rename,
- * which needs no new space), or write the record when there is no claim.
- * Durable (directory synced). */
+/* After the MTA took copy_id: mark its claim as the record (one byte
+ * written in place, which needs no new space, synced with the state at
+ * the end of the post), or append the record durably when there is no
+ * claim. */
 gboolean opm_journal_record(OpmJournal *j, const char *copy_id,
     GError **error);
 

@@ -36,20 +36,20 @@ G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_ctx_t, gpgme_release, NULL)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_data_t, gpgme_data_release, NULL)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_key_t, gpgme_key_unref, NULL)
 
-/* What makes a queued copy count as sent: rename claim to record (the
- * directory, dir_fd, is synced later with the post's state).  Carried out
- * by whichever process learns first that the MTA took the copy, so that a
- * worker killed meanwhile cannot leave a sent copy unrecorded. */
+/* What makes a queued copy count as sent: the byte at offset in the
+ * journal's copies file fd becomes "d" (the file is synced later with the
+ * post's state).  Carried out by whichever process learns first that the
+ * MTA took the copy, so that a worker killed meanwhile cannot leave a
+ * sent copy unrecorded. */
 typedef struct {
-	char *claim;  /* absolute paths, owned */
-	char *record;
-	int dir_fd;   /* not owned */
+	int fd;        /* not owned; -1: nothing to do */
+	gint64 offset;
 } OpmCommit;
 
 /* Carry it out: only async-signal-safe calls, so a child forked by a
  * threaded process may run it.  TRUE on success. */
 gboolean opm_commit_run(const OpmCommit *c);
-void opm_commit_clear(OpmCommit *c); /* frees the paths */
+void opm_commit_clear(OpmCommit *c); /* forgets it */
 
 /* Return a copy of s fit to stand in a log line or an SMTP reply: printable
  * ASCII only, everything else replaced by '?', at most max bytes.

@@ -67,14 +67,15 @@ opm_envelope_address(const char *arg)
 gboolean
 opm_commit_run(const OpmCommit *c)
 {
-	/* a rename survives the death of any process at once; the journal
-	 * syncs the directory when it writes the post's state */
-	return rename(c->claim, c->record) == 0;
+	/* the write survives the death of any process at once; the journal
+	 * syncs the file when it writes the post's state */
+	return c->fd >= 0 && c->offset >= 0 &&
+	    pwrite(c->fd, "d", 1, (off_t)c->offset) == 1;
 }
 
 void
 opm_commit_clear(OpmCommit *c)
 {
-	g_clear_pointer(&c->claim, g_free);
-	g_clear_pointer(&c->record, g_free);
+	c->fd = -1;
+	c->offset = -1;
 }

@@ -114,6 +114,89 @@ START_TEST(a_claim_is_not_a_record)
 }
 END_TEST
 
+/* The commit the injector's hand-over process carries out, after the
+ * milter forked it: the copy counts as sent for the milter at once and
+ * for a retry, and only the copies so committed do. */
+START_TEST(a_commit_in_another_process_records_the_copy)
+{
+	g_autofree char *dir = tu_tmpdir("journal");
+	g_autoptr(GError) error = NULL;
+	const char *ids[] = {"copy:alice@example.org", "copy:bob@example.org",
+	    "notice:dave@example.org", NULL};
+	OpmCommit c = {-1, -1};
+	OpmJournal *j = opm_journal_open(dir, LIST, "c0c0", 1, 30 * DAY,
+	    10 * DAY, &error);
+	int status;
+	pid_t pid;
+
+	ck_assert_msg(opm_journal_claim_all(j, ids, &error), "claim: %s",
+	    error != NULL ? error->message : "");
+	/* claiming again adds nothing */
+	ck_assert(opm_journal_claim_all(j, ids, &error));
+	opm_journal_commit_of(j, "copy:bob@example.org", &c);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(opm_commit_run(&c) ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the commit failed in the child");
+	opm_commit_clear(&c);
+	ck_assert_msg(opm_journal_has(j, "copy:bob@example.org"),
+	    "got bob's copy unrecorded after the child's commit");
+	ck_assert_msg(!opm_journal_has(j, "copy:alice@example.org") &&
+	    !opm_journal_has(j, "notice:dave@example.org"),
+	    "got an uncommitted claim counted as sent");
+	opm_journal_close(j);
+
+	j = opm_journal_open(dir, LIST, "c0c0", 2, 30 * DAY, 10 * DAY, &error);
+	ck_assert_int_eq(opm_journal_state(j), OPM_POST_PENDING);
+	ck_assert(opm_journal_has(j, "copy:bob@example.org"));
+	ck_assert(!opm_journal_has(j, "copy:alice@example.org"));
+	ck_assert(opm_journal_record(j, "copy:alice@example.org", &error));
+	opm_journal_close(j);
+	j = opm_journal_open(dir, LIST, "c0c0", 3, 30 * DAY, 10 * DAY, &error);
+	ck_assert(opm_journal_has(j, "copy:alice@example.org"));
+	ck_assert(opm_journal_has(j, "copy:bob@example.org"));
+	ck_assert(!opm_journal_has(j, "notice:dave@example.org"));
+	opm_journal_close(j);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/* A machine that failed in the middle of appending claims leaves a line
+ * cut short: it is dropped, and what was written whole still counts. */
+START_TEST(a_torn_claim_is_dropped)
+{
+	g_autofree char *dir = tu_tmpdir("journal");
+	g_autoptr(GError) error = NULL;
+	g_autofree char *copies = NULL;
+	g_autofree char *text = NULL;
+	OpmJournal *j = opm_journal_open(dir, LIST, "d0d0", 1, 30 * DAY,
+	    10 * DAY, &error);
+
+	ck_assert(opm_journal_record(j, "copy:alice@example.org", &error));
+	opm_journal_close(j);
+	copies = g_build_filename(dir, "posts", LIST, "d0", "d0d0", "copies",
+	    NULL);
+	ck_assert_msg(g_file_get_contents(copies, &text, NULL, NULL),
+	    "no copies file at %s", copies);
+	tu_write(copies, "%sd copy:bob@exa", text);
+	j = opm_journal_open(dir, LIST, "d0d0", 2, 30 * DAY, 10 * DAY, &error);
+	ck_assert_msg(j != NULL, "open: %s", error != NULL ? error->message : "");
+	ck_assert(opm_journal_has(j, "copy:alice@example.org"));
+	ck_assert(!opm_journal_has(j, "copy:bob@example.org"));
+	ck_assert(opm_journal_record(j, "copy:carol@example.org", &error));
+	opm_journal_close(j);
+	j = opm_journal_open(dir, LIST, "d0d0", 3, 30 * DAY, 10 * DAY, &error);
+	ck_assert(opm_journal_has(j, "copy:alice@example.org"));
+	ck_assert(opm_journal_has(j, "copy:carol@example.org"));
+	ck_assert(!opm_journal_has(j, "copy:bob@example.org"));
+	opm_journal_close(j);
+	tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(entries_expire)
 {
 	g_autofree char *dir = tu_tmpdir("journal");
@@ -217,6 +300,8 @@ main(void)
 	tcase_add_test(tc, key_depends_on_every_input);
 	tcase_add_test(tc, new_pending_done);
 	tcase_add_test(tc, a_claim_is_not_a_record);
+	tcase_add_test(tc, a_commit_in_another_process_records_the_copy);
+	tcase_add_test(tc, a_torn_claim_is_dropped);
 	tcase_add_test(tc, entries_expire);
 	tcase_add_test(tc, forget_removes_the_entry);
 	tcase_add_test(tc, lock_is_released_when_the_holder_dies);
