@@ -15,8 +15,11 @@
  *	     members serves them all: the result is split into one message
  *	     per member, its own session-key packet and the shared encrypted
  *	     data (lib/pgp.c); from BATCH_PARALLEL_MIN members on, the list is
- *	     cut in two halves encrypted side by side, one gpg each, so that
- *	     both cores work on a large list; per-member mode runs one
+ *	     dealt into two halves encrypted side by side, one gpg each, so
+ *	     that both cores work on a large list (dealt in keyring order:
+ *	     gpg's look-up of a recipient reads the keyring up to its key, so
+ *	     two halves cut in that order would not take equally long);
+ *	     per-member mode runs one
  *	     operation per member and is the reference the tests compare
  *	     against;
  *	     a member whose key cannot be used gets a notice without content;
@@ -118,11 +121,10 @@ batch_message(Batch *b, const OpmMember *m)
 	return opm_pgp_split_message(b->split[at >> 24], (guint)(at & 0xffffff));
 }
 
-/* One part: sign and encrypt to rcpts[from, to), then split. */
+/* One part: sign and encrypt to rcpts, then split. */
 typedef struct {
 	OpmList *list;
-	GPtrArray *rcpts;
-	guint from, to;
+	GPtrArray *rcpts;     /* OpmMember *, not owned */
 	GBytes *inner;
 	gpgme_ctx_t ctx;      /* NULL: take one from the list's pool */
 	OpmPgpSplit *split;   /* result */
@@ -141,7 +143,7 @@ part_encrypt(gpointer data)
 
 	if (ctx == NULL)
 		return NULL;
-	for (guint i = p->from; i < p->to; i++)
+	for (guint i = 0; i < p->rcpts->len; i++)
 		g_ptr_array_add(fprs, ((OpmMember *)p->rcpts->pdata[i])->fpr);
 	g_ptr_array_add(fprs, NULL);
 	armored = opm_sign_encrypt(ctx, p->list->list_gpgkey,
@@ -152,6 +154,16 @@ part_encrypt(gpointer data)
 	if (p->ctx == NULL)
 		opm_gpg_release(p->list, ctx);
 	return NULL;
+}
+
+static gint
+by_position(gconstpointer a, gconstpointer b)
+{
+	const OpmMember *ma = *(OpmMember *const *)a;
+	const OpmMember *mb = *(OpmMember *const *)b;
+
+	return ma->key->position < mb->key->position ? -1 :
+	    ma->key->position > mb->key->position;
 }
 
 /*
@@ -167,18 +179,29 @@ batch_encrypt(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
 	Part parts[BATCH_PARTS];
 	guint nparts = rcpts->len >= BATCH_PARALLEL_MIN &&
 	    g_get_num_processors() > 1 ? BATCH_PARTS : 1;
+	g_autoptr(GPtrArray) order = g_ptr_array_copy(rcpts, NULL, NULL);
+	GPtrArray *share[BATCH_PARTS] = {NULL};
 	GThread *helper = NULL;
 	gboolean ok = TRUE;
 
+	/* gpg finds each recipient by reading the keyring from its start:
+	 * deal the members out in keyring order so that each part's gpg
+	 * reads about as much as the other's */
+	g_ptr_array_sort(order, by_position);
 	for (guint p = 0; p < nparts; p++)
-		parts[p] = (Part){list, rcpts, rcpts->len * p / nparts,
-		    rcpts->len * (p + 1) / nparts, inner, p == 0 ? ctx : NULL,
+		share[p] = g_ptr_array_new();
+	for (guint i = 0; i < order->len; i++)
+		g_ptr_array_add(share[i % nparts], order->pdata[i]);
+	for (guint p = 0; p < nparts; p++)
+		parts[p] = (Part){list, share[p], inner, p == 0 ? ctx : NULL,
 		    NULL, NULL};
 	if (nparts > 1)
 		helper = g_thread_new("encrypt", part_encrypt, &parts[1]);
 	part_encrypt(&parts[0]);
 	if (helper != NULL)
 		g_thread_join(helper);
+	for (guint p = 0; p < nparts; p++)
+		g_ptr_array_unref(share[p]);
 	for (guint p = 0; p < nparts; p++) {
 		b->split[p] = parts[p].split;
 		if (parts[p].error != NULL) {

@@ -223,6 +223,7 @@ opm_keys_load(OpmList *list, GError **error)
 	g_autoptr(GHashTable) all = NULL;
 	gpgme_error_t err;
 	gpgme_key_t key;
+	guint position = 0;
 
 	if (ctx == NULL)
 		return FALSE;
@@ -236,6 +237,7 @@ opm_keys_load(OpmList *list, GError **error)
 		OpmKeyInfo *k = key_info_from_gpgme(key);
 
 		gpgme_key_unref(key);
+		k->position = position++;
 		g_hash_table_replace(all, k->fpr, k);
 	}
 	if (gpgme_err_code(err) != GPG_ERR_EOF)

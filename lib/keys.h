@@ -27,6 +27,9 @@ struct OpmKeyInfo {
 	GPtrArray *subkeys;  /* OpmSubkeyInfo *, [0] is the primary key */
 	GPtrArray *emails;   /* char *, normalized addresses of valid UIDs */
 	gboolean has_secret;
+	guint position;      /* where the keyring holds it, counted from 0:
+				gpg looks a recipient up by reading the
+				keyring from the start */
 };
 
 void opm_key_info_free(OpmKeyInfo *k); /* accepts NULL */
