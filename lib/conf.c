@@ -164,8 +164,24 @@ opm_hash_name(int algo)
 	return "unknown";
 }
 
-gboolean
-opm_parse_duration(const char *s, gint64 *out)
+typedef struct {
+	char suffix;
+	gint64 mul;
+} Unit;
+
+static const Unit duration_units[] = {
+	{'s', 1}, {'m', 60}, {'h', 3600}, {'d', DAY}, {'w', 7 * DAY}, {0, 0},
+};
+
+static const Unit size_units[] = {
+	{'k', 1024}, {'K', 1024}, {'m', 1024 * 1024}, {'M', 1024 * 1024},
+	{'g', 1024 * 1024 * 1024}, {'G', 1024 * 1024 * 1024}, {0, 0},
+};
+
+/* A decimal number, optionally followed by one of the units' suffixes,
+ * times that unit; FALSE when malformed or too large. */
+static gboolean
+parse_scaled(const char *s, const Unit *units, gint64 *out)
 {
 	char *end;
 	gint64 v, mul = 1;
@@ -176,14 +192,15 @@ opm_parse_duration(const char *s, gint64 *out)
 	v = g_ascii_strtoll(s, &end, 10);
 	if (errno != 0)
 		return FALSE;
-	switch (*end) {
-	case '\0': break;
-	case 's': mul = 1; end++; break;
-	case 'm': mul = 60; end++; break;
-	case 'h': mul = 3600; end++; break;
-	case 'd': mul = DAY; end++; break;
-	case 'w': mul = 7 * DAY; end++; break;
-	default: return FALSE;
+	if (*end != '\0') {
+		const Unit *u = units;
+
+		while (u->suffix != '\0' && u->suffix != *end)
+			u++;
+		if (u->suffix == '\0')
+			return FALSE;
+		mul = u->mul;
+		end++;
 	}
 	if (*end != '\0' || v > G_MAXINT64 / mul)
 		return FALSE;
@@ -192,28 +209,15 @@ opm_parse_duration(const char *s, gint64 *out)
 }
 
 gboolean
+opm_parse_duration(const char *s, gint64 *out)
+{
+	return parse_scaled(s, duration_units, out);
+}
+
+gboolean
 opm_parse_size(const char *s, gint64 *out)
 {
-	char *end;
-	gint64 v, mul = 1;
-
-	if (s == NULL || !g_ascii_isdigit(*s))
-		return FALSE;
-	errno = 0;
-	v = g_ascii_strtoll(s, &end, 10);
-	if (errno != 0)
-		return FALSE;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': mul = 1024; end++; break;
-	case 'm': case 'M': mul = 1024 * 1024; end++; break;
-	case 'g': case 'G': mul = 1024 * 1024 * 1024; end++; break;
-	default: return FALSE;
-	}
-	if (*end != '\0' || v > G_MAXINT64 / mul)
-		return FALSE;
-	*out = v * mul;
-	return TRUE;
+	return parse_scaled(s, size_units, out);
 }
 
 char *

@@ -134,7 +134,8 @@ static GOptionEntry entries[] = {
 	    "fewer repetitions", NULL},
 	{"max-post-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &opt_max_post,
 	    "leave out a scenario whose gpg work alone (the floor) takes "
-	    "longer a post (default 40; 0: run everything)", "S"},
+	    "longer than S seconds a post (default 40; 0: run everything)",
+	    "S"},
 	{"make-posts", 0, 0, G_OPTION_ARG_FILENAME, &opt_make_posts,
 	    "only sign posts of the first series and size into DIR, as "
 	    "NNN.eml, and print the list and poster addresses", "DIR"},

@@ -210,9 +210,17 @@ pf_free_port()
 # pf_wait_port PORT TIMEOUT: wait until 127.0.0.1:PORT accepts connections.
 pf_wait_port()
 {
+	pf_wait_until "$2" pf_port_open "$1"
+}
+
+# pf_wait_until TIMEOUT COMMAND...: run COMMAND every tenth of a second
+# until it succeeds (status 0), or TIMEOUT seconds have passed (status 1).
+pf_wait_until()
+{
 	_pf_n=0
-	_pf_max=`expr "$2" \* 10`
-	while ! pf_port_open "$1"
+	_pf_max=`expr "$1" \* 10`
+	shift
+	until "$@"
 	do
 		_pf_n=`expr $_pf_n + 1`
 		if test $_pf_n -ge $_pf_max
@@ -531,36 +539,14 @@ pf_queue_empty()
 # pf_wait_queue_empty DIR TIMEOUT: wait until Postfix holds no message.
 pf_wait_queue_empty()
 {
-	_pf_n=0
-	_pf_max=`expr "$2" \* 10`
-	while ! pf_queue_empty "$1"
-	do
-		_pf_n=`expr $_pf_n + 1`
-		if test $_pf_n -ge $_pf_max
-		then
-			return 1
-		fi
-		sleep 0.1 2>/dev/null || sleep 1
-	done
-	return 0
+	pf_wait_until "$2" pf_queue_empty "$1"
 }
 
 # pf_wait_log DIR ERE TIMEOUT: wait until a line of DIR/maillog matches
 # the extended regular expression ERE; print the matching lines.
 pf_wait_log()
 {
-	_pf_n=0
-	_pf_max=`expr "$3" \* 10`
-	while ! grep -E -e "$2" "$1/maillog" 2>/dev/null
-	do
-		_pf_n=`expr $_pf_n + 1`
-		if test $_pf_n -ge $_pf_max
-		then
-			return 1
-		fi
-		sleep 0.1 2>/dev/null || sleep 1
-	done
-	return 0
+	pf_wait_until "$3" grep -E -e "$2" "$1/maillog" 2>/dev/null
 }
 
 # pf_sink_size DIR: total bytes the sink holds.
