@@ -14,11 +14,12 @@
  *	     FanoutMode split (the default) one sign+encrypt operation to all
  *	     members serves them all: the result is split into one message
  *	     per member, its own session-key packet and the shared encrypted
- *	     data (lib/pgp.c); from BATCH_PARALLEL_MIN members on, the list is
- *	     dealt into two halves encrypted side by side, one gpg each, so
- *	     that both cores work on a large list (dealt in keyring order:
- *	     gpg's look-up of a recipient reads the keyring up to its key, so
- *	     two halves cut in that order would not take equally long);
+ *	     data, whose armor is computed once and copied (lib/pgp.c);
+ *	     from BATCH_PARALLEL_MIN members on, the list is dealt into two
+ *	     halves encrypted side by side, one gpg each, so that both
+ *	     cores work on a large list (dealt in keyring order: gpg's
+ *	     look-up of a recipient reads the keyring up to its key, so two
+ *	     halves cut in that order would not take equally long);
  *	     per-member mode runs one
  *	     operation per member and is the reference the tests compare
  *	     against;
@@ -85,14 +86,17 @@ deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
 
 typedef struct {
 	OpmPgpSplit *split[BATCH_PARTS];
+	OpmPgpArmorer *armor[BATCH_PARTS];
 	GHashTable *by_keyid; /* key ID -> (part << 24 | index) + 1 */
 } Batch;
 
 static void
 batch_clear(Batch *b)
 {
-	for (int p = 0; p < BATCH_PARTS; p++)
+	for (int p = 0; p < BATCH_PARTS; p++) {
+		g_clear_pointer(&b->armor[p], opm_pgp_armorer_free);
 		g_clear_pointer(&b->split[p], opm_pgp_split_free);
+	}
 	g_clear_pointer(&b->by_keyid, g_hash_table_unref);
 }
 
@@ -112,13 +116,14 @@ batch_index(Batch *b, const OpmMember *m)
 	return -1;
 }
 
-/* m's binary message in b.  (transfer full) */
+/* m's armored message in b.  (transfer full) */
 static GBytes *
 batch_message(Batch *b, const OpmMember *m)
 {
 	gint at = batch_index(b, m);
 
-	return opm_pgp_split_message(b->split[at >> 24], (guint)(at & 0xffffff));
+	return opm_pgp_armorer_message(b->armor[at >> 24],
+	    (guint)(at & 0xffffff));
 }
 
 /* One part: sign and encrypt to rcpts, then split. */
@@ -220,6 +225,8 @@ batch_encrypt(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
 		return FALSE;
 	b->by_keyid = g_hash_table_new(g_str_hash, g_str_equal);
 	for (guint p = 0; p < nparts; p++)
+		b->armor[p] = opm_pgp_armorer_new(b->split[p], "MESSAGE");
+	for (guint p = 0; p < nparts; p++)
 		for (guint i = 0; i < b->split[p]->pkesks->len; i++)
 			g_hash_table_insert(b->by_keyid,
 			    g_array_index(b->split[p]->pkesks, OpmPkesk, i).keyid,
@@ -269,7 +276,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	g_autoptr(GBytes) inner = NULL;
 	g_autoptr(OpmCopyFrame) frame = NULL;
 	gpgme_ctx_t ctx = NULL;
-	Batch batch = {{NULL}, NULL};
+	Batch batch = {{NULL}, {NULL}, NULL};
 	OpmMember *poster = v->member;
 	gboolean ok = FALSE;
 
@@ -351,9 +358,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		g_autoptr(GError) kerr = NULL;
 
 		if (batch.by_keyid != NULL) {
-			g_autoptr(GBytes) bin = batch_message(&batch, m);
-
-			cipher = opm_pgp_armor(bin, "MESSAGE");
+			cipher = batch_message(&batch, m);
 		} else {
 			const char *one[2] = {m->fpr, NULL};
 

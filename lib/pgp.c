@@ -3,7 +3,8 @@
  *	pgp - OpenPGP message splitting and ASCII armor
  * SYNOPSIS
  *	opm_pgp_split(), opm_pgp_split_message(), opm_pgp_split_free(),
- *	opm_pgp_armor(), opm_pgp_dearmor()
+ *	opm_pgp_armor(), opm_pgp_armorer_new(), opm_pgp_armorer_message(),
+ *	opm_pgp_armorer_free(), opm_pgp_dearmor()
  * DESCRIPTION
  *	Reads packet headers only (RFC 4880 section 4.2, old and new
  *	formats, partial body lengths); never looks inside the encrypted
@@ -244,14 +245,76 @@ static const guint32 crc24_table[256] = {
 	0xd11cce, 0x575035, 0x5bc9c3, 0xdd8538,
 };
 
+#define CRC24_INIT 0xB704CEu
+#define CRC24_POLY 0x1864CFBu
+
+/* The CRC register after the n bytes at p, starting from crc. */
+static guint32
+crc24_update(guint32 crc, const guint8 *p, gsize n)
+{
+	for (gsize i = 0; i < n; i++)
+		crc = ((crc << 8) ^ crc24_table[((crc >> 16) ^ p[i]) & 0xff]) &
+		    0xFFFFFFu;
+	return crc;
+}
+
 static guint32
 crc24(const guint8 *p, gsize n)
 {
-	guint32 crc = 0xB704CEu;
+	return crc24_update(CRC24_INIT, p, n);
+}
 
-	for (gsize i = 0; i < n; i++)
-		crc = (crc << 8) ^ crc24_table[((crc >> 16) ^ p[i]) & 0xff];
-	return crc & 0xFFFFFFu;
+/* a * b modulo the CRC-24 generator, as polynomials over GF(2). */
+static guint32
+crc24_mul(guint32 a, guint32 b)
+{
+	guint32 r = 0;
+
+	for (int i = 23; i >= 0; i--) {
+		r <<= 1;
+		if (r & 0x1000000u)
+			r ^= CRC24_POLY;
+		if ((b >> i) & 1)
+			r ^= a;
+	}
+	return r;
+}
+
+/* x^(8n) modulo the generator: what n zero bytes do to the register. */
+static guint32
+crc24_shift(gsize n)
+{
+	guint32 r = 1, base = 0x100; /* x^8 */
+
+	for (; n > 0; n >>= 1) {
+		if (n & 1)
+			r = crc24_mul(r, base);
+		base = crc24_mul(base, base);
+	}
+	return r;
+}
+
+/* Append the base64 of the n bytes at p in lines of 64 characters, each
+ * ended by LF. */
+static void
+append_base64_lines(GString *out, const guint8 *p, gsize n)
+{
+	g_autofree char *b64 = g_base64_encode(p, n);
+	gsize len = strlen(b64);
+
+	for (gsize i = 0; i < len; i += 64) {
+		g_string_append_len(out, b64 + i, (gssize)MIN(64, len - i));
+		g_string_append_c(out, '\n');
+	}
+}
+
+static void
+append_armor_tail(GString *out, guint32 crc, const char *type)
+{
+	guint8 c[3] = {(guint8)(crc >> 16), (guint8)(crc >> 8), (guint8)crc};
+	g_autofree char *cb64 = g_base64_encode(c, 3);
+
+	g_string_append_printf(out, "=%s\n-----END PGP %s-----\n", cb64, type);
 }
 
 GBytes *
@@ -259,19 +322,97 @@ opm_pgp_armor(GBytes *binary, const char *type)
 {
 	gsize n;
 	const guint8 *p = g_bytes_get_data(binary, &n);
-	g_autofree char *b64 = g_base64_encode(p, n);
-	guint32 crc = crc24(p, n);
-	guint8 c[3] = {(guint8)(crc >> 16), (guint8)(crc >> 8), (guint8)crc};
-	g_autofree char *cb64 = g_base64_encode(c, 3);
-	gsize len = strlen(b64);
-	GString *out = g_string_sized_new(len + len / 64 + 128);
+	GString *out = g_string_sized_new(n / 3 * 4 + n / 48 + 128);
 
 	g_string_append_printf(out, "-----BEGIN PGP %s-----\n\n", type);
-	for (gsize i = 0; i < len; i += 64) {
-		g_string_append_len(out, b64 + i, (gssize)MIN(64, len - i));
-		g_string_append_c(out, '\n');
+	append_base64_lines(out, p, n);
+	append_armor_tail(out, crc24(p, n), type);
+	return g_string_free_to_bytes(out);
+}
+
+/*
+ * Every message of a split is PKESK_i followed by the shared data packet
+ * D.  An armor line holds 48 bytes, so once the bytes before some offset
+ * s of D fill whole lines, the lines for D[s..] are the same for every
+ * PKESK of that length modulo 48: they are made once per such length and
+ * copied.  The checksum of PKESK_i || D is the register after PKESK_i
+ * shifted through |D| zero bytes, plus the checksum of D from zero (the
+ * CRC is linear), so D is read once per post.
+ */
+#define ARMOR_LINE 48 /* bytes */
+
+struct _OpmPgpArmorer {
+	OpmPgpSplit *split; /* borrowed */
+	char *type;
+	const guint8 *data; /* D */
+	gsize n;
+	guint32 data_crc;   /* of D, from a zero register */
+	guint32 shift;      /* x^(8|D|) */
+	GString *lines[ARMOR_LINE]; /* [s]: the lines for D[s..], or NULL */
+};
+
+OpmPgpArmorer *
+opm_pgp_armorer_new(OpmPgpSplit *s, const char *type)
+{
+	OpmPgpArmorer *a = g_new0(OpmPgpArmorer, 1);
+	gsize total;
+	const guint8 *p = g_bytes_get_data(s->message, &total);
+
+	a->split = s;
+	a->type = g_strdup(type);
+	a->data = p + s->data_offset;
+	a->n = total - s->data_offset;
+	a->data_crc = crc24_update(0, a->data, a->n);
+	a->shift = crc24_shift(a->n);
+	return a;
+}
+
+void
+opm_pgp_armorer_free(OpmPgpArmorer *a)
+{
+	if (a == NULL)
+		return;
+	for (int i = 0; i < ARMOR_LINE; i++)
+		if (a->lines[i] != NULL)
+			g_string_free(a->lines[i], TRUE);
+	g_free(a->type);
+	g_free(a);
+}
+
+GBytes *
+opm_pgp_armorer_message(OpmPgpArmorer *a, guint i)
+{
+	const OpmPkesk *k = &g_array_index(a->split->pkesks, OpmPkesk, i);
+	const guint8 *pk = (const guint8 *)g_bytes_get_data(a->split->message,
+	    NULL) + k->offset;
+	gsize s = (ARMOR_LINE - k->length % ARMOR_LINE) % ARMOR_LINE;
+	GString *out = g_string_sized_new((k->length + a->n) / 3 * 4 +
+	    (k->length + a->n) / 48 + 128);
+	guint32 crc = crc24_update(CRC24_INIT, pk, k->length);
+
+	g_string_append_printf(out, "-----BEGIN PGP %s-----\n\n", a->type);
+	if (s > a->n) {
+		/* too short to share a line: the whole message here */
+		g_autofree guint8 *m = g_malloc(k->length + a->n);
+
+		memcpy(m, pk, k->length);
+		memcpy(m + k->length, a->data, a->n);
+		append_base64_lines(out, m, k->length + a->n);
+	} else {
+		g_autofree guint8 *head = g_malloc(k->length + s);
+
+		memcpy(head, pk, k->length);
+		memcpy(head + k->length, a->data, s);
+		append_base64_lines(out, head, k->length + s);
+		if (a->lines[s] == NULL) {
+			a->lines[s] = g_string_new(NULL);
+			append_base64_lines(a->lines[s], a->data + s, a->n - s);
+		}
+		g_string_append_len(out, a->lines[s]->str,
+		    (gssize)a->lines[s]->len);
 	}
-	g_string_append_printf(out, "=%s\n-----END PGP %s-----\n", cb64, type);
+	append_armor_tail(out, crc24_mul(crc, a->shift) ^ a->data_crc,
+	    a->type);
 	return g_string_free_to_bytes(out);
 }
 

@@ -43,6 +43,19 @@ GBytes *opm_pgp_split_message(OpmPgpSplit *s, guint i);
  * with CRC-24 checksum and LF line ends.  (transfer full) */
 GBytes *opm_pgp_armor(GBytes *binary, const char *type);
 
+/* The armored message of each recipient of a split, cheaply: what all
+ * share is encoded once.  Uses s, which must outlive it.  Not for two
+ * threads at once.  (transfer full): opm_pgp_armorer_free(). */
+typedef struct _OpmPgpArmorer OpmPgpArmorer;
+OpmPgpArmorer *opm_pgp_armorer_new(OpmPgpSplit *s, const char *type);
+void opm_pgp_armorer_free(OpmPgpArmorer *a); /* accepts NULL */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmPgpArmorer, opm_pgp_armorer_free)
+
+/* Exactly opm_pgp_armor(opm_pgp_split_message(s, i), type), in time
+ * proportional to the PKESK's length once the lines it shares with the
+ * others are made.  (transfer full) */
+GBytes *opm_pgp_armorer_message(OpmPgpArmorer *a, guint i);
+
 /* Undo opm_pgp_armor: the first armored block in text of the given type
  * ("MESSAGE"; NULL: any); checks the CRC when present.  NULL with an
  * OPM_ERROR_CRYPTO error.  (transfer full) */

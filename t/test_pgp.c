@@ -179,6 +179,81 @@ START_TEST(armor_round_trip_and_checksum)
 }
 END_TEST
 
+/* A new-format packet with the shortest length encoding for len. */
+static void
+packet(GByteArray *b, int tag, const guint8 *body, gsize len)
+{
+	guint8 h[6] = {(guint8)(0xC0 | tag)};
+	guint hl;
+
+	if (len < 192) {
+		h[1] = (guint8)len;
+		hl = 2;
+	} else if (len < 8384) {
+		h[1] = (guint8)(((len - 192) >> 8) + 192);
+		h[2] = (guint8)((len - 192) & 0xff);
+		hl = 3;
+	} else {
+		h[1] = 0xFF;
+		h[2] = (guint8)(len >> 24);
+		h[3] = (guint8)(len >> 16);
+		h[4] = (guint8)(len >> 8);
+		h[5] = (guint8)len;
+		hl = 6;
+	}
+	g_byte_array_append(b, h, hl);
+	g_byte_array_append(b, body, (guint)len);
+}
+
+/* Each recipient's armored message from the armorer is byte for byte
+ * the armor of that recipient's message, whatever the lengths of the
+ * session key packets (every remainder modulo an armor line's 48 bytes)
+ * and of the shared data packet. */
+START_TEST(armorer_matches_the_armor_of_each_message)
+{
+	static const gsize data_lens[] = {1, 2, 5, 30, 47, 48, 49, 100, 191,
+	    192, 1000, 8384, 100000};
+	gsize dlen = data_lens[_i];
+	GByteArray *b = g_byte_array_new();
+	g_autofree guint8 *data = g_malloc(dlen);
+	g_autoptr(GBytes) m = NULL;
+	g_autoptr(OpmPgpSplit) s = NULL;
+	g_autoptr(OpmPgpArmorer) a = NULL;
+	g_autoptr(GError) error = NULL;
+
+	for (int r = 0; r < 60; r++) {
+		/* version, key ID, ECDH, then r + 5 bytes of "MPI" */
+		guint8 body[80] = {3, 0x11, 0x22, 0x33, 0x44, 0, 0,
+		    (guint8)(r >> 8), (guint8)r, 18};
+
+		for (int k = 10; k < 10 + r + 5; k++)
+			body[k] = (guint8)(k * 7 + r);
+		packet(b, 1, body, 10 + (gsize)r + 5);
+	}
+	data[0] = 1; /* SEIPD version */
+	for (gsize k = 1; k < dlen; k++)
+		data[k] = (guint8)(k * 31 + (k >> 8));
+	packet(b, 18, data, dlen);
+	m = g_byte_array_free_to_bytes(b);
+	s = opm_pgp_split(m, &error);
+	ck_assert_msg(s != NULL, "split: %s", error != NULL ? error->message :
+	    "");
+	ck_assert_uint_eq(s->pkesks->len, 60);
+	a = opm_pgp_armorer_new(s, "MESSAGE");
+	/* twice: the second round uses the lines made in the first */
+	for (int round = 0; round < 2; round++)
+		for (guint i = 0; i < s->pkesks->len; i++) {
+			g_autoptr(GBytes) one = opm_pgp_split_message(s, i);
+			g_autoptr(GBytes) want = opm_pgp_armor(one, "MESSAGE");
+			g_autoptr(GBytes) got = opm_pgp_armorer_message(a, i);
+
+			ck_assert_msg(g_bytes_equal(got, want), "data packet of "
+			    "%zu bytes, recipient %u (round %d): got armor that "
+			    "differs from the message's own", dlen, i, round);
+		}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -188,6 +263,8 @@ main(void)
 	tcase_add_loop_test(tc, split_shapes, 0, G_N_ELEMENTS(split_cases));
 	tcase_add_test(tc, truncated_and_trailing_input_is_refused);
 	tcase_add_test(tc, armor_round_trip_and_checksum);
+	tcase_add_loop_test(tc, armorer_matches_the_armor_of_each_message, 0,
+	    13);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
