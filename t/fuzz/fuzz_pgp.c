@@ -10,7 +10,9 @@
  *
  *	1. as a binary OpenPGP message: opm_pgp_split(), then
  *	   opm_pgp_split_message() for every PKESK, each of which must be
- *	   exactly that PKESK's bytes followed by the encrypted data packet's;
+ *	   exactly that PKESK's bytes followed by the encrypted data packet's,
+ *	   and whose armor from opm_pgp_armorer_message() must be exactly
+ *	   opm_pgp_armor() of it;
  *	2. as a sequence of packets read with opm_pgp_packet_header(), which
  *	   must never move past the end of the input;
  *	3. opm_pgp_armor() then opm_pgp_dearmor(), which must give back the
@@ -64,6 +66,7 @@ split(GBytes *message)
 {
 	GError *error = NULL;
 	OpmPgpSplit *s = opm_pgp_split(message, &error);
+	OpmPgpArmorer *armorer;
 	gsize n;
 	const guint8 *p = g_bytes_get_data(message, &n);
 
@@ -75,11 +78,20 @@ split(GBytes *message)
 	}
 	if (s->pkesks->len == 0 || s->data_offset >= n)
 		abort();
+	armorer = opm_pgp_armorer_new(s, "MESSAGE");
 	for (guint i = 0; i < s->pkesks->len; i++) {
 		const OpmPkesk *k = &g_array_index(s->pkesks, OpmPkesk, i);
 		GBytes *copy = opm_pgp_split_message(s, i);
 		gsize cn;
 		const guint8 *c = g_bytes_get_data(copy, &cn);
+		GBytes *want = opm_pgp_armor(copy, "MESSAGE");
+		GBytes *got = opm_pgp_armorer_message(armorer, i);
+
+		/* the shared armor is the armor of the copy, byte for byte */
+		if (!g_bytes_equal(got, want))
+			abort();
+		g_bytes_unref(got);
+		g_bytes_unref(want);
 
 		if (k->length == 0 || k->offset + k->length > s->data_offset ||
 		    strlen(k->keyid) != 16 ||
@@ -90,6 +102,7 @@ split(GBytes *message)
 			abort();
 		g_bytes_unref(copy);
 	}
+	opm_pgp_armorer_free(armorer);
 	opm_pgp_split_free(s);
 }
 
