@@ -383,6 +383,8 @@ opm_journal_open(const char *state_dir, const char *list, const char *key,
 			opm_journal_close(j);
 			return NULL;
 		}
+		/* that synced the directory with the new copies file in it */
+		j->copies_synced = TRUE;
 	}
 	return j;
 }
