@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "mime.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -49,24 +50,6 @@ static const OpmLimits limits = {
 
 /* Where the reads end up, so that the compiler keeps them. */
 static volatile guint8 sink;
-
-/* GMime warns about broken input, which is the point: warnings are
- * dropped, but for GObject's about a bad cast.  That warning and a
- * critical mean a GLib or GMime function was called wrongly: the message
- * is printed and the harness aborts, so that libFuzzer keeps the input
- * (GLib's own fatal path would stop at a breakpoint trap, which libFuzzer
- * does not catch). */
-static void
-log_handler(const char *domain, GLogLevelFlags level, const char *message,
-    gpointer data)
-{
-	if ((level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR |
-	    G_LOG_FLAG_FATAL)) || strstr(message, " cast ") != NULL) {
-		fprintf(stderr, "%s: %s\n", domain != NULL ? domain : "GLib",
-		    message);
-		abort();
-	}
-}
 
 /* Read every byte of b. */
 static void
@@ -109,7 +92,7 @@ touch_fields(GPtrArray *a)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	g_log_set_default_handler(log_handler, NULL);
+	g_log_set_default_handler(fuzz_log_handler, NULL);
 	g_mime_init();
 	return 0;
 }

@@ -37,28 +37,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "pgp.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* GMime warns about broken input, which is the point: warnings are
- * dropped, but for GObject's about a bad cast.  That warning and a
- * critical mean a GLib or GMime function was called wrongly: the message
- * is printed and the harness aborts, so that libFuzzer keeps the input
- * (GLib's own fatal path would stop at a breakpoint trap, which libFuzzer
- * does not catch). */
-static void
-log_handler(const char *domain, GLogLevelFlags level, const char *message,
-    gpointer data)
-{
-	if ((level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR |
-	    G_LOG_FLAG_FATAL)) || strstr(message, " cast ") != NULL) {
-		fprintf(stderr, "%s: %s\n", domain != NULL ? domain : "GLib",
-		    message);
-		abort();
-	}
-}
 
 /* Split message and check every recipient's copy against it. */
 static void
@@ -147,7 +130,7 @@ dearmor(GBytes *text, const char *type)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	g_log_set_default_handler(log_handler, NULL);
+	g_log_set_default_handler(fuzz_log_handler, NULL);
 	return 0;
 }
 
