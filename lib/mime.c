@@ -71,10 +71,8 @@ opm_crlf(const char *p, gsize n)
 	return g_string_free_to_bytes(out);
 }
 
-/* Offset of the first byte after the blank line ending the header block,
- * or n when there is none. */
-static gsize
-body_offset(const char *p, gsize n)
+gsize
+opm_body_offset(const char *p, gsize n)
 {
 	gsize i = 0;
 
@@ -692,7 +690,7 @@ classify(OpmMessage *m)
 			return;
 		}
 		boundary = g_mime_multipart_get_boundary(mp);
-		body = body_offset(raw, rlen);
+		body = opm_body_offset(raw, rlen);
 		n = boundary != NULL ? raw_parts(raw + body, rlen - body,
 		    boundary, starts, ends, 3) : -1;
 		if (n != 2) {
@@ -788,7 +786,7 @@ opm_message_parse(GBytes *raw, const OpmLimits *lim)
 		    G_GINT64_FORMAT, len, lim->max_size);
 		return m;
 	}
-	body = body_offset(p, len);
+	body = opm_body_offset(p, len);
 	check_header_block(m, p, body, lim);
 	if (m->limit != OPM_LIMIT_OK)
 		return m;
@@ -982,7 +980,7 @@ opm_message_top_entity(OpmMessage *m)
 	if (out->len == 0)
 		g_string_append(out, "Content-Type: text/plain; charset=us-ascii\r\n");
 	g_string_append(out, "\r\n");
-	body = raw != NULL ? body_offset(raw, len) : 0;
+	body = raw != NULL ? opm_body_offset(raw, len) : 0;
 	if (raw != NULL)
 		g_string_append_len(out, raw + body, (gssize)(len - body));
 	return g_string_free_to_bytes(out);

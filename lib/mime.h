@@ -135,4 +135,8 @@ GBytes *opm_crlf(const char *p, gsize n);
 /* The same, appended to out. */
 void opm_crlf_append(GString *out, const char *p, gsize n);
 
+/* Offset of the first byte after the blank line ending the header block
+ * of the n bytes at p, or n when there is none. */
+gsize opm_body_offset(const char *p, gsize n);
+
 #endif

@@ -104,25 +104,14 @@ guess_sender(GBytes *raw)
 	g_autoptr(OpmConfig) conf = opmf_conf_get();
 	gsize len;
 	const char *p = g_bytes_get_data(raw, &len);
-	const char *blank = NULL;
-	g_autoptr(GBytes) head = NULL;
+	g_autoptr(GBytes) head = g_bytes_new_from_bytes(raw, 0,
+	    p != NULL ? opm_body_offset(p, len) : 0);
 	g_autoptr(OpmMessage) m = NULL;
 	g_autoptr(GPtrArray) from = NULL;
 	OpmLimits lim;
 	InternetAddressList *al;
 	char *out = NULL;
 
-	for (gsize i = 0; p != NULL && i < len && blank == NULL;) {
-		const char *nl = memchr(p + i, '\n', len - i);
-
-		if (nl == NULL)
-			break;
-		if (nl == p + i || (nl == p + i + 1 && p[i] == '\r'))
-			blank = nl + 1;
-		i = (gsize)(nl - p) + 1;
-	}
-	head = g_bytes_new_from_bytes(raw, 0, blank != NULL ?
-	    (gsize)(blank - p) : len);
 	opm_gate_limits(conf, &lim);
 	m = opm_message_parse(head, &lim);
 	from = opm_message_headers(m, "From");
