@@ -252,29 +252,18 @@ load_copies(OpmJournal *j, GError **error)
 {
 	g_autofree char *path = g_build_filename(j->dir, "copies", NULL);
 	g_autofree char *text = NULL;
+	g_autoptr(GError) rerr = NULL;
 	gsize len = 0, i = 0;
-	struct stat st;
 	int e;
 
 	j->copies_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (j->copies_fd < 0 || fstat(j->copies_fd, &st) != 0)
+	if (j->copies_fd < 0)
 		goto FAIL;
-	j->copies_synced = st.st_size > 0;
-	if (st.st_size > 0) {
-		text = g_malloc((gsize)st.st_size);
-		while (len < (gsize)st.st_size) {
-			ssize_t n = pread(j->copies_fd, text + len,
-			    (gsize)st.st_size - len, (off_t)len);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				goto FAIL;
-			if (n == 0)
-				break;
-			len += (gsize)n;
-		}
+	if (!g_file_get_contents(path, &text, &len, &rerr)) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s", rerr->message);
+		return FALSE;
 	}
+	j->copies_synced = len > 0;
 	while (i < len) {
 		const char *nl = memchr(text + i, '\n', len - i);
 

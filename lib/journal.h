@@ -7,12 +7,12 @@
  *	sending MTA whatever headers the MTA adds.  Its entry is a directory
  *	STATE/posts/LIST/xx/KEY holding a "state" file ("pending TIME" while
  *	copies are being queued, "done TIME" once all are) and a "copies"
- *	file with one line per copy claimed, marked when it was queued.  A done entry makes the post a replay; a pending entry
- *	whose lock is free makes it a retry, which sends only the copies not
- *	yet recorded.  A "lock" file beside it, never replaced, is flock()ed
- *	while a fan-out runs,
- *	so that a crash releases the lock and two copies of one post never
- *	fan out at once.
+ *	file with one line per copy claimed, marked when it was queued.  A
+ *	done entry makes the post a replay; a pending entry whose lock is
+ *	free makes it a retry, which sends only the copies not yet recorded.
+ *	A "lock" file beside it, never replaced, is flock()ed while a fan-out
+ *	runs, so that a crash releases the lock and two copies of one post
+ *	never fan out at once.
  */
 #ifndef OPM_JOURNAL_H
 #define OPM_JOURNAL_H
