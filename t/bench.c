@@ -35,7 +35,10 @@
  *		verification of the post and one encryption of it per
  *		member to that member's key ("floor/member"); and one
  *		verification plus one sign+encrypt to all members at once
- *		("floor/1op", the least split mode can do).
+ *		("floor/1op", the least split mode can do); and one
+ *		verification plus two sign+encrypts, each to every other
+ *		member, side by side on two contexts ("floor/2op", the
+ *		least split mode's two halves can do on two cores).
  *
  *	Each post goes through opmf_test_message(): the libmilter
  *	callbacks the daemon registers (connect, envelope, headers, body,
@@ -789,13 +792,79 @@ floor_encrypt(gpgme_ctx_t ctx, gpgme_key_t *to, gboolean sign, GBytes *plain)
 	return err;
 }
 
-/* floor: gpgme alone, on one context. */
+typedef struct {
+	gpgme_ctx_t ctx;
+	gpgme_key_t *to;
+	GBytes *plain;
+	gpgme_error_t err;
+} FloorHalf;
+
+static gpointer
+floor_half(gpointer data)
+{
+	FloorHalf *h = data;
+
+	h->err = floor_encrypt(h->ctx, h->to, TRUE, h->plain);
+	return NULL;
+}
+
+/* A context for home with the list key as signer, or NULL. */
+static gpgme_ctx_t
+floor_signer(const char *home)
+{
+	gpgme_ctx_t ctx = floor_context(home);
+	gpgme_key_t list_key = NULL;
+	gpgme_error_t err;
+
+	if (ctx == NULL)
+		return NULL;
+	if ((err = gpgme_get_key(ctx, opt_list_fpr, &list_key, 1)) != 0 ||
+	    (err = gpgme_signers_add(ctx, list_key)) != 0) {
+		fprintf(stderr, "bench: list key: %s\n", gpgme_strerror(err));
+		gpgme_key_unref(list_key);
+		gpgme_release(ctx);
+		return NULL;
+	}
+	gpgme_key_unref(list_key);
+	return ctx;
+}
+
+/* floor/2op: verify, then the members dealt alternately into two halves,
+ * each signed and encrypted on its own context, side by side. */
+static gpgme_error_t
+floor_two(gpgme_ctx_t ctx, gpgme_ctx_t ctx2, GPtrArray *keys, GBytes *sd,
+    GBytes *sig, GBytes *raw)
+{
+	g_autoptr(GPtrArray) even = g_ptr_array_new();
+	g_autoptr(GPtrArray) odd = g_ptr_array_new();
+	GPtrArray *half[2] = {even, odd};
+	FloorHalf h[2];
+	GThread *t;
+	gpgme_error_t err;
+
+	for (guint k = 0; k + 1 < keys->len; k++)
+		g_ptr_array_add(half[k % 2], keys->pdata[k]);
+	g_ptr_array_add(half[0], NULL);
+	g_ptr_array_add(half[1], NULL);
+	if ((err = floor_verify(ctx, sd, sig)) != 0)
+		return err;
+	h[0] = (FloorHalf){ctx, (gpgme_key_t *)half[0]->pdata, raw, 0};
+	h[1] = (FloorHalf){ctx2, (gpgme_key_t *)half[1]->pdata, raw, 0};
+	t = g_thread_new("floor", floor_half, &h[1]);
+	(void)floor_half(&h[0]);
+	g_thread_join(t);
+	return h[0].err != 0 ? h[0].err : h[1].err;
+}
+
+/* floor: gpgme alone, on one context (two for floor/2op). */
 static int
 child_floor(void)
 {
 	g_auto(gpgme_ctx_t) ctx = floor_context(opt_home);
+	g_auto(gpgme_ctx_t) ctx2 = floor_signer(opt_home);
 	g_autoptr(GArray) pm = g_array_new(FALSE, FALSE, sizeof(double));
 	g_autoptr(GArray) one = g_array_new(FALSE, FALSE, sizeof(double));
+	g_autoptr(GArray) two = g_array_new(FALSE, FALSE, sizeof(double));
 	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(
 	    (GDestroyNotify)gpgme_key_unref);
 	g_autofree char *text = NULL;
@@ -804,7 +873,7 @@ child_floor(void)
 	gpgme_error_t err;
 	double started = 0;
 
-	if (ctx == NULL ||
+	if (ctx == NULL || ctx2 == NULL ||
 	    !g_file_get_contents(opt_members, &text, NULL, NULL))
 		return 1;
 	lines = g_strsplit(text, "\n", -1);
@@ -840,7 +909,7 @@ child_floor(void)
 		g_autoptr(GBytes) sd = read_bytes(ps);
 		g_autoptr(GBytes) sig = read_bytes(pg);
 		guint n = keys->len - 1, k;
-		double t0, tv, te, ts, pm_ms, one_ms;
+		double t0, tv, te, ts, pm_ms, one_ms, two_ms;
 
 		if (raw == NULL || sd == NULL || sig == NULL)
 			return 1;
@@ -867,6 +936,10 @@ child_floor(void)
 		    raw)) != 0)
 			goto FAIL;
 		one_ms = now_ms() - ts;
+		ts = now_ms();
+		if ((err = floor_two(ctx, ctx2, keys, sd, sig, raw)) != 0)
+			goto FAIL;
+		two_ms = now_ms() - ts;
 		if (i == 0) {
 			started = now_ms();
 			continue;
@@ -875,6 +948,7 @@ child_floor(void)
 			started = t0;
 		g_array_append_val(pm, pm_ms);
 		g_array_append_val(one, one_ms);
+		g_array_append_val(two, two_ms);
 		if (k < n) {
 			/* one extrapolated repetition is all there is time for */
 			printf("floor_pm_members=%u\n", k);
@@ -886,6 +960,7 @@ child_floor(void)
 	}
 	print_list("floor_pm", (double *)(void *)pm->data, pm->len);
 	print_list("floor_1op", (double *)(void *)one->data, one->len);
+	print_list("floor_2op", (double *)(void *)two->data, two->len);
 	return 0;
 FAIL:
 	fprintf(stderr, "bench: floor: %s\n", gpgme_strerror(err));
@@ -1202,7 +1277,7 @@ typedef struct {
 	double gpg_ms;
 	/* floor, per series, size and N */
 	int floor_runs, floor_pm_members;
-	double floor_pm, floor_1op;
+	double floor_pm, floor_1op, floor_2op;
 	char *skipped;        /* why the scenario was left out, or NULL */
 	char *error;
 } Row;
@@ -1375,7 +1450,8 @@ size_label(gsize n)
 	return g_strdup_printf("%zuB", n);
 }
 
-/* Floor figures for one series, N and size: (floor_pm, floor_1op). */
+/* Floor figures for one series, N and size: floor_pm, floor_1op and
+ * floor_2op. */
 static void
 measure_floor(Row *floor, const char *home, const char *members,
     const char *list_fpr, const char *posts, double budget)
@@ -1398,6 +1474,8 @@ measure_floor(Row *floor, const char *home, const char *members,
 	floor->floor_runs = (int)kv_list(kv, "floor_pm", &floor->floor_pm,
 	    NULL, NULL, NULL, NULL);
 	(void)kv_list(kv, "floor_1op", &floor->floor_1op, NULL, NULL, NULL,
+	    NULL);
+	(void)kv_list(kv, "floor_2op", &floor->floor_2op, NULL, NULL, NULL,
 	    NULL);
 	floor->floor_pm_members = (int)kv_double(kv, "floor_pm_members");
 }
@@ -1562,10 +1640,10 @@ static void
 print_tables(FILE *f, GPtrArray *rows)
 {
 	fprintf(f, "Time per post (ms) and throughput (posts/s):\n"
-	    "%-7s %5s %4s %-10s %9s %9s %4s %9s %9s %8s %8s %10s %10s\n",
+	    "%-7s %5s %4s %-10s %9s %9s %4s %9s %9s %8s %8s %10s %10s %10s\n",
 	    "keys", "N", "post", "mode", "lat-med", "lat-p95", "runs",
 	    "no-jrnl", "in-gpg", "post/s1", "post/s4", "floor/mbr",
-	    "floor/1op");
+	    "floor/1op", "floor/2op");
 	for (guint i = 0; i < rows->len; i++) {
 		const Row *r = rows->pdata[i];
 		g_autofree char *sz = size_label(r->size);
@@ -1581,15 +1659,15 @@ print_tables(FILE *f, GPtrArray *rows)
 			continue;
 		}
 		if (r->skipped != NULL) {
-			fprintf(f, "%-7s %5d %4s %-10s %-74s %10s %10.1f\n",
+			fprintf(f, "%-7s %5d %4s %-10s %-74s %10s %10.1f %10.1f\n",
 			    r->key_type, r->members, sz, r->mode, r->skipped, fl,
-			    r->floor_1op);
+			    r->floor_1op, r->floor_2op);
 			continue;
 		}
 		fprintf(f, "%-7s %5d %4s %-10s %9.1f %9.1f %4d %9s %9.1f %8.2f "
-		    "%8.2f %10s %10.1f\n", r->key_type, r->members, sz,
+		    "%8.2f %10s %10.1f %10.1f\n", r->key_type, r->members, sz,
 		    r->mode, r->lat_med, r->lat_p95, r->runs, nj, r->gpg_ms,
-		    r->pps1, r->pps4, fl, r->floor_1op);
+		    r->pps1, r->pps4, fl, r->floor_1op, r->floor_2op);
 	}
 	fprintf(f, "\nMemory (MB), gpg processes per post, targets:\n"
 	    "%-7s %5s %4s %-10s %7s %7s %7s %5s %5s %7s  %-36s %s\n",
@@ -1725,14 +1803,15 @@ write_results(GPtrArray *rows)
 	    "gpg_per_post\tgpg_ops\tgpg_first_post\tgpg_ops_first_post\t"
 	    "gpg_at_load\tgpg_peak_rss_kb\t"
 	    "gpg_ms_per_post\tfloor_runs\tfloor_member_ms\t"
-	    "floor_member_extrapolated_from\tfloor_1op_ms\tnote\terror\n");
+	    "floor_member_extrapolated_from\tfloor_1op_ms\tfloor_2op_ms\t"
+	    "note\terror\n");
 	for (guint i = 0; i < rows->len; i++) {
 		const Row *r = rows->pdata[i];
 
 		g_string_append_printf(s, "%s\t%s\t%d\t%zu\t%zu\t%s\t%d\t%.3f\t"
 		    "%.3f\t%.3f\t%.3f\t%.3f\t%d\t%.3f\t%.3f\t%d\t%.3f\t%.3f\t"
 		    "%ld\t%ld\t%ld\t%.1f\t%d\t%s\t%d\t%s\t%d\t%ld\t%.3f\t%d\t"
-		    "%.3f\t%d\t%.3f\t%s\t%s\n", r->series, r->key_type, r->members, r->size,
+		    "%.3f\t%d\t%.3f\t%.3f\t%s\t%s\n", r->series, r->key_type, r->members, r->size,
 		    r->size_actual, r->mode, r->runs, r->lat_med, r->lat_p95,
 		    r->lat_min, r->lat_max, r->pps1, r->nj_runs, r->nj_med,
 		    r->nj_p95, r->conc_posts, r->conc_med, r->pps4, r->rss_kb,
@@ -1740,7 +1819,7 @@ write_results(GPtrArray *rows)
 		    r->gpg_ops != NULL ? r->gpg_ops : "", r->gpg_cold,
 		    r->gpg_ops_cold != NULL ? r->gpg_ops_cold : "", r->gpg_load,
 		    r->gpg_rss_kb, r->gpg_ms, r->floor_runs, r->floor_pm,
-		    r->floor_pm_members, r->floor_1op,
+		    r->floor_pm_members, r->floor_1op, r->floor_2op,
 		    r->skipped != NULL ? r->skipped : "",
 		    r->error != NULL ? r->error : "");
 	}
@@ -1914,10 +1993,12 @@ parent_main(void)
 						floored = TRUE;
 						fprintf(stderr, "  %s-%d-%s floor: %.1f ms "
 						    "(verify + %d encryptions%s), %.1f ms "
-						    "(verify + 1 sign+encrypt)\n", sn[0],
+						    "(verify + 1 sign+encrypt), %.1f ms "
+						    "(verify + 2 side by side)\n", sn[0],
 						    members, label, floor.floor_pm, members,
 						    floor.floor_pm_members > 0 ?
-						    ", extrapolated" : "", floor.floor_1op);
+						    ", extrapolated" : "", floor.floor_1op,
+						    floor.floor_2op);
 					}
 					r->series = g_strdup(sn[0]);
 					r->key_type = key_type;
@@ -1929,6 +2010,7 @@ parent_main(void)
 					r->floor_pm = floor.floor_pm;
 					r->floor_pm_members = floor.floor_pm_members;
 					r->floor_1op = floor.floor_1op;
+					r->floor_2op = floor.floor_2op;
 					prior = (strcmp(*m, "split") == 0 ?
 					    floor.floor_1op : floor.floor_pm) / 1000;
 					if (floor.error != NULL)
@@ -1970,7 +2052,9 @@ parent_main(void)
 	    "  processes of one post (count run); post/s1, post/s4: posts per\n"
 	    "  second with 1 and 4 connections; floor/mbr: gpgme alone, verify\n"
 	    "  + one encryption per member (~: extrapolated from the first\n"
-	    "  members); floor/1op: verify + one sign+encrypt to all members.\n"
+	    "  members); floor/1op: verify + one sign+encrypt to all members;\n"
+	    "  floor/2op: verify + two sign+encrypts to half the members each,\n"
+	    "  side by side (the least split fan-out's two halves can take).\n"
 	    "RSS: peak resident set of the milter process, 1 and 4\n"
 	    "  connections, and after loading the configuration; gpg: gpg\n"
 	    "  processes per post once warm, 1st: for the first post after\n"
