@@ -10,7 +10,9 @@
  *	  2. build the inner entity once;
  *	  3. per member, unless the journal says it is done: the inner entity
  *	     signed by the list key and encrypted to that member's key only;
- *	     each copy is recorded durably right after the MTA took it.  With
+ *	     every copy, notice and admin notice this attempt sends is
+ *	     claimed in the journal in one write before the first is
+ *	     queued, and each is recorded right after the MTA took it.  With
  *	     FanoutMode split (the default) one sign+encrypt operation to all
  *	     members serves them all: the result is split into one message
  *	     per member, its own session-key packet and the shared encrypted
@@ -19,10 +21,11 @@
  *	     halves encrypted side by side, one gpg each, so that both
  *	     cores work on a large list (dealt in keyring order: gpg's
  *	     look-up of a recipient reads the keyring up to its key, so two
- *	     halves cut in that order would not take equally long);
- *	     per-member mode runs one
- *	     operation per member and is the reference the tests compare
- *	     against;
+ *	     halves cut in that order would not take equally long); gpg
+ *	     starts before the claims are written, and the copies of the
+ *	     half that is ready first are queued while the other half's gpg
+ *	     still runs; per-member mode runs one operation per member and
+ *	     is the reference the tests compare against;
  *	     a member whose key cannot be used gets a notice without content;
  *	  4. one notice per admin naming the members who got a notice;
  *	  5. mark the entry done.
@@ -80,62 +83,50 @@ deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
 
 /* The split encryption of one post: every member's ciphertext comes from
  * one sign+encrypt operation to all of them, or for a large list from one
- * operation per half, run side by side. */
+ * operation per half, run side by side.  Each part runs in a thread of
+ * its own, so that the journal's claim is written while gpg works, and
+ * the copies of the part that finishes first are handed to the MTA while
+ * the other part's gpg still runs. */
 #define BATCH_PARTS 2
-#define BATCH_PARALLEL_MIN 4 /* members; fewer are not worth a thread */
+#define BATCH_PARALLEL_MIN 4 /* members; fewer are not worth a second gpg */
 
 typedef struct {
-	OpmPgpSplit *split[BATCH_PARTS];
-	OpmPgpArmorer *armor[BATCH_PARTS];
-	GHashTable *by_keyid; /* key ID -> (part << 24 | index) + 1 */
+	OpmList *list;
+	GPtrArray *rcpts;     /* OpmMember *, not owned */
+	GBytes *inner;
+	gpgme_ctx_t ctx;      /* NULL: take one from the list's pool */
+	GAsyncQueue *done;    /* the part is pushed here when it ends */
+	GThread *thread;
+	OpmPgpSplit *split;   /* result */
+	OpmPgpArmorer *armor;
+	GHashTable *by_keyid; /* key ID -> index + 1 */
+	GError *error;
+} Part;
+
+typedef struct {
+	Part part[BATCH_PARTS];
+	guint nparts, running;
+	GAsyncQueue *done;
 } Batch;
 
-static void
-batch_clear(Batch *b)
-{
-	for (int p = 0; p < BATCH_PARTS; p++) {
-		g_clear_pointer(&b->armor[p], opm_pgp_armorer_free);
-		g_clear_pointer(&b->split[p], opm_pgp_split_free);
-	}
-	g_clear_pointer(&b->by_keyid, g_hash_table_unref);
-}
-
-/* Where m's session key packet is in b: (part << 24 | index), or -1. */
+/* Where m's session key packet is in p, or -1. */
 static gint
-batch_index(Batch *b, const OpmMember *m)
+part_index(Part *p, const OpmMember *m)
 {
 	for (guint i = 0; m->key != NULL && i < m->key->subkeys->len; i++) {
 		OpmSubkeyInfo *s = g_ptr_array_index(m->key->subkeys, i);
 		gsize n = strlen(s->fpr);
 		gpointer v;
 
-		if (n >= 16 && (v = g_hash_table_lookup(b->by_keyid,
+		if (n >= 16 && (v = g_hash_table_lookup(p->by_keyid,
 		    s->fpr + n - 16)) != NULL)
 			return GPOINTER_TO_INT(v) - 1;
 	}
 	return -1;
 }
 
-/* m's armored message in b.  (transfer full) */
-static GBytes *
-batch_message(Batch *b, const OpmMember *m)
-{
-	gint at = batch_index(b, m);
-
-	return opm_pgp_armorer_message(b->armor[at >> 24],
-	    (guint)(at & 0xffffff));
-}
-
-/* One part: sign and encrypt to rcpts, then split. */
-typedef struct {
-	OpmList *list;
-	GPtrArray *rcpts;     /* OpmMember *, not owned */
-	GBytes *inner;
-	gpgme_ctx_t ctx;      /* NULL: take one from the list's pool */
-	OpmPgpSplit *split;   /* result */
-	GError *error;
-} Part;
-
+/* One part, in its own thread: sign and encrypt to rcpts, split, index
+ * the session key packets and make the armor. */
 static gpointer
 part_encrypt(gpointer data)
 {
@@ -146,18 +137,35 @@ part_encrypt(gpointer data)
 	gpgme_ctx_t ctx = p->ctx != NULL ? p->ctx :
 	    opm_gpg_acquire(p->list, &p->error);
 
-	if (ctx == NULL)
-		return NULL;
-	for (guint i = 0; i < p->rcpts->len; i++)
-		g_ptr_array_add(fprs, ((OpmMember *)p->rcpts->pdata[i])->fpr);
-	g_ptr_array_add(fprs, NULL);
-	armored = opm_sign_encrypt(ctx, p->list->list_gpgkey,
-	    (const char *const *)fprs->pdata, p->inner, &p->error);
-	if (armored != NULL &&
-	    (binary = opm_pgp_dearmor(armored, "MESSAGE", &p->error)) != NULL)
-		p->split = opm_pgp_split(binary, &p->error);
-	if (p->ctx == NULL)
-		opm_gpg_release(p->list, ctx);
+	if (ctx != NULL) {
+		for (guint i = 0; i < p->rcpts->len; i++)
+			g_ptr_array_add(fprs,
+			    ((OpmMember *)p->rcpts->pdata[i])->fpr);
+		g_ptr_array_add(fprs, NULL);
+		armored = opm_sign_encrypt(ctx, p->list->list_gpgkey,
+		    (const char *const *)fprs->pdata, p->inner, &p->error);
+		if (armored != NULL && (binary = opm_pgp_dearmor(armored,
+		    "MESSAGE", &p->error)) != NULL)
+			p->split = opm_pgp_split(binary, &p->error);
+		if (p->ctx == NULL)
+			opm_gpg_release(p->list, ctx);
+	}
+	if (p->split != NULL) {
+		p->by_keyid = g_hash_table_new(g_str_hash, g_str_equal);
+		for (guint i = 0; i < p->split->pkesks->len; i++)
+			g_hash_table_insert(p->by_keyid,
+			    g_array_index(p->split->pkesks, OpmPkesk, i).keyid,
+			    GINT_TO_POINTER((gint)i + 1));
+		for (guint i = 0; i < p->rcpts->len && p->error == NULL; i++)
+			if (part_index(p, p->rcpts->pdata[i]) < 0)
+				g_set_error(&p->error, OPM_ERROR,
+				    OPM_ERROR_CRYPTO,
+				    "no session key packet for %s",
+				    ((OpmMember *)p->rcpts->pdata[i])->address);
+		if (p->error == NULL)
+			p->armor = opm_pgp_armorer_new(p->split, "MESSAGE");
+	}
+	g_async_queue_push(p->done, p);
 	return NULL;
 }
 
@@ -172,72 +180,120 @@ by_position(gconstpointer a, gconstpointer b)
 }
 
 /*
- * Sign once and encrypt to every member in rcpts (in two parts side by
- * side for a large list), then split.  FALSE with error: OPM_ERROR_KEY
- * when gpg refused a key (the caller then goes member by member),
- * anything else is trouble.
+ * Start signing once and encrypting to every member in rcpts, in two
+ * parts for a large list.  ctx serves the first part; the caller must
+ * not use it until batch_next() has returned every part.
  */
-static gboolean
-batch_encrypt(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
-    GBytes *inner, GError **error)
+static void
+batch_start(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
+    GBytes *inner)
 {
-	Part parts[BATCH_PARTS];
-	guint nparts = rcpts->len >= BATCH_PARALLEL_MIN &&
-	    g_get_num_processors() > 1 ? BATCH_PARTS : 1;
 	g_autoptr(GPtrArray) order = g_ptr_array_copy(rcpts, NULL, NULL);
-	GPtrArray *share[BATCH_PARTS] = {NULL};
-	GThread *helper = NULL;
-	gboolean ok = TRUE;
 
+	b->nparts = rcpts->len >= BATCH_PARALLEL_MIN &&
+	    g_get_num_processors() > 1 ? BATCH_PARTS : 1;
+	b->done = g_async_queue_new();
 	/* gpg finds each recipient by reading the keyring from its start:
 	 * deal the members out in keyring order so that each part's gpg
 	 * reads about as much as the other's */
 	g_ptr_array_sort(order, by_position);
-	for (guint p = 0; p < nparts; p++)
-		share[p] = g_ptr_array_new();
+	for (guint p = 0; p < b->nparts; p++)
+		b->part[p] = (Part){list, g_ptr_array_new(), inner,
+		    p == 0 ? ctx : NULL, b->done, NULL, NULL, NULL, NULL, NULL};
 	for (guint i = 0; i < order->len; i++)
-		g_ptr_array_add(share[i % nparts], order->pdata[i]);
-	for (guint p = 0; p < nparts; p++)
-		parts[p] = (Part){list, share[p], inner, p == 0 ? ctx : NULL,
-		    NULL, NULL};
-	if (nparts > 1)
-		helper = g_thread_new("encrypt", part_encrypt, &parts[1]);
-	part_encrypt(&parts[0]);
-	if (helper != NULL)
-		g_thread_join(helper);
-	for (guint p = 0; p < nparts; p++)
-		g_ptr_array_unref(share[p]);
-	for (guint p = 0; p < nparts; p++) {
-		b->split[p] = parts[p].split;
-		if (parts[p].error != NULL) {
-			/* a refused key first: it sends the caller member by
-			 * member */
-			if (ok || g_error_matches(parts[p].error, OPM_ERROR,
-			    OPM_ERROR_KEY)) {
-				g_clear_error(error);
-				g_propagate_error(error, parts[p].error);
-			} else
-				g_error_free(parts[p].error);
-			ok = FALSE;
+		g_ptr_array_add(b->part[i % b->nparts].rcpts, order->pdata[i]);
+	for (guint p = 0; p < b->nparts; p++)
+		b->part[p].thread = g_thread_new("encrypt", part_encrypt,
+		    &b->part[p]);
+	b->running = b->nparts;
+}
+
+/* The next part to end, in the order they end; NULL when all have. */
+static Part *
+batch_next(Batch *b)
+{
+	Part *p;
+
+	if (b->running == 0)
+		return NULL;
+	p = g_async_queue_pop(b->done);
+	g_thread_join(p->thread);
+	p->thread = NULL;
+	b->running--;
+	return p;
+}
+
+/* Wait for the parts still running, then free everything. */
+static void
+batch_clear(Batch *b)
+{
+	while (batch_next(b) != NULL)
+		;
+	for (guint p = 0; p < b->nparts; p++) {
+		Part *part = &b->part[p];
+
+		g_clear_pointer(&part->armor, opm_pgp_armorer_free);
+		g_clear_pointer(&part->by_keyid, g_hash_table_unref);
+		g_clear_pointer(&part->split, opm_pgp_split_free);
+		g_clear_pointer(&part->rcpts, g_ptr_array_unref);
+		g_clear_error(&part->error);
+	}
+	g_clear_pointer(&b->done, g_async_queue_unref);
+	b->nparts = 0;
+}
+
+/* What queuing one member's copy needs. */
+typedef struct {
+	OpmList *list;
+	const char *replay_key;
+	const OpmCopyFrame *frame;
+	GBytes *inner;
+	gpgme_ctx_t ctx;
+	OpmInjector *inj;
+	OpmJournal *j;
+	OpmFanoutStats *stats;
+	GPtrArray *withheld, *reasons;
+} Run;
+
+/* Queue m's copy: its ciphertext from part p, or with p NULL from an
+ * operation of its own; a key gpg refuses there puts m among the
+ * withheld.  FALSE with error: the post stops. */
+static gboolean
+send_copy(Run *r, OpmMember *m, Part *p, GError **error)
+{
+	g_autofree char *copy_id = g_strconcat("copy:", m->address, NULL);
+	g_autofree char *mid = opm_copy_message_id(r->list, r->replay_key,
+	    m->address);
+	g_autoptr(GBytes) cipher = NULL;
+	g_autoptr(GBytes) copy = NULL;
+	g_autoptr(GError) kerr = NULL;
+
+	if (p != NULL) {
+		cipher = opm_pgp_armorer_message(p->armor,
+		    (guint)part_index(p, m));
+	} else {
+		const char *one[2] = {m->fpr, NULL};
+
+		cipher = opm_sign_encrypt(r->ctx, r->list->list_gpgkey, one,
+		    r->inner, &kerr);
+		if (cipher == NULL) {
+			if (!g_error_matches(kerr, OPM_ERROR, OPM_ERROR_KEY)) {
+				g_propagate_error(error, g_steal_pointer(&kerr));
+				return FALSE;
+			}
+			g_message("%s: %s: %s", r->list->address, m->address,
+			    kerr->message);
+			g_ptr_array_add(r->withheld, m);
+			g_ptr_array_add(r->reasons,
+			    (gpointer)"gpg refuses to encrypt to the key");
+			return TRUE;
 		}
 	}
-	if (!ok)
+	copy = opm_copy_outer(r->frame, mid, cipher);
+	if (!deliver(r->inj, r->j, copy_id, r->list->bounce_address,
+	    m->address, copy, error))
 		return FALSE;
-	b->by_keyid = g_hash_table_new(g_str_hash, g_str_equal);
-	for (guint p = 0; p < nparts; p++)
-		b->armor[p] = opm_pgp_armorer_new(b->split[p], "MESSAGE");
-	for (guint p = 0; p < nparts; p++)
-		for (guint i = 0; i < b->split[p]->pkesks->len; i++)
-			g_hash_table_insert(b->by_keyid,
-			    g_array_index(b->split[p]->pkesks, OpmPkesk, i).keyid,
-			    GINT_TO_POINTER((gint)(p << 24 | i) + 1));
-	for (guint i = 0; i < rcpts->len; i++)
-		if (batch_index(b, rcpts->pdata[i]) < 0) {
-			g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
-			    "no session key packet for %s",
-			    ((OpmMember *)rcpts->pdata[i])->address);
-			return FALSE;
-		}
+	r->stats->sent++;
 	return TRUE;
 }
 
@@ -276,9 +332,12 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	g_autoptr(GBytes) inner = NULL;
 	g_autoptr(OpmCopyFrame) frame = NULL;
 	gpgme_ctx_t ctx = NULL;
-	Batch batch = {{NULL}, {NULL}, NULL};
+	g_autoptr(GPtrArray) one_by_one = g_ptr_array_new();
+	Batch batch = {0};
+	Run run = {list, v->replay_key, NULL, NULL, NULL, inj, j, stats,
+	    withheld, reasons};
 	OpmMember *poster = v->member;
-	gboolean ok = FALSE;
+	gboolean split, ok = FALSE;
 
 	memset(stats, 0, sizeof(*stats));
 	if (inj == NULL)
@@ -299,6 +358,9 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		goto DONE;
 	inner = opm_copy_inner(list, msg, poster);
 	frame = opm_copy_frame_new(list, msg, poster, now);
+	run.frame = frame;
+	run.inner = inner;
+	run.ctx = ctx;
 
 	/* who still needs what */
 	for (guint i = 0; i < list->members->len; i++) {
@@ -314,6 +376,12 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		} else
 			g_ptr_array_add(rcpts, m);
 	}
+	/* split mode: gpg starts on the copies while the claim is written */
+	split = rcpts->len > 0 && strcmp(conf->fanout_mode, "split") == 0;
+	if (split)
+		batch_start(&batch, ctx, list, rcpts, inner);
+	else
+		g_ptr_array_extend(one_by_one, rcpts, NULL, NULL);
 	/* claim everything this attempt sends, before the first copy */
 	if (j != NULL) {
 		g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
@@ -333,57 +401,27 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		    error))
 			goto DONE;
 	}
-	if (rcpts->len > 0 && strcmp(conf->fanout_mode, "split") == 0) {
-		g_autoptr(GError) berr = NULL;
-
-		if (!batch_encrypt(&batch, ctx, list, rcpts, inner, &berr)) {
-			if (!g_error_matches(berr, OPM_ERROR, OPM_ERROR_KEY)) {
-				g_propagate_error(error, g_steal_pointer(&berr));
+	/* each part's copies as soon as the part is ready; a part whose
+	 * operation gpg refused for a key goes member by member, once every
+	 * part is done with ctx */
+	for (Part *p; split && (p = batch_next(&batch)) != NULL;) {
+		if (p->error != NULL) {
+			if (!g_error_matches(p->error, OPM_ERROR, OPM_ERROR_KEY)) {
+				g_propagate_error(error, g_steal_pointer(&p->error));
 				goto DONE;
 			}
-			/* gpg refused a key: find out whose, member by member */
 			g_message("%s: %s; encrypting member by member",
-			    list->address, berr->message);
-			batch_clear(&batch);
+			    list->address, p->error->message);
+			g_ptr_array_extend(one_by_one, p->rcpts, NULL, NULL);
+			continue;
 		}
+		for (guint i = 0; i < p->rcpts->len; i++)
+			if (!send_copy(&run, p->rcpts->pdata[i], p, error))
+				goto DONE;
 	}
-
-	for (guint i = 0; i < rcpts->len; i++) {
-		OpmMember *m = g_ptr_array_index(rcpts, i);
-		g_autofree char *copy_id = g_strconcat("copy:", m->address, NULL);
-		g_autofree char *mid = opm_copy_message_id(list, v->replay_key,
-		    m->address);
-		g_autoptr(GBytes) cipher = NULL;
-		g_autoptr(GBytes) copy = NULL;
-		g_autoptr(GError) kerr = NULL;
-
-		if (batch.by_keyid != NULL) {
-			cipher = batch_message(&batch, m);
-		} else {
-			const char *one[2] = {m->fpr, NULL};
-
-			cipher = opm_sign_encrypt(ctx, list->list_gpgkey, one,
-			    inner, &kerr);
-			if (cipher == NULL) {
-				if (!g_error_matches(kerr, OPM_ERROR, OPM_ERROR_KEY)) {
-					g_propagate_error(error,
-					    g_steal_pointer(&kerr));
-					goto DONE;
-				}
-				g_message("%s: %s: %s", list->address, m->address,
-				    kerr->message);
-				g_ptr_array_add(withheld, m);
-				g_ptr_array_add(reasons,
-				    (gpointer)"gpg refuses to encrypt to the key");
-				continue;
-			}
-		}
-		copy = opm_copy_outer(frame, mid, cipher);
-		if (!deliver(inj, j, copy_id, list->bounce_address, m->address,
-		    copy, error))
+	for (guint i = 0; i < one_by_one->len; i++)
+		if (!send_copy(&run, one_by_one->pdata[i], NULL, error))
 			goto DONE;
-		stats->sent++;
-	}
 
 	stats->withheld = withheld->len;
 	for (guint i = 0; i < withheld->len; i++) {
