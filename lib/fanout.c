@@ -337,6 +337,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	Run run = {list, v->replay_key, NULL, NULL, NULL, inj, j, stats,
 	    withheld, reasons};
 	OpmMember *poster = v->member;
+	Part *p;
 	gboolean split, ok = FALSE;
 
 	memset(stats, 0, sizeof(*stats));
@@ -404,7 +405,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	/* each part's copies as soon as the part is ready; a part whose
 	 * operation gpg refused for a key goes member by member, once every
 	 * part is done with ctx */
-	for (Part *p; split && (p = batch_next(&batch)) != NULL;) {
+	while (split && (p = batch_next(&batch)) != NULL) {
 		if (p->error != NULL) {
 			if (!g_error_matches(p->error, OPM_ERROR, OPM_ERROR_KEY)) {
 				g_propagate_error(error, g_steal_pointer(&p->error));
