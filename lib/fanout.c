@@ -208,7 +208,8 @@ batch_start(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
 	b->running = b->nparts;
 }
 
-/* The next part to end, in the order they end; NULL when all have. */
+/* The next part to end, in the order they end; NULL when all have, or
+ * when none was started. */
 static Part *
 batch_next(Batch *b)
 {
@@ -338,7 +339,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	    withheld, reasons};
 	OpmMember *poster = v->member;
 	Part *p;
-	gboolean split, ok = FALSE;
+	gboolean ok = FALSE;
 
 	memset(stats, 0, sizeof(*stats));
 	if (inj == NULL)
@@ -378,8 +379,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			g_ptr_array_add(rcpts, m);
 	}
 	/* split mode: gpg starts on the copies while the claim is written */
-	split = rcpts->len > 0 && strcmp(conf->fanout_mode, "split") == 0;
-	if (split)
+	if (rcpts->len > 0 && strcmp(conf->fanout_mode, "split") == 0)
 		batch_start(&batch, ctx, list, rcpts, inner);
 	else
 		g_ptr_array_extend(one_by_one, rcpts, NULL, NULL);
@@ -405,7 +405,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	/* each part's copies as soon as the part is ready; a part whose
 	 * operation gpg refused for a key goes member by member, once every
 	 * part is done with ctx */
-	while (split && (p = batch_next(&batch)) != NULL) {
+	while ((p = batch_next(&batch)) != NULL) {
 		if (p->error != NULL) {
 			if (!g_error_matches(p->error, OPM_ERROR, OPM_ERROR_KEY)) {
 				g_propagate_error(error, g_steal_pointer(&p->error));
