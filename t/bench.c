@@ -808,7 +808,8 @@ floor_half(gpointer data)
 	return NULL;
 }
 
-/* A context for home with the list key as signer, or NULL. */
+/* A context for home with the list key as signer (used by the
+ * sign+encrypt floors only), or NULL. */
 static gpgme_ctx_t
 floor_signer(const char *home)
 {
@@ -860,7 +861,7 @@ floor_two(gpgme_ctx_t ctx, gpgme_ctx_t ctx2, GPtrArray *keys, GBytes *sd,
 static int
 child_floor(void)
 {
-	g_auto(gpgme_ctx_t) ctx = floor_context(opt_home);
+	g_auto(gpgme_ctx_t) ctx = floor_signer(opt_home);
 	g_auto(gpgme_ctx_t) ctx2 = floor_signer(opt_home);
 	g_autoptr(GArray) pm = g_array_new(FALSE, FALSE, sizeof(double));
 	g_autoptr(GArray) one = g_array_new(FALSE, FALSE, sizeof(double));
@@ -869,7 +870,6 @@ child_floor(void)
 	    (GDestroyNotify)gpgme_key_unref);
 	g_autofree char *text = NULL;
 	g_auto(GStrv) lines = NULL;
-	gpgme_key_t list_key = NULL;
 	gpgme_error_t err;
 	double started = 0;
 
@@ -891,12 +891,6 @@ child_floor(void)
 		g_ptr_array_add(keys, k);
 	}
 	g_ptr_array_add(keys, NULL);
-	if ((err = gpgme_get_key(ctx, opt_list_fpr, &list_key, 1)) != 0 ||
-	    (err = gpgme_signers_add(ctx, list_key)) != 0) {
-		fprintf(stderr, "bench: list key: %s\n", gpgme_strerror(err));
-		return 1;
-	}
-	gpgme_key_unref(list_key);
 	/* post 0 warms up (one of each operation); the rest are timed.  The
 	 * encryptions to one member after another stop after opt_budget
 	 * seconds (and at least 10 members): the rest is extrapolated, and
