@@ -29,6 +29,7 @@ typedef enum {
 	OPM_OPT_ENUM,     /* one of the words in values */
 	OPM_OPT_WORDS,    /* a list of words from values, separated by , or space */
 	OPM_OPT_MODE,     /* an octal file mode */
+	OPM_OPT_CHARS,    /* a set of characters, may be empty */
 } OpmOptType;
 
 typedef enum {
@@ -119,6 +120,7 @@ typedef struct {
 	char *inject_method;
 	gint64 journal_lifetime;
 	char *fanout_mode;          /* "split" or "per-member" */
+	char *recipient_delimiter;  /* characters; "" for none */
 
 	GPtrArray *lists; /* OpmList *, owned */
 } OpmConfig;
@@ -135,8 +137,24 @@ OpmConfig *opm_conf_load(const char *path, GError **error);
 OpmConfig *opm_conf_ref(OpmConfig *conf);
 void opm_conf_unref(OpmConfig *conf); /* accepts NULL */
 
-/* The list whose address equals addr (compared normalized), or NULL.
+/* What an address the filter owns is for. */
+typedef enum {
+	OPM_ROLE_NONE,   /* not an address of any list */
+	OPM_ROLE_LIST,   /* a list's posting address */
+	OPM_ROLE_BOUNCE, /* a list's bounce address */
+} OpmAddrRole;
+
+/* The list that owns the envelope address addr, in any spelling the MTA
+ * delivers to it (opm_address_match() with RecipientDelimiter): first
+ * an address of some list that addr is, however spelt, then one that
+ * addr is with an address extension.  *role (may be NULL) says which of
+ * the list's addresses; *role OPM_ROLE_NONE and NULL when none.
  * (transfer none): owned by conf. */
+OpmList *opm_conf_resolve(OpmConfig *conf, const char *addr,
+    OpmAddrRole *role);
+
+/* The list whose posting address addr reaches (opm_conf_resolve() with
+ * the role OPM_ROLE_LIST), or NULL.  (transfer none): owned by conf. */
 OpmList *opm_conf_find_list(OpmConfig *conf, const char *addr);
 
 /* The members whose pinned fingerprint is fpr.  (transfer none) */

@@ -131,6 +131,7 @@ sfsistat
 opmf_envfrom(SMFICTX *ctx, char **argv)
 {
 	OpmfConn *c = conn(ctx);
+	OpmAddrRole role;
 	OpmfMsg *m;
 
 	if (c == NULL)
@@ -146,12 +147,8 @@ opmf_envfrom(SMFICTX *ctx, char **argv)
 	m->start_us = g_get_monotonic_time();
 	/* copies and notices come back through the MTA with a list's bounce
 	 * address as sender: never examine them again */
-	for (guint i = 0; i < m->conf->lists->len; i++) {
-		OpmList *l = g_ptr_array_index(m->conf->lists, i);
-
-		if (g_ascii_strcasecmp(l->bounce_address, m->sender) == 0)
-			m->loop = TRUE;
-	}
+	(void)opm_conf_resolve(m->conf, m->sender, &role);
+	m->loop = role == OPM_ROLE_BOUNCE;
 	return SMFIS_CONTINUE;
 }
 

@@ -72,6 +72,9 @@ typedef struct {
 	char *rcode, *xcode; /* as set with setreply, or NULL */
 	char *text;          /* reply lines joined with spaces */
 	guint deleted;       /* recipients removed */
+	char **removed;      /* those recipients as the MTA gave them,
+				NULL-terminated; freed by
+				opmf_test_result_clear() */
 } OpmfTestResult;
 
 /* Point the seam at the test MTA; inject_method NULL: a dry run. */
@@ -84,5 +87,11 @@ int opmf_test_run(const char *file, char **rcpts, const char *outdir);
 
 /* check: -n */
 int opmf_check_run(const char *conf_path);
+
+/* The value of the Postfix parameter name, as "postconf -h name" prints
+ * it (MAIL_CONFIG in the environment picks the instance), without the
+ * final newline; NULL when Postfix is not installed or postconf fails.
+ * (transfer full): g_free(). */
+char *opmf_postconf_get(const char *name);
 
 #endif
