@@ -15,8 +15,20 @@
 #	  - exactly one session-key packet, for OWNER's encryption key;
 #	  - OWNER's key decrypts it, with a good signature by the list key,
 #	    and the post's text is inside (kept in FILE.plain);
-#	  - no other receiver's key decrypts it.
-#	Sourced after t/lib.sh; needs FIXTURES, GPG (default gpg).
+#	  - no other receiver's key decrypts it;
+#	  - what it decrypts to holds only what the milter writes and the
+#	    poster's signed entity as the signature covers it, every
+#	    signature in it the poster's (check_copy_content).
+#
+#	check_copy_content LABEL PLAIN HOME runs that last check on any
+#	decrypted copy PLAIN (t/copycheck.pl, then gpg in HOME, a GnuPG home
+#	with the posters' public keys): no header line over 998 octets, no
+#	header field the milter does not write, no preamble, epilogue or
+#	text beside the armor, no armor header, no text gpg would skip in a
+#	clear-signed block; and every signature it carries verifies as the
+#	poster's that Authentication-Results names.
+#	Sourced after t/lib.sh; needs top_srcdir, FIXTURES, GPG (default
+#	gpg) and perl.
 
 : "${GPG:=gpg}"
 
@@ -56,6 +68,7 @@ check_copy() {
 	    "$cc_label: signed by the list key"
 	like "$(cat "$cc_file.plain")" "$cc_marker" \
 	    "$cc_label: the post is inside"
+	check_copy_content "$cc_label" "$cc_file.plain" "$cc_homes/h-list"
 	for cc_o in $cc_rcpts; do
 		[ "$cc_o" = "$cc_owner" ] && continue
 		if "$GPG" --homedir "$cc_homes/h-$cc_o" --batch --decrypt \
@@ -66,4 +79,45 @@ check_copy() {
 			pass "$cc_label: $cc_o cannot decrypt it"
 		fi
 	done
+}
+
+check_copy_content() {
+	ccc_label=$1 ccc_plain=$2 ccc_home=$3
+	rm -f "$ccc_plain.data" "$ccc_plain.sig" "$ccc_plain.clear"
+	if ccc_out=$(perl "$top_srcdir/t/copycheck.pl" "$ccc_plain" \
+	    "$ccc_plain" 2>"$ccc_plain.why"); then
+		pass "$ccc_label: only the signed entity and what the list writes"
+	else
+		not_ok "$ccc_label: only the signed entity and what the list writes" \
+		    "$(cat "$ccc_plain.why")"
+	fi
+	set -f
+	# shellcheck disable=SC2086 # kind and fingerprint
+	set -- $ccc_out
+	set +f
+	ccc_fpr=${2-}
+	case ${1-} in
+	signed) set -- "$ccc_plain.sig" "$ccc_plain.data" ;;
+	clearsigned) set -- "$ccc_plain.clear" ;;
+	*) return 0 ;;
+	esac
+	# a detached signature holds signature packets and nothing else
+	ccc_other=0
+	[ "$#" -eq 1 ] || ccc_other=$("$GPG" --homedir "$ccc_home" --batch \
+	    --list-packets "$1" 2>/dev/null | grep '^:' |
+	    grep -vc '^:signature packet:')
+	"$GPG" --homedir "$ccc_home" --batch --trust-model always \
+	    --status-fd 3 --verify "$@" 3>"$ccc_plain.vstatus" 2>/dev/null
+	ccc_sigs=$(grep -c '^\[GNUPG:\] NEWSIG' "$ccc_plain.vstatus")
+	ccc_good=$(grep -c "^\[GNUPG:\] VALIDSIG .* $ccc_fpr\$" \
+	    "$ccc_plain.vstatus")
+	if [ "$ccc_sigs" -gt 0 ] && [ "$ccc_good" = "$ccc_sigs" ] &&
+	    [ "$ccc_other" -eq 0 ]; then
+		pass "$ccc_label: every signature it carries is the poster's"
+	else
+		not_ok "$ccc_label: every signature it carries is the poster's" \
+		    "got $ccc_good of $ccc_sigs signatures by $ccc_fpr," \
+		    "$ccc_other packets that are not signatures" \
+		    "$(cat "$ccc_plain.vstatus")"
+	fi
 }
