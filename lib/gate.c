@@ -960,6 +960,26 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 	v->signer = g_strdup(signer->fpr);
 	if ((bad = check_identity(v, list, msg, signer)) != NULL)
 		return g_steal_pointer(&v);
+	{
+		/* every header field the copies carry must fold within
+		 * RFC 5322's 998 octets */
+		g_autofree char *field = opm_copy_long_header(list, msg,
+		    v->member, now);
+
+		if (field != NULL) {
+			g_autofree char *f = opm_sanitize(field, 60);
+
+			refuse(v, OPM_ACTION_REJECT, "550", "5.6.0",
+			    "header too long", "the %s header field of your "
+			    "post holds a word too long for a line of 998 "
+			    "characters (the limit of RFC 5322), so the copies "
+			    "cannot carry it.\n"
+			    "Shorten it, or put spaces in it, and send the post "
+			    "again.", f);
+			reset_post(msg);
+			return g_steal_pointer(&v);
+		}
+	}
 
 	v->replay_key = opm_journal_key(list->address, signer->fpr,
 	    first->timestamp, msg->signed_data);

@@ -20,6 +20,9 @@
 #	    poster's signed entity as the signature covers it, every
 #	    signature in it the poster's (check_copy_content).
 #
+#	check_copy_lines LABEL FILE checks that no line of the copy FILE as
+#	sent is over 998 octets (check_copy runs it too).
+#
 #	check_copy_content LABEL PLAIN HOME runs that last check on any
 #	decrypted copy PLAIN (t/copycheck.pl, then gpg in HOME, a GnuPG home
 #	with the posters' public keys): no header line over 998 octets, no
@@ -53,6 +56,7 @@ check_copy() {
 	like "$cc_outer" 'multipart/encrypted' "$cc_label: PGP/MIME encrypted"
 	unlike "$(cat "$cc_file")" "$cc_marker" \
 	    "$cc_label: no text of the post in the clear"
+	check_copy_lines "$cc_label" "$cc_file"
 
 	"$GPG" --homedir "$cc_homes/h-list" --list-packets "$cc_file" \
 	    >"$cc_file.packets" 2>/dev/null
@@ -79,6 +83,13 @@ check_copy() {
 			pass "$cc_label: $cc_o cannot decrypt it"
 		fi
 	done
+}
+
+# check_copy_lines LABEL FILE: no line of the copy FILE as sent is longer
+# than 998 octets (RFC 5322 section 2.1.1).
+check_copy_lines() {
+	ccl_n=$(tr -d '\r' <"$2" | awk 'length > 998 { n++ } END { print n + 0 }')
+	is "$ccl_n" 0 "$1: no line of the copy over 998 octets"
 }
 
 check_copy_content() {
