@@ -1054,6 +1054,15 @@ loose_signature(GMimeObject *obj, gboolean top)
 			    "encrypted text" : "it holds an inline PGP signed or "
 			    "encrypted text";
 	}
+	if (top && GMIME_IS_MESSAGE_PART(obj)) {
+		/* a message that is the whole content is no attachment */
+		GMimeMessage *inner =
+		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+
+		if (inner != NULL && g_mime_message_get_mime_part(inner) != NULL)
+			return loose_signature(
+			    g_mime_message_get_mime_part(inner), TRUE);
+	}
 	/* an attached message/rfc822 speaks for its own author */
 	return NULL;
 }

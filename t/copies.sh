@@ -23,7 +23,8 @@
 #	check_copy_lines LABEL FILE checks that no line of the copy FILE as
 #	sent is over 998 octets (check_copy runs it too).
 #
-#	check_copy_content LABEL PLAIN HOME runs that last check on any
+#	check_copy_content LABEL PLAIN HOME (or copy_content_ok PLAIN HOME,
+#	its status without TAP) runs that last check on any
 #	decrypted copy PLAIN (t/copycheck.pl, then gpg in HOME, a GnuPG home
 #	with the posters' public keys): no header line over 998 octets, no
 #	header field the milter does not write, no preamble, epilogue or
@@ -92,16 +93,13 @@ check_copy_lines() {
 	is "$ccl_n" 0 "$1: no line of the copy over 998 octets"
 }
 
-check_copy_content() {
-	ccc_label=$1 ccc_plain=$2 ccc_home=$3
+# copy_content_ok PLAIN HOME: the check of check_copy_content, without
+# TAP: status 0 when it holds, else 1 with what is wrong in PLAIN.why.
+copy_content_ok() {
+	ccc_plain=$1 ccc_home=$2
 	rm -f "$ccc_plain.data" "$ccc_plain.sig" "$ccc_plain.clear"
-	if ccc_out=$(perl "$top_srcdir/t/copycheck.pl" "$ccc_plain" \
-	    "$ccc_plain" 2>"$ccc_plain.why"); then
-		pass "$ccc_label: only the signed entity and what the list writes"
-	else
-		not_ok "$ccc_label: only the signed entity and what the list writes" \
-		    "$(cat "$ccc_plain.why")"
-	fi
+	ccc_out=$(perl "$top_srcdir/t/copycheck.pl" "$ccc_plain" \
+	    "$ccc_plain" 2>"$ccc_plain.why") || return 1
 	set -f
 	# shellcheck disable=SC2086 # kind and fingerprint
 	set -- $ccc_out
@@ -122,13 +120,21 @@ check_copy_content() {
 	ccc_sigs=$(grep -c '^\[GNUPG:\] NEWSIG' "$ccc_plain.vstatus")
 	ccc_good=$(grep -c "^\[GNUPG:\] VALIDSIG .* $ccc_fpr\$" \
 	    "$ccc_plain.vstatus")
-	if [ "$ccc_sigs" -gt 0 ] && [ "$ccc_good" = "$ccc_sigs" ] &&
-	    [ "$ccc_other" -eq 0 ]; then
-		pass "$ccc_label: every signature it carries is the poster's"
+	[ "$ccc_sigs" -gt 0 ] && [ "$ccc_good" = "$ccc_sigs" ] &&
+	    [ "$ccc_other" -eq 0 ] && return 0
+	{
+		echo "got $ccc_good of $ccc_sigs signatures by the poster" \
+		    "$ccc_fpr, $ccc_other packets that are not signatures:"
+		cat "$ccc_plain.vstatus"
+	} >"$ccc_plain.why"
+	return 1
+}
+
+check_copy_content() {
+	if copy_content_ok "$2" "$3"; then
+		pass "$1: only the poster's signed entity and what the list writes"
 	else
-		not_ok "$ccc_label: every signature it carries is the poster's" \
-		    "got $ccc_good of $ccc_sigs signatures by $ccc_fpr," \
-		    "$ccc_other packets that are not signatures" \
-		    "$(cat "$ccc_plain.vstatus")"
+		not_ok "$1: only the poster's signed entity and what the list writes" \
+		    "$(cat "$2.why")"
 	fi
 }

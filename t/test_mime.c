@@ -1006,6 +1006,11 @@ static const struct {
 	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
 	    "Content-Type: application/pgp-encrypted\n\nVersion: 1\n"
 	    "--m--\n", TRUE},
+	{"a signed message that is the whole content",
+	    "Content-Type: message/rfc822\n\nFrom: a@example.org\n"
+	    "Content-Type: multipart/signed; boundary=b\n\n--b\n"
+	    "Content-Type: text/plain\n\nHi\n--b\n"
+	    "Content-Type: application/pgp-signature\n\nsig\n--b--\n", TRUE},
 	{"a signed message attached as message/rfc822",
 	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
 	    "Content-Type: text/plain\n\nForwarded:\n--m\n"
