@@ -784,6 +784,10 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 					*out = r2;
 					g_clear_pointer(&plain, g_bytes_unref);
 					plain = g_steal_pointer(&uplain);
+					/* the copies carry the form that
+					 * verifies */
+					g_bytes_unref(canon);
+					canon = g_bytes_ref(ub);
 					break;
 				}
 			}
