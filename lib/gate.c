@@ -950,6 +950,8 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 			first = s;
 		} else if (k != signer) {
 			/* every signature the copies carry is the poster's */
+			g_free(v->signer);
+			v->signer = g_strdup(signer->fpr);
 			refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
 			    "more than one signer", "your post carries "
 			    "signatures by more than one member's key (0x%s and "
