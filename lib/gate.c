@@ -814,16 +814,12 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		return bad;
 	msg->encrypted = TRUE;
 	if (msg->form == OPM_FORM_INLINE) {
-		const char *why;
-
 		if (d->signatures->len == 0)
 			return refuse_unsigned_inside(v, list);
+		if (opm_text_has_pgp_block(d->plain))
+			return refuse_signed_inside(v, list, "it is itself an "
+			    "inline PGP signed or encrypted text");
 		msg->payload = text_entity(d->plain, msg->charset);
-		inner = opm_message_parse(msg->payload, &lim);
-		if ((why = opm_message_inner_signature(inner)) != NULL) {
-			g_clear_pointer(&msg->payload, g_bytes_unref);
-			return refuse_signed_inside(v, list, why);
-		}
 		msg->combined = TRUE;
 		msg->signed_data = g_bytes_ref(d->plain);
 		*out = steal_signatures(d);

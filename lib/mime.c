@@ -5,7 +5,7 @@
  *	opm_message_parse(), opm_message_free(), opm_message_headers(),
  *	opm_message_part_headers(), opm_message_protected_headers(),
  *	opm_message_top_entity(), opm_message_inner_signature(),
- *	opm_mime_signed_entity(),
+ *	opm_mime_signed_entity(), opm_text_has_pgp_block(),
  *	opm_fields_get(), opm_fields_count(), opm_crlf()
  * DESCRIPTION
  *	First a raw pass over the bytes: total size, the top-level header
@@ -1017,6 +1017,16 @@ has_line_starting(const char *t, gsize n, const char *marker)
 	return FALSE;
 }
 
+gboolean
+opm_text_has_pgp_block(GBytes *text)
+{
+	gsize n;
+	const char *t = g_bytes_get_data(text, &n);
+
+	return has_line_starting(t, n, "-----BEGIN PGP SIGNED MESSAGE-----") ||
+	    has_line_starting(t, n, "-----BEGIN PGP MESSAGE-----");
+}
+
 static const char *
 loose_signature(GMimeObject *obj, gboolean top)
 {
@@ -1045,11 +1055,8 @@ loose_signature(GMimeObject *obj, gboolean top)
 	}
 	if (GMIME_IS_PART(obj) && is_type(obj, "text", "*")) {
 		g_autoptr(GBytes) b = part_content(obj);
-		gsize n;
-		const char *t = g_bytes_get_data(b, &n);
 
-		if (has_line_starting(t, n, "-----BEGIN PGP SIGNED MESSAGE-----") ||
-		    has_line_starting(t, n, "-----BEGIN PGP MESSAGE-----"))
+		if (opm_text_has_pgp_block(b))
 			return top ? "it is itself an inline PGP signed or "
 			    "encrypted text" : "it holds an inline PGP signed or "
 			    "encrypted text";

@@ -130,6 +130,10 @@ GBytes *opm_message_top_entity(OpmMessage *m);
  * NULL when there is none.  (transfer none): a static string. */
 const char *opm_message_inner_signature(OpmMessage *m);
 
+/* TRUE when a line of text starts an inline PGP block (a clear-signed
+ * text or a PGP MESSAGE), as a mail client would find it. */
+gboolean opm_text_has_pgp_block(GBytes *text);
+
 /* A multipart/signed entity (RFC 3156) holding exactly the signed part
  * signed_data (CRLF, as verified) and the armored signature, under a new
  * boundary that no line of signed_data starts with, with micalg (e.g.
