@@ -21,6 +21,7 @@ export FIXTURES
 
 . "$top_srcdir/t/lib.sh"
 . "$top_srcdir/t/postfix.sh"
+. "$top_srcdir/t/copies.sh"
 
 LIST=secir@lists.example.org
 LIST_RE='secir@lists\.example\.org'
@@ -333,15 +334,17 @@ copy_for()
 	done
 }
 
-# decrypts_for_bob FILE MARKER: bob's key decrypts the message in FILE
-# and the plaintext holds MARKER.
+# decrypts_for_bob FILE MARKER: bob's key decrypts the message in FILE,
+# the plaintext holds MARKER, and nothing but the poster's signed entity
+# and what the list writes (copy_content_ok of t/copies.sh; what is
+# wrong goes to FILE.bob.why).
 decrypts_for_bob()
 {
 	test -n "$1" && test -f "$1" || return 1
 	pf_sink_message "$1" |
 	    GNUPGHOME=$GNUPG_BOB "${GPG:-gpg}" --homedir "$GNUPG_BOB" \
 		--batch --no-tty --quiet --decrypt >"$1.bob" 2>"$1.bob-err"
-	grep -q -F -e "$2" "$1.bob"
+	grep -q -F -e "$2" "$1.bob" && copy_content_ok "$1.bob" "$GNUPG_LIST"
 }
 
 # count LINES: the number of non-empty lines.
