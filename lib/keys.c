@@ -5,7 +5,8 @@
  *	opm_gpg_context(), opm_gpg_acquire(), opm_gpg_release(),
  *	opm_keys_load(), opm_keys_lookup(),
  *	opm_verify_detached(), opm_verify_opaque(), opm_decrypt_verify(),
- *	opm_sign_encrypt(), opm_gpg_error_is_data(), opm_gpg_strerror()
+ *	opm_sign_encrypt(), opm_list_key_check(), opm_gpg_error_is_data(),
+ *	opm_gpg_strerror()
  * DESCRIPTION
  *	One keylisting per list and (re)load fills each member's OpmKeyInfo.
  *	Verification copies gpgme's structured result out of the context so
@@ -21,8 +22,19 @@
  *	with the list key, no MDC problem and no unsupported algorithm, the
  *	buffer is wiped and freed without being read: gpg 2.2 writes
  *	plaintext before it reports a bad MDC.
+ *
+ *	No passphrase is ever given: pinentry is in loopback mode and the
+ *	passphrase callback refuses, so a list key that has one fails at
+ *	once.  gpg-agent would still answer from its cache, so before the
+ *	list key decrypts or signs, the list's agent (when one runs) is
+ *	asked with KEYINFO whether a secret key of the list key is
+ *	protected.  A decryption that fails is the poster's fault only when
+ *	gpgme's result says so (not to the list key, no MDC, damaged data,
+ *	unsupported algorithm); anything else is OPM_ERROR_LIST_KEY, the
+ *	list's own trouble.
  * DIAGNOSTICS
- *	gpgme failures that are not about the data are OPM_ERROR_CRYPTO.
+ *	gpgme failures that are not about the data are OPM_ERROR_CRYPTO;
+ *	a list key that cannot decrypt or sign is OPM_ERROR_LIST_KEY.
  *	One gpgme context must be used by one thread at a time.
  */
 #include "config.h"
@@ -979,6 +991,17 @@ opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
 	gpgme_set_passphrase_cb(ctx, refuse_passphrase, NULL);
 	gpgme_set_armor(ctx, 0);
 	gpgme_signers_clear(ctx);
+	er = gpgme_op_encrypt_result(ctx);
+	if (er != NULL && er->invalid_recipients != NULL) {
+		g_autofree char *msg = opm_gpg_strerror(
+		    er->invalid_recipients->reason);
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_KEY, "key %s: %s",
+		    er->invalid_recipients->fpr != NULL ?
+		    er->invalid_recipients->fpr : "?", msg);
+		return NULL;
+	}
+	/* gpgme counts a refused recipient as an invalid signer too */
 	sr = gpgme_op_sign_result(ctx);
 	if (asked || (sr != NULL && sr->invalid_signers != NULL) ||
 	    is_secret_key_error(err)) {
@@ -990,16 +1013,6 @@ opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
 		    "the list key %s cannot sign: %s", signer->fpr, asked ?
 		    "its secret key has a passphrase, and the filter never "
 		    "gives one" : msg);
-		return NULL;
-	}
-	er = gpgme_op_encrypt_result(ctx);
-	if (er != NULL && er->invalid_recipients != NULL) {
-		g_autofree char *msg = opm_gpg_strerror(
-		    er->invalid_recipients->reason);
-
-		g_set_error(error, OPM_ERROR, OPM_ERROR_KEY, "key %s: %s",
-		    er->invalid_recipients->fpr != NULL ?
-		    er->invalid_recipients->fpr : "?", msg);
 		return NULL;
 	}
 	if (err != 0)
