@@ -539,6 +539,8 @@ list_free(OpmList *l)
 	pthread_mutex_destroy(&l->gpg_pool_lock);
 	if (l->list_gpgkey != NULL)
 		gpgme_key_unref(l->list_gpgkey);
+	g_strfreev(l->list_keygrips);
+	g_free(l->agent_socket);
 	g_free(l);
 }
 

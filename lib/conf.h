@@ -85,6 +85,10 @@ typedef struct {
 	OpmKeyInfo *list_keyinfo;   /* owned; NULL if the list key is missing */
 	gpgme_key_t list_gpgkey;    /* owned ref; the list's secret key, NULL
 				       if missing */
+	GStrv list_keygrips;        /* owned; keygrips of the list key's
+				       usable secret (sub)keys */
+	char *agent_socket;         /* owned; gpg-agent's socket for
+				       gnupg_home, or NULL */
 	GPtrArray *gpg_pool;        /* idle gpgme contexts for gnupg_home,
 				       owned; see opm_gpg_acquire() */
 	/* a pthread mutex, not a GMutex: ThreadSanitizer sees only the

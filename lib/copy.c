@@ -5,7 +5,8 @@
  *	opm_copy_inner(), opm_copy_frame_new(), opm_copy_frame_free(),
  *	opm_copy_outer(), opm_copy_message_id(),
  *	opm_copy_withheld_notice(), opm_copy_admin_notice(),
- *	opm_copy_display_name(), opm_copy_long_header()
+ *	opm_copy_list_key_notice(), opm_copy_display_name(),
+ *	opm_copy_long_header()
  * DESCRIPTION
  *	Headers are written by hand, CRLF terminated, so that the poster's
  *	signed entity is carried byte for byte: only the header section of
@@ -672,4 +673,24 @@ opm_copy_long_header(OpmList *list, OpmMessage *msg, OpmMember *poster,
 	g_string_append_len(h, f->head->str, (gssize)f->head->len);
 	g_string_append_len(h, f->tail->str, (gssize)f->tail->len);
 	return long_field(h);
+}
+
+GBytes *
+opm_copy_list_key_notice(OpmList *list, const char *admin, const char *cause,
+    const char *message_id, gint64 now)
+{
+	g_autofree char *subject = g_strdup_printf("[%s] the list key cannot "
+	    "be used: posts are held", list->name);
+	g_autofree char *body = g_strdup_printf(
+	    "The list %s cannot decrypt or sign posts right now:\n\n"
+	    "  %s\n\n"
+	    "Every post to the list gets a temporary failure (451 4.7.0) until\n"
+	    "this is fixed; the posters' mail servers keep retrying, and their\n"
+	    "posts are distributed once the key works again.  Fix the list's\n"
+	    "GnuPG home %s as the filter's user, check with\n"
+	    "\"openpgp-milter -n\" and reload the milter (SIGHUP).\n\n"
+	    "This is the only notice until the list key works again.\n",
+	    list->address, cause, list->gnupg_home);
+
+	return text_message(list, admin, subject, message_id, body, now);
 }

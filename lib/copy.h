@@ -57,6 +57,11 @@ GBytes *opm_copy_admin_notice(OpmList *list, OpmMember *poster,
 char *opm_copy_long_header(OpmList *list, OpmMessage *msg,
     OpmMember *poster, gint64 now);
 
+/* The notice to an admin that the list key cannot be used: cause names
+ * the key and what is wrong.  (transfer full) */
+GBytes *opm_copy_list_key_notice(OpmList *list, const char *admin,
+    const char *cause, const char *message_id, gint64 now);
+
 /* The display name the list shows for poster: the name in From: unless
  * it holds an address or another member's name, else the members file's.
  * NULL when there is none.  (transfer full) */

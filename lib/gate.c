@@ -60,6 +60,7 @@ opm_verdict_free(OpmVerdict *v)
 	g_free(v->from);
 	g_free(v->signer);
 	g_free(v->replay_key);
+	g_free(v->incident);
 	g_free(v);
 }
 
@@ -121,6 +122,19 @@ opm_verdict_tempfail(const char *list, const char *xcode, const char *reason)
 	    "temporary local problem while checking your post (%s).\n"
 	    "Nothing was delivered; your mail server will try again.",
 	    reason);
+}
+
+OpmVerdict *
+opm_verdict_list_key(const char *list, const char *cause)
+{
+	OpmVerdict *v = verdict_new(list);
+
+	v->incident = g_strdup(cause);
+	return refuse(v, OPM_ACTION_TEMPFAIL, "451", "4.7.0",
+	    "list key unusable", "the list cannot decrypt or sign posts right "
+	    "now: its own key cannot be used, which is no fault of your post."
+	    "\nThe list admins have been told; your mail server will try "
+	    "again, and the post will be distributed once it is fixed.");
 }
 
 /* "the key 0xFPR registered for you" when From: names a member. */
@@ -594,6 +608,13 @@ check_decrypt(OpmVerdict *v, OpmList *list, OpmDecryptResult *d)
 		    "encrypted.\n"
 		    "Send it again; if it keeps failing, a server on the way is "
 		    "altering encrypted mail.");
+	case OPM_DECRYPT_UNSUPPORTED:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.5",
+		    "unsupported algorithm", "your post is encrypted with an "
+		    "algorithm the list does not support.\n"
+		    "Encrypt it to the list key 0x%s with your OpenPGP program's "
+		    "default settings (AES) and send it again.",
+		    list->list_key);
 	case OPM_DECRYPT_TOO_BIG:
 		return refuse(v, OPM_ACTION_REJECT, "552", "5.3.4", "too big",
 		    "the decrypted post is too big.\n"
@@ -801,14 +822,10 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	}
 
 	/* encrypted: PGP/MIME, its Exchange form, or an inline block */
-	if (list->list_gpgkey == NULL || list->list_keyinfo == NULL) {
-		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
-		    "the secret list key %s is not in %s", list->list_key,
-		    list->gnupg_home);
+	if (list->list_gpgkey == NULL && !opm_list_key_check(list, error))
 		return NULL;
-	}
-	if ((d = opm_decrypt_verify(ctx, list->list_keyinfo, msg->ciphertext,
-	    max, error)) == NULL)
+	if ((d = opm_decrypt_verify(ctx, list, msg->ciphertext, max,
+	    error)) == NULL)
 		return NULL;
 	if ((bad = check_decrypt(v, list, d)) != NULL)
 		return bad;
@@ -900,11 +917,20 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 		reset_post(msg);
 		return g_steal_pointer(&v);
 	}
+	if (r == NULL && g_error_matches(error, OPM_ERROR,
+	    OPM_ERROR_LIST_KEY)) {
+		OpmVerdict *t = opm_verdict_list_key(list->address,
+		    error->message);
+
+		g_warning("%s", error->message);
+		reset_post(msg);
+		t->from = g_steal_pointer(&v->from);
+		return t;
+	}
 	if (r == NULL) {
 		g_warning("%s: %s", list->address, error != NULL ?
 		    error->message : "cannot open the post");
 		reset_post(msg);
-		opm_verdict_free(v);
 		return opm_verdict_tempfail(list->address, "4.7.0",
 		    msg->form == OPM_FORM_PGPMIME_SIGNED ?
 		    "signature check failed" : "decryption failed");

@@ -30,6 +30,9 @@ typedef enum {
 	OPM_ERROR_KEY,      /* a recipient's key cannot be used */
 	OPM_ERROR_INJECT,   /* the MTA did not take a copy */
 	OPM_ERROR_REPLAY,   /* the post was fanned out already */
+	OPM_ERROR_LIST_KEY, /* the list's own key cannot be used now (needs
+			       a passphrase, secret part missing or
+			       unreadable, gpg-agent cannot start) */
 } OpmErrorCode;
 
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_ctx_t, gpgme_release, NULL)

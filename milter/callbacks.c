@@ -23,6 +23,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "audit.h"
+#include "copy.h"
 #include "fanout.h"
 #include "inject.h"
 #include "keys.h"
@@ -463,6 +465,21 @@ distribute(OpmfMsg *m, OpmMessage *msg, GPtrArray *verdicts, gint64 now)
 		failed = (gint)i;
 		if (g_error_matches(error, OPM_ERROR, OPM_ERROR_REPLAY)) {
 			opm_gate_replayed(v, now);
+		} else if (g_error_matches(error, OPM_ERROR,
+		    OPM_ERROR_LIST_KEY)) {
+			/* nothing was sent: the key is checked first */
+			g_autofree char *cause = g_str_has_prefix(error->message,
+			    "list ") ? g_strdup(error->message) :
+			    g_strdup_printf("list %s: %s", l->address,
+			    error->message);
+			OpmVerdict *t = opm_verdict_list_key(l->address, cause);
+
+			g_warning("%s", cause);
+			t->from = g_strdup(v->from);
+			t->signer = g_strdup(v->signer);
+			t->copies = v->copies;
+			g_ptr_array_index(verdicts, i) = t;
+			opm_verdict_free(v);
 		} else {
 			g_warning("%s: distribution stopped after %u copies: %s",
 			    l->address, v->copies, error->message);
@@ -480,6 +497,58 @@ DONE:
 		opm_verdict_free(v);
 	}
 	return failed;
+}
+
+/*
+ * The list key of the list of v cannot be used: tell the list's admins,
+ * once per incident (the state directory keeps it; -t, which writes no
+ * state, shows the notice every time).
+ */
+static void
+list_key_incident(OpmfMsg *m, const OpmVerdict *v, gint64 now)
+{
+	g_autoptr(OpmInjector) inj = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *key = NULL;
+	OpmList *l = NULL;
+
+	for (guint i = 0; i < m->lists->len && l == NULL; i++)
+		if (strcmp(((OpmList *)m->lists->pdata[i])->address,
+		    v->list) == 0)
+			l = m->lists->pdata[i];
+	if (l == NULL || inject_dry_run)
+		return;
+	if (inject_write_state && !opm_incident_begin(m->conf->state_dir,
+	    l->address, v->incident, &error))
+		return;
+	if (error != NULL) {
+		g_warning("%s", error->message);
+		g_clear_error(&error);
+	}
+	if (l->admins == NULL || l->admins->len == 0) {
+		g_warning("%s: the list key cannot be used, and the list has no "
+		    "Admin to tell", l->address);
+		return;
+	}
+	inj = opm_injector_new(inject_override != NULL ? inject_override :
+	    m->conf->inject_method, &error);
+	key = g_strdup_printf("incident %" G_GINT64_FORMAT, now);
+	for (guint i = 0; inj != NULL && i < l->admins->len; i++) {
+		const char *admin = g_ptr_array_index(l->admins, i);
+		g_autofree char *mid = opm_copy_message_id(l, key, admin);
+		g_autoptr(GBytes) notice = opm_copy_list_key_notice(l, admin,
+		    v->incident, mid, now);
+
+		if (!opm_injector_send(inj, l->bounce_address, admin, notice,
+		    NULL, &error))
+			break;
+	}
+	if (error != NULL)
+		g_warning("%s: the admins could not be told that the list key "
+		    "cannot be used: %s", l->address, error->message);
+	else
+		g_message("%s: the admins were told that the list key cannot be "
+		    "used", l->address);
 }
 
 sfsistat
@@ -521,6 +590,17 @@ opmf_eom(SMFICTX *ctx)
 	if (v->action == OPM_ACTION_ACCEPT &&
 	    (failed = distribute(m, msg, verdicts, now)) >= 0)
 		v = g_ptr_array_index(verdicts, failed);
+	if (v->incident != NULL)
+		list_key_incident(m, v, now);
+	else if (v->action == OPM_ACTION_ACCEPT && inject_write_state &&
+	    !inject_dry_run)
+		for (guint i = 0; i < m->lists->len; i++) {
+			OpmList *l = g_ptr_array_index(m->lists, i);
+
+			if (opm_incident_end(m->conf->state_dir, l->address))
+				g_message("%s: the list key %s works again; its "
+				    "incident is over", l->address, l->list_key);
+		}
 	rc = opmf_reply(ctx, v, m->other_rcpts);
 	elapsed = (g_get_monotonic_time() - m->start_us) / 1000;
 	if (v->action != OPM_ACTION_ACCEPT)

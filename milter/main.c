@@ -168,6 +168,7 @@ opmf_check_run(const char *path)
 			continue;
 		}
 		problems = opm_audit_list(l, now);
+		opm_audit_list_key(problems, l);
 		for (guint j = 0; j < problems->len; j++) {
 			OpmProblem *p = g_ptr_array_index(problems, j);
 
