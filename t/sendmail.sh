@@ -59,6 +59,8 @@
 # ENVIRONMENT
 #	SENDMAIL_ROOT: where sm_fetch unpacked the packages (set by make
 #	check; default $top_builddir/t/sendmail-root).
+#	SM_MILTER_TIMEOUTS: when set, replaces the T= timeouts of
+#	contrib/sendmail.mc's INPUT_MAIL_FILTER line.
 #
 # FILES
 #	DIR/etc (sendmail.mc, sendmail.cf, submit.mc, submit.cf,
@@ -198,7 +200,10 @@ sm_write_config()
 		if test -n "$5"
 		then
 			echo "dnl the lines of contrib/sendmail.mc, S= pointed at the test's socket"
-			sed -e "s|S=unix:[^,']*|S=unix:$5|" \
+			_sm_t=
+			test -z "${SM_MILTER_TIMEOUTS-}" ||
+				_sm_t="s|T=[^']*|T=$SM_MILTER_TIMEOUTS|"
+			sed -e "s|S=unix:[^,']*|S=unix:$5|" -e "$_sm_t" \
 			    "$top_srcdir/contrib/sendmail.mc"
 		fi
 		echo "MAILER(\`smtp')dnl"
