@@ -119,7 +119,7 @@ sm_check_tools()
 {
 	if test ! -x "$SM_BIN" || test ! -f "$SM_CF_DIR/m4/cf.m4"
 	then
-		echo "Sendmail (no $SM_BIN: make check unpacks the Debian packages there; see t/sendmail-root.err)"
+		echo "its binary $SM_BIN (make check unpacks the Debian packages there; see t/sendmail-root.err)"
 		return 1
 	fi
 	if ldd "$SM_BIN" 2>/dev/null | grep -q 'not found'
