@@ -15,6 +15,14 @@
  *
  *	The configuration is reference counted: a transaction holds the one
  *	in force when it began, so a reload never changes a post half-way.
+ *
+ *	An accepted post is answered only once every copy is queued.  Until
+ *	then a ticker thread tells the MTA every PROGRESS_SECONDS that the
+ *	filter still works (smfi_progress), because Sendmail waits for each
+ *	reply at most its T=R timeout, 10 seconds by default (Postfix its
+ *	milter_content_timeout), and a large list takes longer; Sendmail's
+ *	T=E still bounds the whole.  The ticker runs only while nothing else
+ *	writes to the MTA (not during smfi_delrcpt).
  * DIAGNOSTICS
  *	Allocation failures abort (GLib); everything else becomes a verdict.
  */
@@ -22,6 +30,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit.h"
 #include "copy.h"
@@ -364,6 +373,72 @@ judge(OpmfMsg *m, OpmMessage *msg, gint64 now)
 	return verdicts;
 }
 
+/* The ticker: smfi_progress every PROGRESS_SECONDS until stopped.  It
+ * writes to the MTA only while the end-of-message callback waits for the
+ * distribution, so the two never write at once. */
+#define PROGRESS_SECONDS 2
+
+typedef struct {
+	SMFICTX *ctx;
+	const char *qid;      /* (transfer none) for the log */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	gboolean stop;
+	pthread_t thread;
+	gboolean running;
+} Ticker;
+
+static void *
+ticker_run(void *data)
+{
+	Ticker *t = data;
+	struct timespec next;
+
+	clock_gettime(CLOCK_REALTIME, &next);
+	pthread_mutex_lock(&t->lock);
+	while (!t->stop) {
+		next.tv_sec += PROGRESS_SECONDS;
+		while (!t->stop &&
+		    pthread_cond_timedwait(&t->cond, &t->lock, &next) == 0)
+			;
+		if (!t->stop && opmf_smfi->progress(t->ctx) != MI_SUCCESS) {
+			/* the MTA is gone: the distribution goes on, and
+			 * the retry of the post finds it done */
+			g_warning("%s: cannot tell the MTA that the "
+			    "distribution goes on", t->qid);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+static void
+ticker_start(Ticker *t, SMFICTX *ctx, const char *qid)
+{
+	memset(t, 0, sizeof(*t));
+	t->ctx = ctx;
+	t->qid = qid;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	/* without it (-t mode), or without a thread, the MTA just waits */
+	t->running = opmf_smfi->progress != NULL &&
+	    pthread_create(&t->thread, NULL, ticker_run, t) == 0;
+}
+
+static void
+ticker_stop(Ticker *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->stop = TRUE;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	if (t->running)
+		pthread_join(t->thread, NULL);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+}
+
 /* How the milter injects copies: NULL method means a dry run. */
 static char *inject_override;
 static gboolean inject_dry_run;
@@ -587,9 +662,15 @@ opmf_eom(SMFICTX *ctx)
 			}
 		}
 	}
-	if (v->action == OPM_ACTION_ACCEPT &&
-	    (failed = distribute(m, msg, verdicts, now)) >= 0)
-		v = g_ptr_array_index(verdicts, failed);
+	if (v->action == OPM_ACTION_ACCEPT) {
+		Ticker ticker;
+
+		ticker_start(&ticker, ctx, qid);
+		failed = distribute(m, msg, verdicts, now);
+		ticker_stop(&ticker);
+		if (failed >= 0)
+			v = g_ptr_array_index(verdicts, failed);
+	}
 	if (v->incident != NULL)
 		list_key_incident(m, v, now);
 	else if (v->action == OPM_ACTION_ACCEPT && inject_write_state &&

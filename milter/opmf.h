@@ -25,6 +25,8 @@ typedef struct {
 	int (*setreply)(SMFICTX *ctx, const char *rcode, const char *xcode,
 	    char **lines);
 	int (*delrcpt)(SMFICTX *ctx, char *rcpt);
+	/* "still working" during end of message; may be NULL (-t) */
+	int (*progress)(SMFICTX *ctx);
 } OpmfSmfi;
 
 extern const OpmfSmfi *opmf_smfi;

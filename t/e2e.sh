@@ -179,11 +179,15 @@ sed -e "s|^GnupgHome[ 	].*|GnupgHome $GNUPG_LIST|" \
 # background.  The milter queues its copies with Postfix's sendmail
 # (InjectMethod sendmail:..., the default); MAIL_CONFIG sends them to the
 # private instance, which the super-user may do without touching
-# /etc/postfix.
+# /etc/postfix.  E2E_MILTER_PREFIX, when set, is a program (a path) the
+# milter is started through, which must exec it (t/sendmail.sh's
+# in-host).
+E2E_MILTER_PREFIX=${E2E_MILTER_PREFIX-}
 e2e_start_milter()
 {
 	# the socket comes from the configuration's Socket line
-	MAIL_CONFIG=$PFDIR/etc "$MILTER" -c "$RUN/openpgp-milter.conf" -f \
+	MAIL_CONFIG=$PFDIR/etc $E2E_MILTER_PREFIX "$MILTER" \
+	    -c "$RUN/openpgp-milter.conf" -f \
 	    >>"$RUN/milter.log" 2>&1 </dev/null &
 	milter_pid=$!
 	echo "$milter_pid" >"$RUN/milter.pid"
