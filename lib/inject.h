@@ -26,6 +26,12 @@ gboolean opm_injector_send(OpmInjector *inj, const char *sender,
     const char *rcpt, GBytes *message, const OpmCommit *commit,
     GError **error);
 
+/* The MTA's queue ID of the copy the last successful opm_injector_send()
+ * queued, or NULL when the method cannot know it (sendmail:, dir:, or an
+ * SMTP reply that names none).  (transfer none): valid until the next
+ * send. */
+const char *opm_injector_queue_id(const OpmInjector *inj);
+
 /* Close the session (SMTP QUIT); copies already sent stay queued. */
 void opm_injector_free(OpmInjector *inj); /* accepts NULL */
 

@@ -410,7 +410,8 @@ by_address(gconstpointer a, gconstpointer b, gpointer lists)
 /* Distribute a post every list accepted.  On failure, verdicts[i] becomes
  * the refusal or temporary failure the poster gets; returns its index. */
 static gint
-distribute(OpmfMsg *m, OpmMessage *msg, GPtrArray *verdicts, gint64 now)
+distribute(OpmfMsg *m, const char *qid, OpmMessage *msg, GPtrArray *verdicts,
+    gint64 now)
 {
 	g_autoptr(OpmInjector) inj = NULL;
 	g_autoptr(GError) error = NULL;
@@ -452,12 +453,19 @@ distribute(OpmfMsg *m, OpmMessage *msg, GPtrArray *verdicts, gint64 now)
 	for (guint i = 0; i < verdicts->len; i++) {
 		OpmVerdict *v = g_ptr_array_index(verdicts, i);
 		OpmList *l = g_ptr_array_index(m->lists, i);
-		OpmFanoutStats st;
+		OpmFanoutStats st = {0};
+		gboolean ok;
 
 		if (g_strcmp0(v->reason, "distributed before") == 0)
 			continue;
-		if (opm_fanout_run(m->conf, l, msg, v, inj, journals[i], now,
-		    &st, &error)) {
+		ok = opm_fanout_run(m->conf, l, msg, v, inj, journals[i], now,
+		    &st, &error);
+		/* where each copy went, also when the post stops half-way */
+		for (guint k = 0; st.queued != NULL && k < st.queued->len; k++)
+			opmf_log_queued(qid, l->address,
+			    g_ptr_array_index(st.queued, k));
+		opm_fanout_stats_clear(&st);
+		if (ok) {
 			v->copies = st.sent + st.already;
 			v->withheld = st.withheld;
 			continue;
@@ -522,7 +530,7 @@ opmf_eom(SMFICTX *ctx)
 		}
 	}
 	if (v->action == OPM_ACTION_ACCEPT &&
-	    (failed = distribute(m, msg, verdicts, now)) >= 0)
+	    (failed = distribute(m, qid, msg, verdicts, now)) >= 0)
 		v = g_ptr_array_index(verdicts, failed);
 	rc = opmf_reply(ctx, v, m->other_rcpts);
 	elapsed = (g_get_monotonic_time() - m->start_us) / 1000;

@@ -110,3 +110,13 @@ opmf_log_summary(const char *qid, const char *sender, const OpmVerdict *v,
 	    v->signer != NULL ? v->signer : "-", actions[v->action], v->reason,
 	    v->rcode, v->xcode, v->copies, v->withheld, elapsed_ms);
 }
+
+void
+opmf_log_queued(const char *qid, const char *list, const OpmQueued *q)
+{
+	g_autofree char *p = opm_sanitize(qid, 32);
+
+	g_info("%s: list=%s %s to=<%s> queued_as=%s message-id=%s", p, list,
+	    q->what, q->rcpt, q->queue_id != NULL ? q->queue_id : "-",
+	    q->message_id);
+}

@@ -13,6 +13,7 @@
 #include <libmilter/mfapi.h>
 
 #include "conf.h"
+#include "fanout.h"
 #include "gate.h"
 
 /* The seam around libmilter.  In the daemon these are the smfi_*
@@ -65,6 +66,9 @@ void opmf_log_init(const char *ident, gboolean to_stderr);
 void opmf_log_configure(const OpmConfig *conf);
 void opmf_log_summary(const char *qid, const char *sender,
     const OpmVerdict *v, gint64 elapsed_ms);
+/* One line per message queued for the post qid: what, to whom, its
+ * Message-ID and the MTA's queue ID. */
+void opmf_log_queued(const char *qid, const char *list, const OpmQueued *q);
 
 /* testmode.c: -t, and the same seam for the benchmark */
 typedef struct {

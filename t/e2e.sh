@@ -344,6 +344,23 @@ decrypts_for_bob()
 	grep -q -F -e "$2" "$1.bob"
 }
 
+# reply_qid: the queue ID in the last reply of post ("... queued as ID").
+reply_qid()
+{
+	printf '%s\n' "$LAST" | sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p'
+}
+
+# mta_qid_of FILE: the queue ID under which Postfix logged the message of
+# the sink file FILE (cleanup's "QUEUEID: message-id=<...>" line).
+mta_qid_of()
+{
+	_mid=`pf_sink_header "$1" Message-ID | sed 's/^ *//; s/ *$//'`
+	test -n "$_mid" || return 1
+	grep -F -e ": message-id=$_mid" "$PFDIR/maillog" |
+	    sed -n 's/.*cleanup\[[0-9]*\]: \([0-9A-Za-z]*\): message-id=.*/\1/p' |
+	    tail -n 1
+}
+
 # count LINES: the number of non-empty lines.
 count()
 {
