@@ -146,11 +146,14 @@ on_failure()
 sed -e "s|^Socket[ 	].*|Socket local:$SOCK|" \
     -e "s|^StateDirectory[ 	].*|StateDirectory $RUN/state|" \
     -e "s|^List[ 	].*/secir\\.conf\$|List $RUN/lists/secir.conf|" \
+    -e "s|^PidFile[ 	].*|PidFile $RUN/openpgp-milter.pid|" \
     -e "/^InjectMethod[ 	]/d" \
     "$FIXTURES/openpgp-milter.conf" >"$RUN/openpgp-milter.conf"
 echo "InjectMethod sendmail:`pf_postbin sendmail`" >>"$RUN/openpgp-milter.conf"
 grep -q '^Socket[ 	]' "$RUN/openpgp-milter.conf" ||
 	echo "Socket local:$SOCK" >>"$RUN/openpgp-milter.conf"
+grep -q '^PidFile[ 	]' "$RUN/openpgp-milter.conf" ||
+	echo "PidFile $RUN/openpgp-milter.pid" >>"$RUN/openpgp-milter.conf"
 grep -q '^StateDirectory[ 	]' "$RUN/openpgp-milter.conf" ||
 	echo "StateDirectory $RUN/state" >>"$RUN/openpgp-milter.conf"
 grep -q "^List $RUN/lists/secir.conf\$" "$RUN/openpgp-milter.conf" ||
