@@ -342,26 +342,33 @@ supervise(const char *socket)
  * so that the daemon can remove the file and make its socket there after
  * dropping privileges. */
 static gboolean
-make_pid_dir(const char *path, const char *user)
+make_pid_dir(const char *path, const char *user, GError **error)
 {
 	g_autofree char *dir = g_path_get_dirname(path);
 	struct passwd *pw;
 	gid_t gid;
+	int e;
 
 	if (g_file_test(dir, G_FILE_TEST_IS_DIR))
 		return TRUE;
 	if (mkdir(dir, 0750) != 0) {
-		g_critical("PidFile %s: cannot make %s: %s", path, dir,
-		    g_strerror(errno));
+		e = errno;
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO,
+		    "PidFile %s: cannot make %s: %s (set PidFile, or -P)", path,
+		    dir, g_strerror(e));
 		return FALSE;
 	}
 	if (user == NULL || geteuid() != 0)
 		return TRUE;
-	if ((pw = lookup_user(user, &gid)) == NULL)
+	if ((pw = lookup_user(user, &gid)) == NULL) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+		    "PidFile %s: unknown user or group %s", path, user);
 		return FALSE;
+	}
 	if (chown(dir, pw->pw_uid, gid) != 0) {
-		g_critical("PidFile %s: chown %s: %s", path, dir,
-		    g_strerror(errno));
+		e = errno;
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO,
+		    "PidFile %s: chown %s: %s", path, dir, g_strerror(e));
 		return FALSE;
 	}
 	return TRUE;
@@ -476,6 +483,13 @@ main(int argc, char **argv)
 	pid_file = own_pid_file = g_strdup(pid_file != NULL ? pid_file :
 	    conf->pid_file);
 	umask((mode_t)conf->umask);
+	/* the PID file's directory now, while errors still reach the
+	 * terminal; the file itself holds the PID of the daemon() child */
+	if (pid_file != NULL && !make_pid_dir(pid_file, user, &error)) {
+		fprintf(stderr, "openpgp-milter: %s\n", error->message);
+		opm_conf_unref(conf);
+		return EX_CANTCREAT;
+	}
 	/* LogFile stderr: standard error stays open in the background */
 	if (!foreground && daemon(0, g_strcmp0(conf->log_file, "stderr") ==
 	    0) != 0) {
@@ -492,8 +506,7 @@ main(int argc, char **argv)
 				close(null);
 		}
 	}
-	if (pid_file != NULL && (!make_pid_dir(pid_file, user) ||
-	    !write_pid_file(pid_file)))
+	if (pid_file != NULL && !write_pid_file(pid_file))
 		return EX_CANTCREAT;
 	if (user != NULL && (rc = drop_privileges(user)) != EX_OK)
 		return rc;
