@@ -3,7 +3,7 @@
  *	inject - hand copies back to the MTA
  * SYNOPSIS
  *	opm_injector_new(), opm_injector_send(), opm_injector_queue_id(),
- *	opm_injector_free()
+ *	opm_injector_free(), opm_inject_reply_queue_id()
  * DESCRIPTION
  *	sendmail: a hand-over process feeds sendmail and, once it exited 0,
  *	records the copy itself (the commit), so that killing the milter at
@@ -293,11 +293,8 @@ smtp_open(OpmInjector *inj, GError **error)
 	return TRUE;
 }
 
-/* The queue ID in the reply to a copy's data: Postfix's "250 2.0.0 Ok:
- * queued as ID", Exim's "250 OK id=ID", Sendmail's "250 2.0.0 ID Message
- * accepted for delivery".  (transfer full) or NULL. */
-static char *
-reply_queue_id(const char *line)
+char *
+opm_inject_reply_queue_id(const char *line)
 {
 	static const char id_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789-._";
@@ -317,6 +314,10 @@ reply_queue_id(const char *line)
 		return NULL;
 	n = strspn(p, id_chars);
 	if (n == 0 || n > 64 || (end != NULL && p + n != end))
+		return NULL;
+	/* the word before "Message accepted" may be the reply code or the
+	 * enhanced status code, which is no ID */
+	if (end != NULL && strspn(p, "0123456789.") >= n)
 		return NULL;
 	return g_strndup(p, n);
 }
@@ -371,7 +372,7 @@ send_smtp(OpmInjector *inj, const char *sender, const char *rcpt,
 		return FALSE;
 	}
 	inj->queue_id = inj->last_reply != NULL ?
-	    reply_queue_id(inj->last_reply) : NULL;
+	    opm_inject_reply_queue_id(inj->last_reply) : NULL;
 	/* at once: the MTA has the copy */
 	if (commit != NULL && !opm_commit_run(commit)) {
 		g_set_error(error, OPM_ERROR, OPM_ERROR_IO,
