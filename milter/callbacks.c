@@ -15,6 +15,13 @@
  *
  *	The configuration is reference counted: a transaction holds the one
  *	in force when it began, so a reload never changes a post half-way.
+ *
+ *	Copies handed to sendmail(1) come back through the filter when the
+ *	MTA runs it for local submissions too (Postfix's non_smtpd_milters).
+ *	Before a post's copies are queued, their Message-IDs are noted with
+ *	the post's queue ID; when a copy passes again, untouched, it is
+ *	logged once more under the post's queue ID with the queue ID the
+ *	MTA gave it, which sendmail(1) itself never tells.
  * DIAGNOSTICS
  *	Allocation failures abort (GLib); everything else becomes a verdict.
  */
@@ -23,6 +30,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "copy.h"
 #include "fanout.h"
 #include "inject.h"
 #include "keys.h"
@@ -36,6 +44,7 @@ typedef struct {
 	GPtrArray *list_rcpts; /* char *, list recipients as given */
 	gboolean other_rcpts; /* a recipient that is not a list */
 	gboolean loop;        /* sent by one of our lists: hands off */
+	char *loop_rcpt;      /* its first recipient, for the log */
 	GByteArray *buf;      /* header block, then body */
 	gboolean in_body;
 	gboolean oversize;
@@ -101,6 +110,7 @@ msg_free(OpmfMsg *m)
 		return;
 	opm_conf_unref(m->conf);
 	g_free(m->sender);
+	g_free(m->loop_rcpt);
 	g_clear_pointer(&m->lists, g_ptr_array_unref);
 	g_clear_pointer(&m->list_rcpts, g_ptr_array_unref);
 	g_clear_pointer(&m->buf, g_byte_array_unref);
@@ -168,6 +178,8 @@ opmf_envrcpt(SMFICTX *ctx, char **argv)
 	l = opm_conf_find_list(c->msg->conf, rcpt);
 	if (l == NULL) {
 		c->msg->other_rcpts = TRUE;
+		if (c->msg->loop && c->msg->loop_rcpt == NULL)
+			c->msg->loop_rcpt = g_strdup(rcpt);
 		return SMFIS_CONTINUE;
 	}
 	if (c->msg->loop) {
@@ -209,6 +221,111 @@ append(OpmfMsg *m, const void *p, gsize n)
 	g_byte_array_append(m->buf, p, (guint)n);
 }
 
+/* The Message-IDs of copies being queued, with their post: a copy that
+ * comes back through the filter is logged under its post's queue ID. */
+typedef struct {
+	char *post_qid;
+	char *list;
+	const char *what;  /* "copy", "notice", "admin-notice" */
+	gint64 noted;      /* monotonic, microseconds */
+} CopyNote;
+
+#define COPY_NOTE_LIFETIME (G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
+
+static pthread_mutex_t copy_notes_lock = PTHREAD_MUTEX_INITIALIZER;
+static GHashTable *copy_notes; /* Message-ID -> CopyNote *, owned */
+
+static const char *queue_id(SMFICTX *ctx);
+
+static void
+copy_note_free(gpointer data)
+{
+	CopyNote *n = data;
+
+	if (n == NULL)
+		return;
+	g_free(n->post_qid);
+	g_free(n->list);
+	g_free(n);
+}
+
+static gboolean
+copy_note_stale(gpointer key, gpointer value, gpointer now)
+{
+	return *(gint64 *)now - ((CopyNote *)value)->noted >
+	    COPY_NOTE_LIFETIME;
+}
+
+static void
+copy_note(GHashTable *t, OpmList *l, const char *key, const char *id,
+    const char *what, const char *qid, gint64 now)
+{
+	CopyNote *n = g_new0(CopyNote, 1);
+
+	n->post_qid = g_strdup(qid);
+	n->list = g_strdup(l->address);
+	n->what = what;
+	n->noted = now;
+	g_hash_table_replace(t, opm_copy_message_id(l, key, id), n);
+}
+
+/* Note the Message-ID of every copy and notice the post v may send for l
+ * (they are known in advance), and forget notes older than an hour. */
+static void
+copy_notes_add(const char *qid, OpmList *l, const OpmVerdict *v)
+{
+	gint64 now = g_get_monotonic_time();
+
+	if (v->replay_key == NULL)
+		return;
+	pthread_mutex_lock(&copy_notes_lock);
+	if (copy_notes == NULL)
+		copy_notes = g_hash_table_new_full(g_str_hash, g_str_equal,
+		    g_free, copy_note_free);
+	g_hash_table_foreach_remove(copy_notes, copy_note_stale, &now);
+	for (guint i = 0; i < l->members->len; i++) {
+		OpmMember *m = g_ptr_array_index(l->members, i);
+		g_autofree char *note = g_strconcat("notice:", m->address, NULL);
+
+		copy_note(copy_notes, l, v->replay_key, m->address, "copy", qid,
+		    now);
+		copy_note(copy_notes, l, v->replay_key, note, "notice", qid,
+		    now);
+	}
+	for (guint i = 0; l->admins != NULL && i < l->admins->len; i++) {
+		g_autofree char *id = g_strconcat("admin:",
+		    (char *)g_ptr_array_index(l->admins, i), NULL);
+
+		copy_note(copy_notes, l, v->replay_key, id, "admin-notice", qid,
+		    now);
+	}
+	pthread_mutex_unlock(&copy_notes_lock);
+}
+
+/* A message from a list's bounce address is back with Message-ID mid: if
+ * it is a copy this process queued, log it with the MTA's queue ID. */
+static void
+copy_returned(SMFICTX *ctx, OpmfMsg *m, const char *mid)
+{
+	g_autofree char *key = g_strstrip(g_strdup(mid));
+	gpointer table_key = NULL, value = NULL;
+	CopyNote *n;
+
+	pthread_mutex_lock(&copy_notes_lock);
+	if (copy_notes != NULL)
+		(void)g_hash_table_steal_extended(copy_notes, key, &table_key,
+		    &value);
+	pthread_mutex_unlock(&copy_notes_lock);
+	if ((n = value) != NULL) {
+		OpmQueued q = {(char *)n->what, m->loop_rcpt != NULL ?
+		    m->loop_rcpt : (char *)"", key, (char *)queue_id(ctx)};
+
+		opmf_log_queued(n->post_qid, n->list, &q);
+	}
+	g_free(table_key);
+	copy_note_free(n);
+}
+
 sfsistat
 opmf_header(SMFICTX *ctx, char *name, char *value)
 {
@@ -217,6 +334,13 @@ opmf_header(SMFICTX *ctx, char *name, char *value)
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
+	if (m->lists->len == 0 && m->loop) {
+		/* one of our copies, back: log it, let it go untouched */
+		if (g_ascii_strcasecmp(name, "Message-ID") != 0)
+			return SMFIS_CONTINUE;
+		copy_returned(ctx, m, value);
+		return SMFIS_ACCEPT;
+	}
 	if (m->lists->len == 0)
 		return SMFIS_ACCEPT; /* no list recipient: not our business */
 	append(m, name, strlen(name));
@@ -458,6 +582,9 @@ distribute(OpmfMsg *m, const char *qid, OpmMessage *msg, GPtrArray *verdicts,
 
 		if (g_strcmp0(v->reason, "distributed before") == 0)
 			continue;
+		if (g_str_has_prefix(inject_override != NULL ? inject_override :
+		    m->conf->inject_method, "sendmail:"))
+			copy_notes_add(qid, l, v);
 		ok = opm_fanout_run(m->conf, l, msg, v, inj, journals[i], now,
 		    &st, &error);
 		/* where each copy went, also when the post stops half-way */
