@@ -18,10 +18,11 @@
  *
  *	Copies handed to sendmail(1) come back through the filter when the
  *	MTA runs it for local submissions too (Postfix's non_smtpd_milters).
- *	Before a post's copies are queued, their Message-IDs are noted with
- *	the post's queue ID; when a copy passes again, untouched, it is
- *	logged once more under the post's queue ID with the queue ID the
- *	MTA gave it, which sendmail(1) itself never tells.
+ *	Before a post's copies are queued, the post is noted with its queue
+ *	ID; when a copy passes again, untouched, its Message-ID tells which
+ *	post it belongs to, and it is logged once more under the post's
+ *	queue ID with the queue ID the MTA gave it, which sendmail(1)
+ *	itself never tells.
  * DIAGNOSTICS
  *	Allocation failures abort (GLib); everything else becomes a verdict.
  */
@@ -221,109 +222,113 @@ append(OpmfMsg *m, const void *p, gsize n)
 	g_byte_array_append(m->buf, p, (guint)n);
 }
 
-/* The Message-IDs of copies being queued, with their post: a copy that
- * comes back through the filter is logged under its post's queue ID. */
+/* The posts whose copies were queued lately through sendmail(1), so that
+ * a copy that comes back through the filter can be logged under its
+ * post's queue ID.  A copy's Message-ID is a digest of its post and its
+ * recipient (opm_copy_message_id()), so one note per post is enough. */
 typedef struct {
 	char *post_qid;
-	char *list;
-	const char *what;  /* "copy", "notice", "admin-notice" */
+	char *list;        /* the list's address */
+	char *key;         /* the post's replay key */
 	gint64 noted;      /* monotonic, microseconds */
-} CopyNote;
+} PostNote;
 
-#define COPY_NOTE_LIFETIME (G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
+/* Copies pass again within seconds, unless the MTA's queue is stuck. */
+#define POST_NOTE_LIFETIME (G_GINT64_CONSTANT(600) * G_USEC_PER_SEC)
 
-static pthread_mutex_t copy_notes_lock = PTHREAD_MUTEX_INITIALIZER;
-static GHashTable *copy_notes; /* Message-ID -> CopyNote *, owned */
+static pthread_mutex_t post_notes_lock = PTHREAD_MUTEX_INITIALIZER;
+static GQueue post_notes = G_QUEUE_INIT; /* PostNote *, owned, oldest first */
 
 static const char *queue_id(SMFICTX *ctx);
 
 static void
-copy_note_free(gpointer data)
+post_note_free(gpointer data)
 {
-	CopyNote *n = data;
+	PostNote *n = data;
 
-	if (n == NULL)
-		return;
 	g_free(n->post_qid);
 	g_free(n->list);
+	g_free(n->key);
 	g_free(n);
 }
 
-static gboolean
-copy_note_stale(gpointer key, gpointer value, gpointer now)
+/* Forget notes older than POST_NOTE_LIFETIME.  Under post_notes_lock. */
+static void
+post_notes_prune(gint64 now)
 {
-	return *(gint64 *)now - ((CopyNote *)value)->noted >
-	    COPY_NOTE_LIFETIME;
+	PostNote *n;
+
+	while ((n = g_queue_peek_head(&post_notes)) != NULL &&
+	    now - n->noted > POST_NOTE_LIFETIME)
+		post_note_free(g_queue_pop_head(&post_notes));
 }
 
+/* Note that the copies of the post v accepted for l are being queued. */
 static void
-copy_note(GHashTable *t, OpmList *l, const char *key, const char *id,
-    const char *what, const char *qid, gint64 now)
+post_note_add(const char *qid, OpmList *l, const OpmVerdict *v)
 {
-	CopyNote *n = g_new0(CopyNote, 1);
-
-	n->post_qid = g_strdup(qid);
-	n->list = g_strdup(l->address);
-	n->what = what;
-	n->noted = now;
-	g_hash_table_replace(t, opm_copy_message_id(l, key, id), n);
-}
-
-/* Note the Message-ID of every copy and notice the post v may send for l
- * (they are known in advance), and forget notes older than an hour. */
-static void
-copy_notes_add(const char *qid, OpmList *l, const OpmVerdict *v)
-{
-	gint64 now = g_get_monotonic_time();
+	PostNote *n;
 
 	if (v->replay_key == NULL)
 		return;
-	pthread_mutex_lock(&copy_notes_lock);
-	if (copy_notes == NULL)
-		copy_notes = g_hash_table_new_full(g_str_hash, g_str_equal,
-		    g_free, copy_note_free);
-	g_hash_table_foreach_remove(copy_notes, copy_note_stale, &now);
-	for (guint i = 0; i < l->members->len; i++) {
-		OpmMember *m = g_ptr_array_index(l->members, i);
-		g_autofree char *note = g_strconcat("notice:", m->address, NULL);
-
-		copy_note(copy_notes, l, v->replay_key, m->address, "copy", qid,
-		    now);
-		copy_note(copy_notes, l, v->replay_key, note, "notice", qid,
-		    now);
-	}
-	for (guint i = 0; l->admins != NULL && i < l->admins->len; i++) {
-		g_autofree char *id = g_strconcat("admin:",
-		    (char *)g_ptr_array_index(l->admins, i), NULL);
-
-		copy_note(copy_notes, l, v->replay_key, id, "admin-notice", qid,
-		    now);
-	}
-	pthread_mutex_unlock(&copy_notes_lock);
+	n = g_new0(PostNote, 1);
+	n->post_qid = g_strdup(qid);
+	n->list = g_strdup(l->address);
+	n->key = g_strdup(v->replay_key);
+	n->noted = g_get_monotonic_time();
+	pthread_mutex_lock(&post_notes_lock);
+	post_notes_prune(n->noted);
+	g_queue_push_tail(&post_notes, n);
+	pthread_mutex_unlock(&post_notes_lock);
 }
 
-/* A message from a list's bounce address is back with Message-ID mid: if
- * it is a copy this process queued, log it with the MTA's queue ID. */
+/* A message from a list's bounce address to m->loop_rcpt is back with
+ * Message-ID mid: if it is a copy or notice of a noted post, log it with
+ * the queue ID the MTA gave it. */
 static void
 copy_returned(SMFICTX *ctx, OpmfMsg *m, const char *mid)
 {
-	g_autofree char *key = g_strstrip(g_strdup(mid));
-	gpointer table_key = NULL, value = NULL;
-	CopyNote *n;
+	g_autofree char *got = g_strstrip(g_strdup(mid));
+	g_autofree char *notice = NULL;
+	g_autofree char *admin = NULL;
+	g_autofree char *post_qid = NULL;
+	g_autofree char *list = NULL;
+	const char *what = NULL;
 
-	pthread_mutex_lock(&copy_notes_lock);
-	if (copy_notes != NULL)
-		(void)g_hash_table_steal_extended(copy_notes, key, &table_key,
-		    &value);
-	pthread_mutex_unlock(&copy_notes_lock);
-	if ((n = value) != NULL) {
-		OpmQueued q = {(char *)n->what, m->loop_rcpt != NULL ?
-		    m->loop_rcpt : (char *)"", key, (char *)queue_id(ctx)};
+	if (m->loop_rcpt == NULL)
+		return;
+	notice = g_strconcat("notice:", m->loop_rcpt, NULL);
+	admin = g_strconcat("admin:", m->loop_rcpt, NULL);
+	pthread_mutex_lock(&post_notes_lock);
+	post_notes_prune(g_get_monotonic_time());
+	for (GList *e = post_notes.tail; e != NULL && what == NULL;
+	    e = e->prev) {
+		PostNote *n = e->data;
+		OpmList *l = opm_conf_find_list(m->conf, n->list);
+		const struct {
+			const char *id, *what;
+		} kinds[] = {{m->loop_rcpt, "copy"}, {notice, "notice"},
+		    {admin, "admin-notice"}};
 
-		opmf_log_queued(n->post_qid, n->list, &q);
+		for (gsize k = 0; l != NULL && what == NULL &&
+		    k < G_N_ELEMENTS(kinds); k++) {
+			g_autofree char *want = opm_copy_message_id(l, n->key,
+			    kinds[k].id);
+
+			if (strcmp(want, got) == 0) {
+				what = kinds[k].what;
+				post_qid = g_strdup(n->post_qid);
+				list = g_strdup(n->list);
+			}
+		}
 	}
-	g_free(table_key);
-	copy_note_free(n);
+	pthread_mutex_unlock(&post_notes_lock);
+	if (what != NULL) {
+		OpmQueued q = {(char *)what, m->loop_rcpt, got,
+		    (char *)queue_id(ctx)};
+
+		opmf_log_queued(post_qid, list, &q);
+	}
 }
 
 sfsistat
@@ -584,7 +589,7 @@ distribute(OpmfMsg *m, const char *qid, OpmMessage *msg, GPtrArray *verdicts,
 			continue;
 		if (g_str_has_prefix(inject_override != NULL ? inject_override :
 		    m->conf->inject_method, "sendmail:"))
-			copy_notes_add(qid, l, v);
+			post_note_add(qid, l, v);
 		ok = opm_fanout_run(m->conf, l, msg, v, inj, journals[i], now,
 		    &st, &error);
 		/* where each copy went, also when the post stops half-way */
