@@ -2,7 +2,7 @@
  * NAME
  *	fanout - one encrypted copy per member, each queued exactly once
  * SYNOPSIS
- *	opm_fanout_run()
+ *	opm_fanout_run(), opm_fanout_stats_clear()
  * DESCRIPTION
  *	Order of work for a post:
  *	  1. the caller opened and locked its journal entry
@@ -29,6 +29,9 @@
  *	     a member whose key cannot be used gets a notice without content;
  *	  4. one notice per admin naming the members who got a notice;
  *	  5. mark the entry done.
+ *	Each message handed to the MTA is listed in the stats with its
+ *	Message-ID and, when the injection method learns it, the MTA's queue
+ *	ID, so that the caller can log where every copy went.
  *	A failure at any step leaves the entry pending with the copies queued
  *	so far recorded; the MTA's retry of the post resumes at step 3.
  * DIAGNOSTICS
@@ -62,23 +65,56 @@ unusable(const OpmKeyInfo *k, gint64 now)
 	return NULL;
 }
 
-/* Claim id in j, hand msg to the MTA for rcpt, and have the claim turned
- * into a record the moment the MTA took it.  j NULL: no state. */
+static void
+queued_free(gpointer data)
+{
+	OpmQueued *q = data;
+
+	g_free(q->what);
+	g_free(q->rcpt);
+	g_free(q->message_id);
+	g_free(q->queue_id);
+	g_free(q);
+}
+
+void
+opm_fanout_stats_clear(OpmFanoutStats *stats)
+{
+	g_clear_pointer(&stats->queued, g_ptr_array_unref);
+}
+
+/* Claim id ("copy:", "notice:" or "admin:" and the address) in j, hand
+ * msg to the MTA for rcpt, and have the claim turned into a record the
+ * moment the MTA took it; list it in stats.  j NULL: no state. */
 static gboolean
 deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
-    const char *rcpt, GBytes *msg, GError **error)
+    const char *rcpt, const char *message_id, GBytes *msg,
+    OpmFanoutStats *stats, GError **error)
 {
 	OpmCommit commit = {-1, -1};
+	OpmQueued *q;
 	gboolean ok;
 
-	if (j == NULL)
-		return opm_injector_send(inj, sender, rcpt, msg, NULL, error);
-	if (!opm_journal_claim(j, id, error))
+	if (j == NULL) {
+		ok = opm_injector_send(inj, sender, rcpt, msg, NULL, error);
+	} else {
+		if (!opm_journal_claim(j, id, error))
+			return FALSE;
+		opm_journal_commit_of(j, id, &commit);
+		ok = opm_injector_send(inj, sender, rcpt, msg, &commit, error);
+		opm_commit_clear(&commit);
+	}
+	if (!ok)
 		return FALSE;
-	opm_journal_commit_of(j, id, &commit);
-	ok = opm_injector_send(inj, sender, rcpt, msg, &commit, error);
-	opm_commit_clear(&commit);
-	return ok;
+	q = g_new0(OpmQueued, 1);
+	q->what = g_str_has_prefix(id, "copy:") ? g_strdup("copy") :
+	    g_str_has_prefix(id, "admin:") ? g_strdup("admin-notice") :
+	    g_strdup("notice");
+	q->rcpt = g_strdup(rcpt);
+	q->message_id = g_strdup(message_id);
+	q->queue_id = g_strdup(opm_injector_queue_id(inj));
+	g_ptr_array_add(stats->queued, q);
+	return TRUE;
 }
 
 /* The split encryption of one post: every member's ciphertext comes from
@@ -292,7 +328,7 @@ send_copy(Run *r, OpmMember *m, Part *p, GError **error)
 	}
 	copy = opm_copy_outer(r->frame, mid, cipher);
 	if (!deliver(r->inj, r->j, copy_id, r->list->bounce_address,
-	    m->address, copy, error))
+	    m->address, mid, copy, r->stats, error))
 		return FALSE;
 	r->stats->sent++;
 	return TRUE;
@@ -342,6 +378,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	gboolean ok = FALSE;
 
 	memset(stats, 0, sizeof(*stats));
+	stats->queued = g_ptr_array_new_with_free_func(queued_free);
 	if (inj == NULL)
 		return TRUE; /* dry run: the verdict is all that is asked */
 	g_return_val_if_fail(poster != NULL && v->replay_key != NULL, FALSE);
@@ -436,7 +473,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			continue;
 		notice = opm_copy_withheld_notice(list, poster, m, why, mid, now);
 		if (!deliver(inj, j, note_id, list->bounce_address, m->address,
-		    notice, error))
+		    mid, notice, stats, error))
 			goto DONE;
 		stats->notices++;
 	}
@@ -451,8 +488,8 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			continue;
 		notice = opm_copy_admin_notice(list, poster, admin, withheld,
 		    reasons, mid, now);
-		if (!deliver(inj, j, id, list->bounce_address, admin, notice,
-		    error))
+		if (!deliver(inj, j, id, list->bounce_address, admin, mid,
+		    notice, stats, error))
 			goto DONE;
 		stats->notices++;
 	}

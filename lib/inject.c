@@ -2,7 +2,8 @@
  * NAME
  *	inject - hand copies back to the MTA
  * SYNOPSIS
- *	opm_injector_new(), opm_injector_send(), opm_injector_free()
+ *	opm_injector_new(), opm_injector_send(), opm_injector_queue_id(),
+ *	opm_injector_free(), opm_inject_reply_queue_id()
  * DESCRIPTION
  *	sendmail: "sendmail:PATH [ARG...]" runs PATH ARG... -i -f SENDER --
  *	RCPT (the arguments, separated by white space, select for example
@@ -15,6 +16,10 @@
  *	one connection with TCP_NODELAY, opened at the first copy; MAIL, RCPT
  *	and DATA go in one write when the server offers PIPELINING.
  *	dir: one file per recipient, for offline inspection.
+ *
+ *	The MTA's queue ID of a copy is known only from an SMTP reply that
+ *	names it (Postfix: "250 2.0.0 Ok: queued as ID"); sendmail(1) prints
+ *	none, neither Postfix's nor Sendmail's.
  * DIAGNOSTICS
  *	OPM_ERROR_INJECT with the MTA's exit status or reply; callers turn
  *	that into a temporary failure of the post.
@@ -48,6 +53,8 @@ struct OpmInjector {
 	GDataInputStream *in;
 	GOutputStream *out;
 	gboolean pipelining; /* the server offers RFC 2920 PIPELINING */
+	char *last_reply;    /* the last SMTP reply line read, owned */
+	char *queue_id;      /* the MTA's ID of the last copy, owned, or NULL */
 };
 
 OpmInjector *
@@ -224,6 +231,8 @@ smtp_reply(OpmInjector *inj, int want, const char *what, GError **error)
 			inj->pipelining = TRUE;
 		if (n >= 4 && line[3] == '-')
 			continue;
+		g_free(inj->last_reply);
+		inj->last_reply = g_strdup(line);
 		if (n < 3 || atoi(line) != want) {
 			g_autofree char *s = opm_sanitize(line, 200);
 
@@ -308,6 +317,35 @@ smtp_open(OpmInjector *inj, GError **error)
 	return TRUE;
 }
 
+char *
+opm_inject_reply_queue_id(const char *line)
+{
+	static const char id_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-._";
+	const char *p = NULL, *q, *end = NULL;
+	gsize n;
+
+	if ((q = strstr(line, "queued as ")) != NULL) {
+		p = q + strlen("queued as ");
+	} else if ((q = strstr(line, " id=")) != NULL) {
+		p = q + strlen(" id=");
+	} else if ((end = strstr(line, " Message accepted")) != NULL) {
+		/* the word before it */
+		for (p = end; p > line && p[-1] != ' '; p--)
+			;
+	}
+	if (p == NULL)
+		return NULL;
+	n = strspn(p, id_chars);
+	if (n == 0 || n > 64 || (end != NULL && p + n != end))
+		return NULL;
+	/* the word before "Message accepted" may be the reply code or the
+	 * enhanced status code, which is no ID */
+	if (end != NULL && strspn(p, "0123456789.") >= n)
+		return NULL;
+	return g_strndup(p, n);
+}
+
 static gboolean
 send_smtp(OpmInjector *inj, const char *sender, const char *rcpt,
     GBytes *message, const OpmCommit *commit, GError **error)
@@ -357,6 +395,8 @@ send_smtp(OpmInjector *inj, const char *sender, const char *rcpt,
 		smtp_close(inj);
 		return FALSE;
 	}
+	inj->queue_id = inj->last_reply != NULL ?
+	    opm_inject_reply_queue_id(inj->last_reply) : NULL;
 	/* at once: the MTA has the copy */
 	if (commit != NULL && !opm_commit_run(commit)) {
 		g_set_error(error, OPM_ERROR, OPM_ERROR_IO,
@@ -425,6 +465,7 @@ gboolean
 opm_injector_send(OpmInjector *inj, const char *sender, const char *rcpt,
     GBytes *message, const OpmCommit *commit, GError **error)
 {
+	g_clear_pointer(&inj->queue_id, g_free);
 	switch (inj->kind) {
 	case INJECT_SENDMAIL:
 		return send_sendmail(inj, sender, rcpt, message, commit, error);
@@ -434,6 +475,12 @@ opm_injector_send(OpmInjector *inj, const char *sender, const char *rcpt,
 		return send_dir(inj, rcpt, message, commit, error);
 	}
 	return FALSE;
+}
+
+const char *
+opm_injector_queue_id(const OpmInjector *inj)
+{
+	return inj->queue_id;
 }
 
 void
@@ -452,5 +499,7 @@ opm_injector_free(OpmInjector *inj)
 	g_free(inj->path);
 	g_strfreev(inj->args);
 	g_free(inj->host);
+	g_free(inj->last_reply);
+	g_free(inj->queue_id);
 	g_free(inj);
 }
