@@ -2,7 +2,7 @@
  * NAME
  *	audit - the configuration check behind "openpgp-milter -n"
  * SYNOPSIS
- *	opm_audit_list(), opm_problem_free()
+ *	opm_audit_list(), opm_audit_key(), opm_problem_free()
  * DESCRIPTION
  *	For one list: the GnuPG home must not fetch or import keys by itself;
  *	the list key must be there with its secret part, able to sign and to
@@ -146,6 +146,49 @@ check_gpg_conf(GPtrArray *out, OpmList *list)
 	}
 }
 
+void
+opm_audit_key(GPtrArray *out, OpmList *list, const char *where,
+    const char *address, const char *fpr, const OpmKeyInfo *k, gint64 now)
+{
+	gint64 sign, enc;
+	gboolean uid = FALSE;
+
+	if (k == NULL) {
+		add(out, OPM_PROBLEM_ERROR, where, "%s: no key with primary "
+		    "fingerprint %s in %s (import it, and pin the "
+		    "primary key's fingerprint, not a subkey's)",
+		    address, fpr, list->gnupg_home);
+		return;
+	}
+	if (k->revoked || k->expired || k->disabled || k->invalid) {
+		add(out, OPM_PROBLEM_ERROR, where, "%s: key %s is %s",
+		    address, k->fpr, k->revoked ? "revoked" :
+		    k->expired ? "expired" : k->disabled ? "disabled" :
+		    "invalid");
+		return;
+	}
+	sign = capability(k, TRUE);
+	enc = capability(k, FALSE);
+	if (sign < 0)
+		add(out, OPM_PROBLEM_ERROR, where, "%s: key %s has no "
+		    "usable signing key", address, k->fpr);
+	if (enc < 0)
+		add(out, OPM_PROBLEM_ERROR, where, "%s: key %s has no "
+		    "usable encryption key", address, k->fpr);
+	for (guint j = 0; j < k->emails->len; j++)
+		if (g_ascii_strcasecmp(g_ptr_array_index(k->emails, j),
+		    address) == 0)
+			uid = TRUE;
+	if (!uid)
+		add(out, OPM_PROBLEM_ERROR, where, "%s: no valid user ID "
+		    "of key %s carries this address", address, k->fpr);
+	check_algorithms(out, list, where, k);
+	check_expiry(out, list, where, k, "its signing key", MAX(sign, 0),
+	    now);
+	check_expiry(out, list, where, k, "its encryption key",
+	    MAX(enc, 0), now);
+}
+
 GPtrArray *
 opm_audit_list(OpmList *list, gint64 now)
 {
@@ -187,44 +230,8 @@ opm_audit_list(OpmList *list, gint64 now)
 		OpmMember *m = g_ptr_array_index(list->members, i);
 		g_autofree char *where = g_strdup_printf("%s:%u",
 		    list->members_file, m->line);
-		OpmKeyInfo *k = m->key;
-		gint64 sign, enc;
-		gboolean uid = FALSE;
 
-		if (k == NULL) {
-			add(out, OPM_PROBLEM_ERROR, where, "%s: no key with primary "
-			    "fingerprint %s in %s (import it, and pin the "
-			    "primary key's fingerprint, not a subkey's)",
-			    m->address, m->fpr, list->gnupg_home);
-			continue;
-		}
-		if (k->revoked || k->expired || k->disabled || k->invalid) {
-			add(out, OPM_PROBLEM_ERROR, where, "%s: key %s is %s",
-			    m->address, k->fpr, k->revoked ? "revoked" :
-			    k->expired ? "expired" : k->disabled ? "disabled" :
-			    "invalid");
-			continue;
-		}
-		sign = capability(k, TRUE);
-		enc = capability(k, FALSE);
-		if (sign < 0)
-			add(out, OPM_PROBLEM_ERROR, where, "%s: key %s has no "
-			    "usable signing key", m->address, k->fpr);
-		if (enc < 0)
-			add(out, OPM_PROBLEM_ERROR, where, "%s: key %s has no "
-			    "usable encryption key", m->address, k->fpr);
-		for (guint j = 0; j < k->emails->len; j++)
-			if (g_ascii_strcasecmp(g_ptr_array_index(k->emails, j),
-			    m->address) == 0)
-				uid = TRUE;
-		if (!uid)
-			add(out, OPM_PROBLEM_ERROR, where, "%s: no valid user ID "
-			    "of key %s carries this address", m->address, k->fpr);
-		check_algorithms(out, list, where, k);
-		check_expiry(out, list, where, k, "its signing key", MAX(sign, 0),
-		    now);
-		check_expiry(out, list, where, k, "its encryption key",
-		    MAX(enc, 0), now);
+		opm_audit_key(out, list, where, m->address, m->fpr, m->key, now);
 	}
 	return out;
 }

@@ -6,6 +6,7 @@
 #define OPM_AUDIT_H
 
 #include "conf.h"
+#include "keys.h"
 
 typedef enum {
 	OPM_PROBLEM_WARNING,
@@ -24,5 +25,11 @@ void opm_problem_free(OpmProblem *p); /* accepts NULL */
  * every member key, the GnuPG home's gpg.conf.  now: current time.
  * (transfer full): a GPtrArray of OpmProblem, empty when all is well. */
 GPtrArray *opm_audit_list(OpmList *list, gint64 now);
+
+/* The checks -n makes of one member's key k (NULL: missing), pinned as
+ * fpr for address, with the list's key rules; problems are appended to
+ * out (OpmProblem *) with where as their place. */
+void opm_audit_key(GPtrArray *out, OpmList *list, const char *where,
+    const char *address, const char *fpr, const OpmKeyInfo *k, gint64 now);
 
 #endif

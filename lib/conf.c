@@ -5,7 +5,8 @@
  *	opm_conf_options(), opm_conf_load(), opm_conf_ref(),
  *	opm_conf_unref(), opm_conf_find_list(), opm_list_find_member(),
  *	opm_parse_duration(), opm_parse_size(), opm_fpr_canon(),
- *	opm_hash_name()
+ *	opm_hash_name(), opm_address_valid(), opm_members_parse(),
+ *	opm_member_free(), opm_members_stamp(), opm_conf_members_changed()
  * DESCRIPTION
  *	One table row per option: name, scope (main file or list file), type,
  *	default, bounds and where the value goes.  The parser, the defaults
@@ -19,7 +20,10 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+
+#include <glib/gstdio.h>
 
 #include "conf.h"
 #include "keys.h"
@@ -243,8 +247,8 @@ opm_fpr_canon(const char *s)
 	return g_string_free(out, FALSE);
 }
 
-static gboolean
-address_valid(const char *s)
+gboolean
+opm_address_valid(const char *s)
 {
 	const char *at = strrchr(s, '@');
 
@@ -323,7 +327,7 @@ set_value(const OpmOption *o, void *target, const char *value,
 	case OPM_OPT_ADDRESS:
 		if (*value == '\0')
 			BAD("%s", "empty value");
-		if (o->type == OPM_OPT_ADDRESS && !address_valid(value))
+		if (o->type == OPM_OPT_ADDRESS && !opm_address_valid(value))
 			BAD("\"%s\" is not a mail address", value);
 		if (o->repeat) {
 			GPtrArray **a = (GPtrArray **)p;
@@ -483,8 +487,8 @@ parse_file(const char *path, OpmScope scope, void *target, GError **error)
 	return TRUE;
 }
 
-static void
-member_free(OpmMember *m)
+void
+opm_member_free(OpmMember *m)
 {
 	if (m == NULL)
 		return;
@@ -512,6 +516,7 @@ list_free(OpmList *l)
 			g_clear_pointer((char **)p, g_free);
 	}
 	g_free(l->file);
+	g_free(l->members_stamp);
 	g_clear_pointer(&l->keys_by_fpr, g_hash_table_unref);
 	g_clear_pointer(&l->members, g_ptr_array_unref);
 	g_clear_pointer(&l->keys, g_ptr_array_unref);
@@ -530,21 +535,14 @@ list_free(OpmList *l)
 /*
  * Members file: "address fingerprint [display name]" per line.
  */
-static gboolean
-load_members(OpmList *list, GError **error)
+GPtrArray *
+opm_members_parse(const char *path, const char *text, GError **error)
 {
-	g_autofree char *text = NULL;
-	g_auto(GStrv) lines = NULL;
-	g_autoptr(GError) ioerr = NULL;
+	g_autoptr(GPtrArray) members =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)opm_member_free);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 	guint lineno = 0;
 
-	if (!g_file_get_contents(list->members_file, &text, NULL, &ioerr)) {
-		g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG, "%s: %s",
-		    list->members_file, ioerr->message);
-		return FALSE;
-	}
-	list->members = g_ptr_array_new_with_free_func((GDestroyNotify)member_free);
-	lines = g_strsplit(text, "\n", -1);
 	for (char **l = lines; *l != NULL; l++) {
 		char *line = *l, *hash;
 		g_auto(GStrv) f = NULL;
@@ -561,21 +559,21 @@ load_members(OpmList *list, GError **error)
 		if (g_strv_length(f) < 2) {
 			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 			    "%s:%u: want \"address fingerprint [name]\"",
-			    list->members_file, lineno);
-			return FALSE;
+			    path, lineno);
+			return NULL;
 		}
-		if (!address_valid(f[0])) {
+		if (!opm_address_valid(f[0])) {
 			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 			    "%s:%u: \"%s\" is not a mail address",
-			    list->members_file, lineno, f[0]);
-			return FALSE;
+			    path, lineno, f[0]);
+			return NULL;
 		}
 		if ((fpr = opm_fpr_canon(f[1])) == NULL) {
 			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 			    "%s:%u: \"%s\" is not a full key fingerprint "
 			    "(40 or 64 hex digits, no spaces)",
-			    list->members_file, lineno, f[1]);
-			return FALSE;
+			    path, lineno, f[1]);
+			return NULL;
 		}
 		m = g_new0(OpmMember, 1);
 		m->address = opm_address_normalize(f[0]);
@@ -587,21 +585,50 @@ load_members(OpmList *list, GError **error)
 
 			m->name = g_strstrip(g_strdup(rest));
 		}
-		for (guint i = 0; i < list->members->len; i++) {
-			OpmMember *o = g_ptr_array_index(list->members, i);
+		for (guint i = 0; i < members->len; i++) {
+			OpmMember *o = g_ptr_array_index(members, i);
 
 			if (strcmp(o->address, m->address) == 0) {
 				g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 				    "%s:%u: %s is already a member (line %u)",
-				    list->members_file, lineno, m->address,
-				    o->line);
-				member_free(m);
-				return FALSE;
+				    path, lineno, m->address, o->line);
+				opm_member_free(m);
+				return NULL;
 			}
 		}
-		g_ptr_array_add(list->members, m);
+		g_ptr_array_add(members, m);
 	}
-	return TRUE;
+	return g_steal_pointer(&members);
+}
+
+char *
+opm_members_stamp(const char *path)
+{
+	GStatBuf st;
+
+	if (g_stat(path, &st) != 0)
+		return g_strdup("missing");
+	return g_strdup_printf("%ju:%ju:%jd:%jd.%09ld", (uintmax_t)st.st_dev,
+	    (uintmax_t)st.st_ino, (intmax_t)st.st_size,
+	    (intmax_t)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+}
+
+static gboolean
+load_members(OpmList *list, GError **error)
+{
+	g_autofree char *text = NULL;
+	g_autoptr(GError) ioerr = NULL;
+
+	/* taken before the file is read: a change in between only makes
+	 * the daemon read it once more */
+	list->members_stamp = opm_members_stamp(list->members_file);
+	if (!g_file_get_contents(list->members_file, &text, NULL, &ioerr)) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG, "%s: %s",
+		    list->members_file, ioerr->message);
+		return FALSE;
+	}
+	list->members = opm_members_parse(list->members_file, text, error);
+	return list->members != NULL;
 }
 
 static OpmList *
@@ -758,6 +785,19 @@ opm_conf_find_list(OpmConfig *conf, const char *addr)
 			return l;
 	}
 	return NULL;
+}
+
+gboolean
+opm_conf_members_changed(const OpmConfig *conf)
+{
+	for (guint i = 0; i < conf->lists->len; i++) {
+		OpmList *l = g_ptr_array_index(conf->lists, i);
+		g_autofree char *now = opm_members_stamp(l->members_file);
+
+		if (g_strcmp0(now, l->members_stamp) != 0)
+			return TRUE;
+	}
+	return FALSE;
 }
 
 OpmMember *

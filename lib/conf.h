@@ -97,6 +97,8 @@ typedef struct {
 	gboolean inline_pgp;        /* inline PGP posts are accepted */
 	GHashTable *keys_by_fpr;    /* fpr of primary or subkey -> OpmKeyInfo *
 				       (not owned; owned by the members) */
+	char *members_stamp;        /* opm_members_stamp() of members_file
+				       taken when it was read; owned */
 } OpmList;
 
 typedef struct {
@@ -142,6 +144,26 @@ OpmList *opm_conf_find_list(OpmConfig *conf, const char *addr);
 /* The members whose pinned fingerprint is fpr.  (transfer none) */
 OpmMember *opm_list_find_member(OpmList *list, const char *fpr,
     const char *address);
+
+/* TRUE when s is an address a list or members file accepts:
+ * local@domain.tld, no white space, controls, <>, "" or commas. */
+gboolean opm_address_valid(const char *s);
+
+/* Parse the text of a members file (named path in errors): one
+ * OpmMember per member line, key NULL.  NULL with an OPM_ERROR_CONFIG
+ * error naming path and line.  (transfer full) */
+GPtrArray *opm_members_parse(const char *path, const char *text,
+    GError **error);
+void opm_member_free(OpmMember *m); /* accepts NULL */
+
+/* What identifies the present version of a members file (device, inode,
+ * size, modification time); "missing" when it cannot be examined.
+ * (transfer full) */
+char *opm_members_stamp(const char *path);
+
+/* TRUE when some list's members file is no longer the one conf read:
+ * replaced (as the membership changes do) or edited in place. */
+gboolean opm_conf_members_changed(const OpmConfig *conf);
 
 /* Parse "7d", "10m", "3600"; returns FALSE on junk. */
 gboolean opm_parse_duration(const char *s, gint64 *out);

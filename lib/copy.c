@@ -5,6 +5,7 @@
  *	opm_copy_inner(), opm_copy_frame_new(), opm_copy_frame_free(),
  *	opm_copy_outer(), opm_copy_message_id(),
  *	opm_copy_withheld_notice(), opm_copy_admin_notice(),
+ *	opm_copy_frame_notice(), opm_copy_notice_inner(),
  *	opm_copy_display_name()
  * DESCRIPTION
  *	Headers are written by hand, CRLF terminated, so that the poster's
@@ -435,6 +436,41 @@ opm_copy_frame_new(OpmList *list, OpmMessage *msg, OpmMember *poster,
 	add_header(f->tail, "In-Reply-To", irt);
 	add_header(f->tail, "References", refs);
 	return f;
+}
+
+OpmCopyFrame *
+opm_copy_frame_notice(OpmList *list, const char *to, gint64 now)
+{
+	OpmCopyFrame *f = g_new0(OpmCopyFrame, 1);
+	g_autofree char *from = mailbox(list->name, list->address);
+
+	f->head = g_string_new(NULL);
+	outer_head(f->head, from, to, "...", now);
+	f->tail = g_string_new(NULL);
+	outer_tail(f->tail, list);
+	add_header(f->tail, "Auto-Submitted", "auto-generated");
+	return f;
+}
+
+GBytes *
+opm_copy_notice_inner(OpmList *list, const char *to, const char *subject,
+    const char *body)
+{
+	GString *h = g_string_new(NULL);
+	g_autofree char *from = mailbox(list->name, list->address);
+	g_autofree char *subj = g_mime_utils_header_encode_text(NULL, subject,
+	    "utf-8");
+
+	add_header(h, "Content-Type",
+	    "text/plain; charset=utf-8; protected-headers=\"v1\"");
+	add_header(h, "Content-Transfer-Encoding", "8bit");
+	add_header(h, "From", from);
+	add_header(h, "To", to);
+	add_header(h, "Subject", subj);
+	add_header(h, "HP-Outer", "Subject: ...");
+	g_string_append(h, "\r\n");
+	opm_crlf_append(h, body, strlen(body));
+	return g_string_free_to_bytes(h);
 }
 
 void

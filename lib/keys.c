@@ -3,7 +3,7 @@
  *	keys - member keys and verification through gpgme
  * SYNOPSIS
  *	opm_gpg_context(), opm_gpg_acquire(), opm_gpg_release(),
- *	opm_keys_load(), opm_keys_lookup(),
+ *	opm_keys_load(), opm_keys_lookup(), opm_key_info_new(),
  *	opm_verify_detached(), opm_verify_opaque(), opm_decrypt_verify(),
  *	opm_sign_encrypt(), opm_gpg_error_is_data(), opm_gpg_strerror()
  * DESCRIPTION
@@ -155,8 +155,8 @@ subkey_info_free(OpmSubkeyInfo *s)
 	g_free(s);
 }
 
-static OpmKeyInfo *
-key_info_from_gpgme(gpgme_key_t key)
+OpmKeyInfo *
+opm_key_info_new(gpgme_key_t key)
 {
 	OpmKeyInfo *k = g_new0(OpmKeyInfo, 1);
 
@@ -234,7 +234,7 @@ opm_keys_load(OpmList *list, GError **error)
 	if ((err = gpgme_op_keylist_start(ctx, NULL, 0)) != 0)
 		goto FAIL;
 	while ((err = gpgme_op_keylist_next(ctx, &key)) == 0) {
-		OpmKeyInfo *k = key_info_from_gpgme(key);
+		OpmKeyInfo *k = opm_key_info_new(key);
 
 		gpgme_key_unref(key);
 		k->position = position++;

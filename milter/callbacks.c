@@ -15,6 +15,10 @@
  *
  *	The configuration is reference counted: a transaction holds the one
  *	in force when it began, so a reload never changes a post half-way.
+ *	When a transaction begins and a list's members file is no longer
+ *	the one the configuration in force was read from (a membership
+ *	change replaced it), the configuration is loaded again first, so the
+ *	change applies from the next post on without SIGHUP.
  * DIAGNOSTICS
  *	Allocation failures abort (GLib); everything else becomes a verdict.
  */
@@ -53,14 +57,82 @@ typedef struct {
 static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static OpmConfig *conf_current;
 
-OpmConfig *
-opmf_conf_get(void)
+static OpmConfig *
+conf_current_ref(void)
 {
 	OpmConfig *c;
 
 	pthread_mutex_lock(&conf_lock);
 	c = conf_current != NULL ? opm_conf_ref(conf_current) : NULL;
 	pthread_mutex_unlock(&conf_lock);
+	return c;
+}
+
+/* The stamps of every members file of c as they are now.  (transfer full) */
+static char *
+members_stamps(OpmConfig *c)
+{
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; i < c->lists->len; i++) {
+		OpmList *l = g_ptr_array_index(c->lists, i);
+		g_autofree char *st = opm_members_stamp(l->members_file);
+
+		g_string_append_printf(s, "%s\n", st);
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* One reload at a time; the members files as they were when the last one
+ * failed, so that a broken file is not read again for every mail. */
+static pthread_mutex_t members_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *members_failed;
+
+/* A members file changed (a membership change, or an edit): load the
+ * configuration again and install it, as SIGHUP would.  Transactions
+ * that began before keep the configuration they hold.  Takes over the
+ * reference c and returns one to the configuration to use. */
+static OpmConfig *
+members_reload(OpmConfig *c)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *stamps = NULL;
+	OpmConfig *fresh;
+
+	pthread_mutex_lock(&members_lock);
+	/* another transaction may have reloaded meanwhile */
+	opm_conf_unref(c);
+	c = conf_current_ref();
+	if (c == NULL || !opm_conf_members_changed(c))
+		goto DONE;
+	stamps = members_stamps(c);
+	if (g_strcmp0(stamps, members_failed) == 0)
+		goto DONE;
+	fresh = opmf_conf_load(c->path, &error);
+	if (fresh == NULL) {
+		g_warning("a members file changed, but the configuration "
+		    "cannot be loaded; keeping the one in force: %s",
+		    error->message);
+		g_free(members_failed);
+		members_failed = g_steal_pointer(&stamps);
+		goto DONE;
+	}
+	g_message("a members file changed: configuration reloaded");
+	opmf_conf_set(opm_conf_ref(fresh));
+	opm_conf_unref(c);
+	c = fresh;
+DONE:
+	pthread_mutex_unlock(&members_lock);
+	return c;
+}
+
+OpmConfig *
+opmf_conf_get(void)
+{
+	OpmConfig *c = conf_current_ref();
+
+	if (c != NULL && opm_conf_members_changed(c))
+		c = members_reload(c);
 	return c;
 }
 
