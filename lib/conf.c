@@ -6,7 +6,8 @@
  *	opm_conf_unref(), opm_conf_find_list(), opm_list_find_member(),
  *	opm_parse_duration(), opm_parse_size(), opm_fpr_canon(),
  *	opm_hash_name(), opm_address_valid(), opm_members_parse(),
- *	opm_member_free(), opm_members_stamp(), opm_conf_members_changed()
+ *	opm_member_free(), opm_members_stamp(), opm_conf_members_changed(),
+ *	opm_list_load(), opm_list_free()
  * DESCRIPTION
  *	One table row per option: name, scope (main file or list file), type,
  *	default, bounds and where the value goes.  The parser, the defaults
@@ -498,8 +499,8 @@ opm_member_free(OpmMember *m)
 	g_free(m);
 }
 
-static void
-list_free(OpmList *l)
+void
+opm_list_free(OpmList *l)
 {
 	if (l == NULL)
 		return;
@@ -631,8 +632,8 @@ load_members(OpmList *list, GError **error)
 	return list->members != NULL;
 }
 
-static OpmList *
-load_list(const char *path, GError **error)
+OpmList *
+opm_list_load(const char *path, GError **error)
 {
 	OpmList *l = g_new0(OpmList, 1);
 	const char *at;
@@ -660,7 +661,7 @@ load_list(const char *path, GError **error)
 		goto FAIL;
 	return l;
 FAIL:
-	list_free(l);
+	opm_list_free(l);
 	return NULL;
 }
 
@@ -678,7 +679,7 @@ opm_conf_load(const char *path, GError **error)
 
 	conf->refcount = 1;
 	conf->path = g_strdup(path);
-	conf->lists = g_ptr_array_new_with_free_func((GDestroyNotify)list_free);
+	conf->lists = g_ptr_array_new_with_free_func((GDestroyNotify)opm_list_free);
 	if (!parse_file(path, OPM_SCOPE_MAIN, conf, error))
 		return NULL;
 	if (!g_str_has_prefix(conf->inject_method, "sendmail:/") &&
@@ -714,14 +715,14 @@ opm_conf_load(const char *path, GError **error)
 	}
 	for (guint i = 0; i < files->len; i++) {
 		const char *f = g_ptr_array_index(files, i);
-		OpmList *l = load_list(f, error);
+		OpmList *l = opm_list_load(f, error);
 
 		if (l == NULL)
 			return NULL;
 		if (opm_conf_find_list(conf, l->address) != NULL) {
 			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 			    "%s: list %s is defined twice", f, l->address);
-			list_free(l);
+			opm_list_free(l);
 			return NULL;
 		}
 		g_ptr_array_add(conf->lists, l);

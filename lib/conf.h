@@ -134,6 +134,11 @@ const OpmOption *opm_conf_options(void);
  * Errors name the file and line.  (transfer full): opm_conf_unref(). */
 OpmConfig *opm_conf_load(const char *path, GError **error);
 
+/* Read one list definition file and its members file, as
+ * opm_conf_load() does for each list.  (transfer full): opm_list_free() */
+OpmList *opm_list_load(const char *path, GError **error);
+void opm_list_free(OpmList *list); /* accepts NULL */
+
 OpmConfig *opm_conf_ref(OpmConfig *conf);
 void opm_conf_unref(OpmConfig *conf); /* accepts NULL */
 

@@ -4,7 +4,8 @@
  * SYNOPSIS
  *	opm_change_new(), opm_change_free(), opm_change_op_name(),
  *	opm_member_apply(), opm_member_summary(), opm_member_announce(),
- *	opm_member_notice()
+ *	opm_member_notice(), opm_member_create_key(), opm_member_export_key(),
+ *	opm_member_key_expires()
  * DESCRIPTION
  *	A batch of changes runs under an exclusive flock(2) on
  *	MEMBERSFILE.lock, so that two changes at once (two admins, or the
@@ -280,16 +281,24 @@ key_passes(OpmList *list, OpmChange *c, const OpmKeyInfo *k, gint64 now,
 	c->warnings = warns->len > 0 ? g_strdup(warns->str) : NULL;
 	if (errs->len > 0)
 		return refuse(error, "%s", errs->str);
-	c->expires = 0;
-	for (guint i = 0; i < k->subkeys->len; i++) {
+	c->expires = opm_member_key_expires(k);
+	return TRUE;
+}
+
+gint64
+opm_member_key_expires(const OpmKeyInfo *k)
+{
+	gint64 when = 0;
+
+	for (guint i = 0; k != NULL && i < k->subkeys->len; i++) {
 		OpmSubkeyInfo *s = g_ptr_array_index(k->subkeys, i);
 
 		if (s->expires > 0 && !s->revoked && !s->expired &&
 		    (s->can_sign || s->can_encrypt) &&
-		    (c->expires == 0 || s->expires < c->expires))
-			c->expires = s->expires;
+		    (when == 0 || s->expires < when))
+			when = s->expires;
 	}
-	return TRUE;
+	return when;
 }
 
 /*
@@ -788,4 +797,76 @@ opm_member_announce(OpmList *list, GPtrArray *changes, const char *by,
 		sent++;
 	}
 	return sent;
+}
+
+char *
+opm_member_create_key(const char *gnupg_home, const char *uid,
+    gint64 expires, GError **error)
+{
+	g_auto(gpgme_ctx_t) ctx = opm_gpg_context(gnupg_home, error);
+	gpgme_genkey_result_t r;
+	gpgme_key_t key = NULL;
+	gpgme_error_t err;
+	char *fpr;
+
+	if (ctx == NULL)
+		return NULL;
+	if ((err = gpgme_op_createkey(ctx, uid, "ed25519", 0,
+	    (unsigned long)expires, NULL, GPGME_CREATE_SIGN |
+	    GPGME_CREATE_CERT | GPGME_CREATE_NOPASSWD)) != 0) {
+		gpg_failed(error, err, "cannot make the list key");
+		return NULL;
+	}
+	r = gpgme_op_genkey_result(ctx);
+	if (r == NULL || r->fpr == NULL) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "gpg made a key but did not say which");
+		return NULL;
+	}
+	fpr = g_ascii_strup(r->fpr, -1);
+	if ((err = gpgme_get_key(ctx, fpr, &key, 1)) != 0 ||
+	    (err = gpgme_op_createsubkey(ctx, key, "cv25519", 0,
+	    (unsigned long)expires, GPGME_CREATE_ENCR |
+	    GPGME_CREATE_NOPASSWD)) != 0) {
+		if (key != NULL)
+			gpgme_key_unref(key);
+		g_free(fpr);
+		gpg_failed(error, err, "cannot add the encryption subkey");
+		return NULL;
+	}
+	gpgme_key_unref(key);
+	return fpr;
+}
+
+GBytes *
+opm_member_export_key(const char *gnupg_home, const char *fpr,
+    gboolean armor, GError **error)
+{
+	g_auto(gpgme_ctx_t) ctx = opm_gpg_context(gnupg_home, error);
+	gpgme_data_t d = NULL;
+	gpgme_error_t err;
+	size_t n = 0;
+	char *p;
+	GBytes *out;
+
+	if (ctx == NULL)
+		return NULL;
+	gpgme_set_armor(ctx, armor);
+	if ((err = gpgme_data_new(&d)) != 0 ||
+	    (err = gpgme_op_export(ctx, fpr, GPGME_EXPORT_MODE_MINIMAL, d)) !=
+	    0) {
+		gpgme_data_release(d);
+		gpg_failed(error, err, "gpg --export");
+		return NULL;
+	}
+	p = gpgme_data_release_and_get_mem(d, &n);
+	if (n == 0) {
+		gpgme_free(p);
+		g_set_error(error, OPM_ERROR, OPM_ERROR_KEY, "no key %s in %s",
+		    fpr, gnupg_home);
+		return NULL;
+	}
+	out = g_bytes_new(p, n);
+	gpgme_free(p);
+	return out;
 }

@@ -13,6 +13,7 @@
 
 #include "conf.h"
 #include "inject.h"
+#include "keys.h"
 
 typedef enum {
 	OPM_CHANGE_ADD,
@@ -77,5 +78,20 @@ gint opm_member_announce(OpmList *list, GPtrArray *changes, const char *by,
  * (transfer full) */
 GBytes *opm_member_notice(OpmList *list, const char *to, const char *fpr,
     const char *subject, const char *body, gint64 now, GError **error);
+
+/* When the first usable signing or encryption (sub)key of k expires;
+ * 0 never. */
+gint64 opm_member_key_expires(const OpmKeyInfo *k);
+
+/* Make a list key in gnupg_home: ed25519 for signing and certifying,
+ * a cv25519 encryption subkey, no passphrase, user ID uid, expiring
+ * after expires seconds (0: never).  (transfer full): its fingerprint */
+char *opm_member_create_key(const char *gnupg_home, const char *uid,
+    gint64 expires, GError **error);
+
+/* The public key fpr of gnupg_home, self-signatures only, armored or
+ * binary.  (transfer full) */
+GBytes *opm_member_export_key(const char *gnupg_home, const char *fpr,
+    gboolean armor, GError **error);
 
 #endif

@@ -22,9 +22,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <locale.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,45 +121,6 @@ opmf_check_run(const char *path)
 	printf("%u error%s, %u warning%s\n", errors, errors == 1 ? "" : "s",
 	    warnings, warnings == 1 ? "" : "s");
 	return errors > 0 ? EX_CONFIG : EX_OK;
-}
-
-static int
-drop_privileges(const char *spec)
-{
-	g_auto(GStrv) ug = g_strsplit(spec, ":", 2);
-	struct passwd *pw = getpwnam(ug[0]);
-	gid_t gid;
-
-	if (pw == NULL) {
-		g_critical("unknown user %s", ug[0]);
-		return EX_NOUSER;
-	}
-	gid = pw->pw_gid;
-	if (ug[1] != NULL) {
-		struct group *gr = getgrnam(ug[1]);
-
-		if (gr == NULL) {
-			g_critical("unknown group %s", ug[1]);
-			return EX_NOUSER;
-		}
-		gid = gr->gr_gid;
-	}
-	if (geteuid() == pw->pw_uid)
-		return EX_OK;
-	if (geteuid() != 0) {
-		g_critical("only root can become user %s", ug[0]);
-		return EX_NOPERM;
-	}
-	if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 ||
-	    setuid(pw->pw_uid) != 0) {
-		g_critical("cannot become user %s: %s", spec, g_strerror(errno));
-		return EX_OSERR;
-	}
-	if (setuid(0) == 0) {
-		g_critical("privileges could not be dropped");
-		return EX_SOFTWARE;
-	}
-	return EX_OK;
 }
 
 /* The worker's reload thread: SIGUSR1 from the supervisor. */
@@ -373,7 +332,7 @@ main(int argc, char **argv)
 		if (user == NULL && peek != NULL)
 			user = peek->user;
 		if (user != NULL && geteuid() == 0 &&
-		    (rc = drop_privileges(user)) != EX_OK)
+		    (rc = opmf_drop_privileges(user)) != EX_OK)
 			return rc;
 	}
 	if (check)
@@ -405,7 +364,7 @@ main(int argc, char **argv)
 	}
 	if (pid_file != NULL && !write_pid_file(pid_file))
 		return EX_CANTCREAT;
-	if (user != NULL && (rc = drop_privileges(user)) != EX_OK)
+	if (user != NULL && (rc = opmf_drop_privileges(user)) != EX_OK)
 		return rc;
 	if (g_mkdir_with_parents(conf->state_dir, 0700) != 0) {
 		g_critical("StateDirectory %s: %s", conf->state_dir,

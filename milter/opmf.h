@@ -82,6 +82,9 @@ sfsistat opmf_test_message(GBytes *raw, char **rcpts, OpmfTestResult *res);
 void opmf_test_result_clear(OpmfTestResult *res);
 int opmf_test_run(const char *file, char **rcpts, const char *outdir);
 
+/* priv.c: become user[:group] (as UserID); EX_OK or a sysexits code. */
+int opmf_drop_privileges(const char *spec);
+
 /* check: -n */
 int opmf_check_run(const char *conf_path);
 
