@@ -138,6 +138,12 @@ static const OpmOption options[] = {
 	{"InlinePgp", OPM_SCOPE_LIST, OPM_OPT_BOOL, "yes", 0, 0,
 	    L(inline_pgp), FALSE, FALSE, NULL,
 	    "accept inline PGP (one clear-signed or encrypted block)"},
+	{"RequestAddress", OPM_SCOPE_LIST, OPM_OPT_ADDRESS, NULL, 0, 0,
+	    L(request_address), FALSE, FALSE, NULL,
+	    "where commands go (default: local-request@domain)"},
+	{"MembersMayList", OPM_SCOPE_LIST, OPM_OPT_BOOL, "no", 0, 0,
+	    L(members_may_list), FALSE, FALSE, NULL,
+	    "members may ask for the list of members by command mail"},
 	{NULL, 0, 0, NULL, 0, 0, 0, FALSE, FALSE, NULL, NULL},
 };
 
@@ -655,6 +661,15 @@ opm_list_load(const char *path, GError **error)
 	if (l->bounce_address == NULL)
 		l->bounce_address = g_strdup_printf("%.*s-bounces%s",
 		    (int)(at - l->address), l->address, at);
+	if (l->request_address == NULL)
+		l->request_address = g_strdup_printf("%.*s-request%s",
+		    (int)(at - l->address), l->address, at);
+	else {
+		char *n = opm_address_normalize(l->request_address);
+
+		g_free(l->request_address);
+		l->request_address = n;
+	}
 	l->allowed_hashes = hashes_from_words(l->hashes_words);
 	l->encrypted_only = g_strcmp0(l->post_policy, "encrypted") == 0;
 	if (!load_members(l, error))

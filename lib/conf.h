@@ -97,6 +97,8 @@ typedef struct {
 	gboolean inline_pgp;        /* inline PGP posts are accepted */
 	GHashTable *keys_by_fpr;    /* fpr of primary or subkey -> OpmKeyInfo *
 				       (not owned; owned by the members) */
+	char *request_address;      /* commands go here, normalized */
+	gboolean members_may_list;  /* list-members for members */
 	char *members_stamp;        /* opm_members_stamp() of members_file
 				       taken when it was read; owned */
 } OpmList;

@@ -6,6 +6,7 @@
  *	opm_copy_outer(), opm_copy_message_id(),
  *	opm_copy_withheld_notice(), opm_copy_admin_notice(),
  *	opm_copy_frame_notice(), opm_copy_notice_inner(),
+ *	opm_copy_signed_outer(),
  *	opm_copy_display_name()
  * DESCRIPTION
  *	Headers are written by hand, CRLF terminated, so that the poster's
@@ -439,13 +440,16 @@ opm_copy_frame_new(OpmList *list, OpmMessage *msg, OpmMember *poster,
 }
 
 OpmCopyFrame *
-opm_copy_frame_notice(OpmList *list, const char *to, gint64 now)
+opm_copy_frame_notice(OpmList *list, const char *to, const char *subject,
+    gint64 now)
 {
 	OpmCopyFrame *f = g_new0(OpmCopyFrame, 1);
 	g_autofree char *from = mailbox(list->name, list->address);
+	g_autofree char *subj = subject != NULL ?
+	    g_mime_utils_header_encode_text(NULL, subject, "utf-8") : NULL;
 
 	f->head = g_string_new(NULL);
-	outer_head(f->head, from, to, "...", now);
+	outer_head(f->head, from, to, subj != NULL ? subj : "...", now);
 	f->tail = g_string_new(NULL);
 	outer_tail(f->tail, list);
 	add_header(f->tail, "Auto-Submitted", "auto-generated");
@@ -512,6 +516,35 @@ opm_copy_outer(const OpmCopyFrame *f, const char *message_id,
 	opm_crlf_append(h, a, len);
 	if (len > 0 && a[len - 1] != '\n')
 		g_string_append(h, "\r\n");
+	g_string_append_printf(h, "\r\n--%s--\r\n", b);
+	return g_string_free_to_bytes(h);
+}
+
+GBytes *
+opm_copy_signed_outer(const OpmCopyFrame *f, const char *message_id,
+    GBytes *entity, GBytes *signature, const char *micalg)
+{
+	gsize elen, slen;
+	const char *e = g_bytes_get_data(entity, &elen);
+	const char *sg = g_bytes_get_data(signature, &slen);
+	GString *h = g_string_new(NULL);
+	g_autofree char *b = boundary();
+	g_autofree char *ct = NULL;
+
+	g_string_append_len(h, f->head->str, (gssize)f->head->len);
+	add_header(h, "Message-ID", message_id);
+	g_string_append_len(h, f->tail->str, (gssize)f->tail->len);
+	ct = g_strdup_printf("multipart/signed; micalg=%s;\r\n"
+	    " protocol=\"application/pgp-signature\";\r\n boundary=\"%s\"",
+	    micalg, b);
+	add_header(h, "Content-Type", ct);
+	g_string_append_printf(h, "\r\nThis is an OpenPGP/MIME signed message "
+	    "(RFC 3156).\r\n\r\n--%s\r\n", b);
+	g_string_append_len(h, e, (gssize)elen);
+	g_string_append_printf(h, "\r\n--%s\r\n"
+	    "Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n"
+	    "Content-Description: OpenPGP digital signature\r\n\r\n", b);
+	opm_crlf_append(h, sg, slen);
 	g_string_append_printf(h, "\r\n--%s--\r\n", b);
 	return g_string_free_to_bytes(h);
 }

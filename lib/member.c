@@ -757,7 +757,7 @@ opm_member_notice(OpmList *list, const char *to, const char *fpr,
 	key = g_strdup_printf("notice:%s:%" G_GINT64_FORMAT ":%08x", subject,
 	    now, g_random_int());
 	mid = opm_copy_message_id(list, key, to);
-	frame = opm_copy_frame_notice(list, to, now);
+	frame = opm_copy_frame_notice(list, to, NULL, now);
 	return opm_copy_outer(frame, mid, armored);
 }
 

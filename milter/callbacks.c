@@ -32,6 +32,7 @@
 #include "keys.h"
 #include "mime.h"
 #include "opmf.h"
+#include "request.h"
 
 typedef struct {
 	OpmConfig *conf;      /* the configuration of this transaction */
@@ -40,6 +41,10 @@ typedef struct {
 	GPtrArray *list_rcpts; /* char *, list recipients as given */
 	gboolean other_rcpts; /* a recipient that is not a list */
 	gboolean loop;        /* sent by one of our lists: hands off */
+	OpmList *request;     /* a list whose request address is a
+				 recipient, (transfer none), or NULL */
+	char *request_rcpt;   /* that recipient as given */
+	gboolean requests_mixed; /* with a second request address or a list */
 	GByteArray *buf;      /* header block, then body */
 	gboolean in_body;
 	gboolean oversize;
@@ -173,6 +178,7 @@ msg_free(OpmfMsg *m)
 		return;
 	opm_conf_unref(m->conf);
 	g_free(m->sender);
+	g_free(m->request_rcpt);
 	g_clear_pointer(&m->lists, g_ptr_array_unref);
 	g_clear_pointer(&m->list_rcpts, g_ptr_array_unref);
 	g_clear_pointer(&m->buf, g_byte_array_unref);
@@ -238,6 +244,16 @@ opmf_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	rcpt = opm_envelope_address(argv[0]);
 	l = opm_conf_find_list(c->msg->conf, rcpt);
+	if (l == NULL && (l = opm_request_list(c->msg->conf, rcpt)) != NULL &&
+	    !c->msg->loop) {
+		/* a command mail: never delivered, never fanned out */
+		if (c->msg->request != NULL)
+			c->msg->requests_mixed = TRUE;
+		c->msg->request = l;
+		g_free(c->msg->request_rcpt);
+		c->msg->request_rcpt = g_strdup(argv[0]);
+		return SMFIS_CONTINUE;
+	}
 	if (l == NULL) {
 		c->msg->other_rcpts = TRUE;
 		return SMFIS_CONTINUE;
@@ -289,7 +305,7 @@ opmf_header(SMFICTX *ctx, char *name, char *value)
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
-	if (m->lists->len == 0)
+	if (m->lists->len == 0 && m->request == NULL)
 		return SMFIS_ACCEPT; /* no list recipient: not our business */
 	append(m, name, strlen(name));
 	append(m, ": ", 2);
@@ -314,7 +330,7 @@ opmf_eoh(SMFICTX *ctx)
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
-	if (m->lists->len == 0)
+	if (m->lists->len == 0 && m->request == NULL)
 		return SMFIS_ACCEPT;
 	append(m, "\r\n", 2);
 	m->in_body = TRUE;
@@ -557,6 +573,65 @@ DONE:
 	return failed;
 }
 
+/* A mail to a request address (lib/request.c). */
+static sfsistat
+request_eom(SMFICTX *ctx, OpmfConn *c, OpmfMsg *m)
+{
+	g_autoptr(OpmMessage) msg = NULL;
+	g_autoptr(OpmVerdict) v = NULL;
+	g_autoptr(OpmInjector) inj = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *summary = NULL;
+	OpmRequestOptions o = {0};
+	const char *qid = queue_id(ctx);
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	sfsistat rc;
+
+	if (m->requests_mixed || m->lists->len > 0) {
+		v = opm_verdict_tempfail(m->request->address, "5.5.3", "mixed");
+		v->action = OPM_ACTION_REJECT;
+		g_strlcpy(v->rcode, "550", sizeof(v->rcode));
+		g_free(v->text);
+		v->text = g_strdup_printf("list %s: send commands in a mail of "
+		    "their own, to %s alone, not together with a post or "
+		    "another list's commands.", m->request->address,
+		    m->request->request_address);
+	} else {
+		msg = parse(m);
+		if (!inject_dry_run)
+			inj = opm_injector_new(inject_override != NULL ?
+			    inject_override : m->conf->inject_method, &error);
+		if (!inject_dry_run && inj == NULL) {
+			g_warning("%s", error->message);
+			v = opm_verdict_tempfail(m->request->address, "4.3.0",
+			    "replies cannot be queued");
+		} else {
+			o.apply = inject_write_state;
+			o.inj = inj;
+			o.sender = m->sender;
+			if (!inject_write_state && inject_override != NULL &&
+			    g_str_has_prefix(inject_override, "dir:"))
+				summary = g_build_filename(inject_override + 4,
+				    "summary", NULL);
+			o.summary = summary;
+			v = opm_request_run(m->conf, m->request, msg, &o, now);
+		}
+	}
+	if (v->action == OPM_ACTION_ACCEPT && m->other_rcpts &&
+	    opmf_smfi->delrcpt(ctx, m->request_rcpt) != MI_SUCCESS) {
+		g_warning("%s: cannot remove recipient %s", qid, m->request_rcpt);
+		opm_verdict_free(v);
+		v = opm_verdict_tempfail(m->request->address, "4.3.0",
+		    "recipient removal failed");
+	}
+	rc = opmf_reply(ctx, v, m->other_rcpts);
+	opmf_log_summary(qid, m->sender, v,
+	    (g_get_monotonic_time() - m->start_us) / 1000);
+	msg_free(m);
+	c->msg = NULL;
+	return rc;
+}
+
 sfsistat
 opmf_eom(SMFICTX *ctx)
 {
@@ -573,6 +648,8 @@ opmf_eom(SMFICTX *ctx)
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
+	if (m->request != NULL)
+		return request_eom(ctx, c, m);
 	if (m->lists->len == 0)
 		return SMFIS_ACCEPT;
 	qid = queue_id(ctx);
