@@ -144,6 +144,9 @@ static const OpmOption options[] = {
 	{"MembersMayList", OPM_SCOPE_LIST, OPM_OPT_BOOL, "no", 0, 0,
 	    L(members_may_list), FALSE, FALSE, NULL,
 	    "members may ask for the list of members by command mail"},
+	{"Autocrypt", OPM_SCOPE_LIST, OPM_OPT_BOOL, "yes", 0, 0,
+	    L(autocrypt), FALSE, FALSE, NULL,
+	    "copies carry an Autocrypt: header with the list key"},
 	{NULL, 0, 0, NULL, 0, 0, 0, FALSE, FALSE, NULL, NULL},
 };
 
@@ -524,6 +527,7 @@ opm_list_free(OpmList *l)
 	}
 	g_free(l->file);
 	g_free(l->members_stamp);
+	g_free(l->autocrypt_keydata);
 	g_clear_pointer(&l->keys_by_fpr, g_hash_table_unref);
 	g_clear_pointer(&l->members, g_ptr_array_unref);
 	g_clear_pointer(&l->keys, g_ptr_array_unref);

@@ -99,6 +99,9 @@ typedef struct {
 				       (not owned; owned by the members) */
 	char *request_address;      /* commands go here, normalized */
 	gboolean members_may_list;  /* list-members for members */
+	gboolean autocrypt;         /* copies carry an Autocrypt: header */
+	char *autocrypt_keydata;    /* the list key, minimal, base64; filled
+				       by opm_keys_load(); owned */
 	char *members_stamp;        /* opm_members_stamp() of members_file
 				       taken when it was read; owned */
 } OpmList;

@@ -412,6 +412,26 @@ outer_common(GString *h, OpmList *list, const char *from, const char *to,
 	outer_tail(h, list);
 }
 
+/* Autocrypt (autocrypt.org, Level 1): the list key for the list
+ * address, so that members' clients learn it from the copies.  keydata
+ * folded into lines of 76 characters. */
+static void
+add_autocrypt(GString *h, OpmList *list)
+{
+	const char *k = list->autocrypt_keydata;
+	gsize n;
+
+	if (!list->autocrypt || k == NULL)
+		return;
+	n = strlen(k);
+	g_string_append_printf(h, "Autocrypt: addr=%s; keydata=", list->address);
+	for (gsize i = 0; i < n; i += 76) {
+		g_string_append(h, "\r\n ");
+		g_string_append_len(h, k + i, (gssize)MIN(76, n - i));
+	}
+	g_string_append(h, "\r\n");
+}
+
 struct _OpmCopyFrame {
 	GString *head; /* the copy's header fields before the Message-ID */
 	GString *tail; /* those after it, but the Content-Type */
@@ -436,6 +456,7 @@ opm_copy_frame_new(OpmList *list, OpmMessage *msg, OpmMember *poster,
 	/* threading survives the encryption without revealing content */
 	add_header(f->tail, "In-Reply-To", irt);
 	add_header(f->tail, "References", refs);
+	add_autocrypt(f->tail, list);
 	return f;
 }
 

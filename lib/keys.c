@@ -216,6 +216,30 @@ key_info_copy(const OpmKeyInfo *k)
 	return c;
 }
 
+/* The list key for an Autocrypt: header: exported minimal (the
+ * primary key, its user ID, the encryption subkey and their
+ * self-signatures), base64.  NULL when gpg cannot export it.
+ * (transfer full) */
+static char *
+autocrypt_keydata(gpgme_ctx_t ctx, const char *fpr)
+{
+	gpgme_data_t d = NULL;
+	size_t n = 0;
+	char *p, *b64 = NULL;
+
+	if (gpgme_data_new(&d) != 0)
+		return NULL;
+	if (gpgme_op_export(ctx, fpr, GPGME_EXPORT_MODE_MINIMAL, d) != 0) {
+		gpgme_data_release(d);
+		return NULL;
+	}
+	p = gpgme_data_release_and_get_mem(d, &n);
+	if (n > 0)
+		b64 = g_base64_encode((const guchar *)p, n);
+	gpgme_free(p);
+	return b64;
+}
+
 gboolean
 opm_keys_load(OpmList *list, GError **error)
 {
@@ -273,6 +297,9 @@ opm_keys_load(OpmList *list, GError **error)
 	if (list->list_keyinfo != NULL && list->list_keyinfo->has_secret &&
 	    (err = gpgme_get_key(ctx, list->list_key, &key, 1)) == 0)
 		list->list_gpgkey = key;
+	g_clear_pointer(&list->autocrypt_keydata, g_free);
+	if (list->autocrypt && list->list_keyinfo != NULL)
+		list->autocrypt_keydata = autocrypt_keydata(ctx, list->list_key);
 	list->keys_by_fpr = g_hash_table_new(g_str_hash, g_str_equal);
 	list->keys = g_ptr_array_new_with_free_func(
 	    (GDestroyNotify)opm_key_info_free);
