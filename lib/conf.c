@@ -144,6 +144,9 @@ static const OpmOption options[] = {
 	{"MembersMayList", OPM_SCOPE_LIST, OPM_OPT_BOOL, "no", 0, 0,
 	    L(members_may_list), FALSE, FALSE, NULL,
 	    "members may ask for the list of members by command mail"},
+	{"KeyExpiryReminders", OPM_SCOPE_LIST, OPM_OPT_STRING, "30d 7d 1d", 0,
+	    0, L(reminders_words), FALSE, FALSE, NULL,
+	    "before a key expires, remind its owner this long before"},
 	{"Autocrypt", OPM_SCOPE_LIST, OPM_OPT_BOOL, "yes", 0, 0,
 	    L(autocrypt), FALSE, FALSE, NULL,
 	    "copies carry an Autocrypt: header with the list key"},
@@ -528,6 +531,7 @@ opm_list_free(OpmList *l)
 	g_free(l->file);
 	g_free(l->members_stamp);
 	g_free(l->autocrypt_keydata);
+	g_clear_pointer(&l->reminders, g_array_unref);
 	g_clear_pointer(&l->keys_by_fpr, g_hash_table_unref);
 	g_clear_pointer(&l->members, g_ptr_array_unref);
 	g_clear_pointer(&l->keys, g_ptr_array_unref);
@@ -642,6 +646,15 @@ load_members(OpmList *list, GError **error)
 	return list->members != NULL;
 }
 
+/* longest first */
+static gint
+compare_durations(gconstpointer a, gconstpointer b)
+{
+	gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
 OpmList *
 opm_list_load(const char *path, GError **error)
 {
@@ -673,6 +686,27 @@ opm_list_load(const char *path, GError **error)
 
 		g_free(l->request_address);
 		l->request_address = n;
+	}
+	l->reminders = g_array_new(FALSE, FALSE, sizeof(gint64));
+	{
+		g_auto(GStrv) w = g_regex_split_simple("[ ,\t]+",
+		    l->reminders_words, 0, 0);
+
+		for (char **p = w; *p != NULL; p++) {
+			gint64 d;
+
+			if (**p == '\0')
+				continue;
+			if (!opm_parse_duration(*p, &d) || d <= 0 ||
+			    d > 3650 * DAY) {
+				g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+				    "%s: KeyExpiryReminders: \"%s\" is not a "
+				    "duration between 1s and 3650d", path, *p);
+				goto FAIL;
+			}
+			g_array_append_val(l->reminders, d);
+		}
+		g_array_sort(l->reminders, compare_durations);
 	}
 	l->allowed_hashes = hashes_from_words(l->hashes_words);
 	l->encrypted_only = g_strcmp0(l->post_policy, "encrypted") == 0;

@@ -99,6 +99,8 @@ typedef struct {
 				       (not owned; owned by the members) */
 	char *request_address;      /* commands go here, normalized */
 	gboolean members_may_list;  /* list-members for members */
+	char *reminders_words;      /* KeyExpiryReminders as written */
+	GArray *reminders;          /* gint64 seconds, longest first */
 	gboolean autocrypt;         /* copies carry an Autocrypt: header */
 	char *autocrypt_keydata;    /* the list key, minimal, base64; filled
 				       by opm_keys_load(); owned */

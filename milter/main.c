@@ -174,6 +174,7 @@ worker_main(const char *socket)
 	opmf_log_configure(conf);
 	opmf_conf_set(conf);
 	g_thread_unref(g_thread_new("reload", reload_thread, NULL));
+	opmf_expiry_start();
 
 	if (smfi_register(opmf_desc) != MI_SUCCESS ||
 	    smfi_setconn((char *)socket) != MI_SUCCESS ||

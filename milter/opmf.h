@@ -85,6 +85,9 @@ int opmf_test_run(const char *file, char **rcpts, const char *outdir);
 /* priv.c: become user[:group] (as UserID); EX_OK or a sysexits code. */
 int opmf_drop_privileges(const char *spec);
 
+/* expiry.c: the daily key expiry check, in a thread of the worker */
+void opmf_expiry_start(void);
+
 /* check: -n */
 int opmf_check_run(const char *conf_path);
 
