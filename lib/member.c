@@ -5,7 +5,7 @@
  *	opm_change_new(), opm_change_free(), opm_change_op_name(),
  *	opm_member_apply(), opm_member_summary(), opm_member_announce(),
  *	opm_member_notice(), opm_member_create_key(), opm_member_export_key(),
- *	opm_member_key_expires()
+ *	opm_member_key_expires(), opm_member_greet()
  * DESCRIPTION
  *	A batch of changes runs under an exclusive flock(2) on
  *	MEMBERSFILE.lock, so that two changes at once (two admins, or the
@@ -869,4 +869,68 @@ opm_member_export_key(const char *gnupg_home, const char *fpr,
 	out = g_bytes_new(p, n);
 	gpgme_free(p);
 	return out;
+}
+
+gint
+opm_member_greet(OpmList *list, GPtrArray *changes, OpmInjector *inj,
+    gint64 now)
+{
+	g_autofree char *key = NULL;
+	gint sent = 0;
+
+	for (guint i = 0; inj != NULL && i < changes->len; i++) {
+		OpmChange *ch = g_ptr_array_index(changes, i);
+		g_autofree char *subject = NULL;
+		g_autofree char *body = NULL;
+		g_autoptr(GBytes) mail = NULL;
+		g_autoptr(GError) error = NULL;
+		const char *fpr;
+
+		if (ch->op == OPM_CHANGE_ADD) {
+			if (key == NULL) {
+				g_autoptr(GBytes) k = opm_member_export_key(
+				    list->gnupg_home, list->list_key, TRUE, NULL);
+
+				key = k != NULL ? g_strndup(g_bytes_get_data(k,
+				    NULL), g_bytes_get_size(k)) : g_strdup("(ask "
+				    "the admins for it)\n");
+			}
+			fpr = ch->new_fpr;
+			subject = g_strdup_printf("[%s] welcome to the list",
+			    list->name);
+			body = g_strdup_printf("Welcome to the list %s.\n\n"
+			    "The rules: every post must be signed with your "
+			    "OpenPGP key\n%s, and sent from this address; posts "
+			    "that are not are refused\nwhen you send them.  You "
+			    "receive every post encrypted to that key\nalone, "
+			    "signed by the list key %s.\n\nThe members' guide "
+			    "(how to post from your mail client, what each\n"
+			    "refusal means): %s\nCommands (key rotation and more): "
+			    "send \"help\" in a signed mail to\n%s.\n\nThe "
+			    "list's public key:\n\n%s", list->address, ch->new_fpr,
+			    list->list_key, list->list_help != NULL ?
+			    list->list_help : "ask the list's admins for it.",
+			    list->request_address, key);
+		} else if (ch->op == OPM_CHANGE_REMOVE) {
+			fpr = ch->old_fpr;
+			subject = g_strdup_printf("[%s] you have left the list",
+			    list->name);
+			body = g_strdup_printf("You are no longer a member of the "
+			    "list %s, and will receive\nno more of its posts.  "
+			    "Ask its admins if this is a mistake.\n",
+			    list->address);
+		} else
+			continue;
+		mail = opm_member_notice(list, ch->address, fpr, subject, body,
+		    now, &error);
+		if (mail == NULL || !opm_injector_send(inj, list->bounce_address,
+		    ch->address, mail, NULL, &error)) {
+			g_warning("%s: no %s sent to %s: %s", list->address,
+			    ch->op == OPM_CHANGE_ADD ? "welcome" : "goodbye",
+			    ch->address, error->message);
+			continue;
+		}
+		sent++;
+	}
+	return sent;
 }

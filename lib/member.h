@@ -74,6 +74,14 @@ char *opm_member_summary(GPtrArray *changes, const char *by);
 gint opm_member_announce(OpmList *list, GPtrArray *changes, const char *by,
     OpmInjector *inj, gint64 now, GError **error);
 
+/* After changes were made: a welcome to each member added (the rules,
+ * the key to sign with, the list key, where the members' guide is; to
+ * the new key) and a goodbye to each removed (to the old key), each
+ * signed by the list key and encrypted.  A message that cannot be made
+ * or queued is logged.  Returns the number queued. */
+gint opm_member_greet(OpmList *list, GPtrArray *changes, OpmInjector *inj,
+    gint64 now);
+
 /* One encrypted notice from the list to the holder of key fpr at to.
  * (transfer full) */
 GBytes *opm_member_notice(OpmList *list, const char *to, const char *fpr,

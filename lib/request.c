@@ -394,49 +394,6 @@ write_summary(const OpmRequestOptions *o, const char *text)
 		g_warning("%s", error->message);
 }
 
-static void
-welcome_and_goodbye(const OpmRequestOptions *o, OpmList *list,
-    GPtrArray *changes, gint64 now)
-{
-	g_autofree char *key = NULL;
-
-	for (guint i = 0; i < changes->len; i++) {
-		OpmChange *ch = g_ptr_array_index(changes, i);
-		g_autofree char *subject = NULL;
-		g_autofree char *body = NULL;
-
-		if (ch->op == OPM_CHANGE_ADD) {
-			if (key == NULL)
-				key = armored_list_key(list);
-			subject = g_strdup_printf("[%s] welcome to the list",
-			    list->name);
-			body = g_strdup_printf("Welcome to the list %s.\n\n"
-			    "The rules: every post must be signed with your "
-			    "OpenPGP key\n%s; posts that are not are refused "
-			    "when you send them.\nYou receive every post "
-			    "encrypted to that key alone, signed by the\nlist "
-			    "key %s.\n\nThe members' guide (how to post from "
-			    "your mail client, what each\nrefusal means): %s\n"
-			    "Commands (key rotation and more): send \"help\" in "
-			    "a signed mail to\n%s.\n\nThe list's public key:\n\n"
-			    "%s", list->address, ch->new_fpr, list->list_key,
-			    list->list_help != NULL ? list->list_help :
-			    "ask the list's admins for it.", list->request_address,
-			    key);
-			send_encrypted(o, list, ch->address, ch->new_fpr, subject,
-			    body, now);
-		} else if (ch->op == OPM_CHANGE_REMOVE) {
-			subject = g_strdup_printf("[%s] you have left the list",
-			    list->name);
-			body = g_strdup_printf("You are no longer a member of the "
-			    "list %s, and will receive\nno more of its posts.  "
-			    "Ask its admins if this is a mistake.\n",
-			    list->address);
-			send_encrypted(o, list, ch->address, ch->old_fpr, subject,
-			    body, now);
-		}
-	}
-}
 
 /* A mail not answered: its journal entry is forgotten, so that the
  * retry or a corrected resend is not a replay. */
@@ -651,7 +608,7 @@ opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		    sum);
 		write_summary(o, sum);
 		if (o->apply)
-			welcome_and_goodbye(o, list, changes, now);
+			opm_member_greet(list, changes, o->inj, now);
 		if (o->inj != NULL && opm_member_announce(list, changes,
 		    who->address, o->inj, now, &error) < 0)
 			g_warning("%s: %s", list->address, error->message);

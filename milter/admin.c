@@ -210,6 +210,11 @@ announce(OpmConfig *conf, const char *address, GPtrArray *changes,
 		    error != NULL ? error->message : "list gone");
 		return;
 	}
+	n = opm_member_greet(l, changes, inj, now);
+	if (n > 0)
+		printf("%s sent to the member\n", changes->len == 1 &&
+		    ((OpmChange *)changes->pdata[0])->op == OPM_CHANGE_ADD ?
+		    "welcome" : "goodbye");
 	n = opm_member_announce(l, changes, by, inj, now, &error);
 	if (n < 0)
 		fail(0, "warning: a notice to the admins was not queued: %s",

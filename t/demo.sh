@@ -106,8 +106,9 @@ milter/openpgp-milter -c "$demo/openpgp-milter.conf" -n
 echo "  # kill -HUP $milter_pid   (the daemon learns of the new list)"
 kill -HUP "$milter_pid"
 sleep 1
-pf_wait_sink "$demo/pf" 2 60
-echo "  alice, the admin, got $(pf_sink_count "$demo/pf") encrypted notices of the changes"
+pf_wait_sink "$demo/pf" 4 60
+echo "  $(pf_sink_count "$demo/pf") encrypted messages went out: a welcome to bob and to carol,"
+echo "  and to alice, the admin, a notice of each change"
 mkdir "$demo/notices"
 mv "$demo/pf/sink"/* "$demo/notices/"
 
