@@ -494,6 +494,16 @@ check_change(OpmConfig *conf, OpmList *list, Roster *r, OpmChange *c,
 	if (conf != NULL && opm_conf_find_list(conf, c->address) != NULL)
 		return refuse(error, "%s is a list address on this host and "
 		    "cannot be a member", c->address);
+	for (guint i = 0; conf != NULL && i < conf->lists->len; i++) {
+		OpmList *l = g_ptr_array_index(conf->lists, i);
+
+		/* copies to these would come back to the filter */
+		if (g_ascii_strcasecmp(l->bounce_address, c->address) == 0 ||
+		    g_ascii_strcasecmp(l->request_address, c->address) == 0)
+			return refuse(error, "%s is the bounce or request address "
+			    "of the list %s and cannot be a member", c->address,
+			    l->address);
+	}
 	m = g_hash_table_lookup(r->where, c->address);
 	if (c->op == OPM_CHANGE_ADD && m != NULL)
 		return refuse(error, "%s is already a member (key %s)",
