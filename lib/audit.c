@@ -10,11 +10,16 @@
  *	fingerprint, neither expired, revoked nor disabled, with a usable
  *	signing and encryption key, a user ID with the member's address, and
  *	an acceptable algorithm and size.  Keys that expire within
- *	KeyExpiryWarning give a warning.
+ *	KeyExpiryWarning give a warning, and so does a members file whose
+ *	directory this user cannot write (membership changes rename a new
+ *	file into it).
  */
 #include "config.h"
 
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "audit.h"
 #include "keys.h"
@@ -226,6 +231,16 @@ opm_audit_list(OpmList *list, gint64 now)
 	if (list->members->len == 0)
 		add(out, OPM_PROBLEM_WARNING, list->members_file,
 		    "the list has no members");
+	{
+		/* membership changes replace the file by a rename */
+		g_autofree char *dir = g_path_get_dirname(list->members_file);
+
+		if (g_access(dir, W_OK) != 0)
+			add(out, OPM_PROBLEM_WARNING, list->members_file,
+			    "this user cannot write to %s: membership changes "
+			    "(openpgp-milter-admin, command mails) will fail",
+			    dir);
+	}
 	for (guint i = 0; i < list->members->len; i++) {
 		OpmMember *m = g_ptr_array_index(list->members, i);
 		g_autofree char *where = g_strdup_printf("%s:%u",
