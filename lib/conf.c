@@ -98,6 +98,10 @@ static const OpmOption options[] = {
 	    "address fingerprint [name] per line"},
 	{"Admin", OPM_SCOPE_LIST, OPM_OPT_ADDRESS, NULL, 0, 0, L(admins),
 	    TRUE, FALSE, NULL, "a list administrator (repeatable)"},
+	{"AdminKey", OPM_SCOPE_LIST, OPM_OPT_STRING, NULL, 0, 0, L(admin_keys),
+	    TRUE, FALSE, NULL,
+	    "ADDRESS FINGERPRINT: an admin whose commands must be signed by "
+	    "this key (repeatable)"},
 	{"BounceAddress", OPM_SCOPE_LIST, OPM_OPT_ADDRESS, NULL, 0, 0,
 	    L(bounce_address), FALSE, FALSE, NULL,
 	    "envelope sender of copies (default: local-bounces@domain)"},
@@ -532,6 +536,7 @@ opm_list_free(OpmList *l)
 	g_free(l->members_stamp);
 	g_free(l->autocrypt_keydata);
 	g_clear_pointer(&l->reminders, g_array_unref);
+	g_clear_pointer(&l->admin_pins, g_hash_table_unref);
 	g_clear_pointer(&l->keys_by_fpr, g_hash_table_unref);
 	g_clear_pointer(&l->members, g_ptr_array_unref);
 	g_clear_pointer(&l->keys, g_ptr_array_unref);
@@ -678,6 +683,38 @@ opm_list_load(const char *path, GError **error)
 	if (l->bounce_address == NULL)
 		l->bounce_address = g_strdup_printf("%.*s-bounces%s",
 		    (int)(at - l->address), l->address, at);
+	l->admin_pins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    g_free);
+	for (guint i = 0; l->admin_keys != NULL && i < l->admin_keys->len; i++) {
+		g_auto(GStrv) f = g_regex_split_simple("[ \t]+",
+		    g_ptr_array_index(l->admin_keys, i), 0, 0);
+		char *fpr = g_strv_length(f) == 2 ? opm_fpr_canon(f[1]) : NULL;
+		char *addr;
+
+		if (fpr == NULL || !opm_address_valid(f[0])) {
+			g_free(fpr);
+			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+			    "%s: AdminKey: want \"ADDRESS FINGERPRINT\" (the "
+			    "full fingerprint, without spaces), got \"%s\"", path,
+			    (char *)g_ptr_array_index(l->admin_keys, i));
+			goto FAIL;
+		}
+		addr = opm_address_normalize(f[0]);
+		if (g_hash_table_contains(l->admin_pins, addr)) {
+			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+			    "%s: AdminKey: %s is pinned twice", path, addr);
+			g_free(addr);
+			g_free(fpr);
+			goto FAIL;
+		}
+		/* an AdminKey is an Admin */
+		if (l->admins == NULL)
+			l->admins = g_ptr_array_new_with_free_func(g_free);
+		if (!g_ptr_array_find_with_equal_func(l->admins, addr,
+		    g_str_equal, NULL))
+			g_ptr_array_add(l->admins, g_strdup(addr));
+		g_hash_table_insert(l->admin_pins, addr, fpr);
+	}
 	if (l->request_address == NULL)
 		l->request_address = g_strdup_printf("%.*s-request%s",
 		    (int)(at - l->address), l->address, at);

@@ -99,6 +99,10 @@ typedef struct {
 				       (not owned; owned by the members) */
 	char *request_address;      /* commands go here, normalized */
 	gboolean members_may_list;  /* list-members for members */
+	GPtrArray *admin_keys;      /* char *, "AdminKey" lines as written */
+	GHashTable *admin_pins;     /* normalized address -> fingerprint of
+				       each AdminKey; its addresses are in
+				       admins too; owned */
 	char *reminders_words;      /* KeyExpiryReminders as written */
 	GArray *reminders;          /* gint64 seconds, longest first */
 	gboolean autocrypt;         /* copies carry an Autocrypt: header */

@@ -787,6 +787,7 @@ opm_member_announce(OpmList *list, GPtrArray *changes, const char *by,
 		OpmMember *m = opm_list_find_member(list, NULL, admin);
 		g_autoptr(GBytes) notice = NULL;
 		g_autoptr(GError) err = NULL;
+		const char *pin;
 
 		if (m == NULL || m->key == NULL ||
 		    !opm_key_can(m->key, FALSE, now)) {
@@ -795,8 +796,11 @@ opm_member_announce(OpmList *list, GPtrArray *changes, const char *by,
 			    list->address, admin);
 			continue;
 		}
-		if ((notice = opm_member_notice(list, admin, m->fpr, subject,
-		    body, now, &err)) == NULL) {
+		/* a key pinned by AdminKey is the admin's, else the member's */
+		pin = list->admin_pins != NULL ?
+		    g_hash_table_lookup(list->admin_pins, admin) : NULL;
+		if ((notice = opm_member_notice(list, admin, pin != NULL ? pin :
+		    m->fpr, subject, body, now, &err)) == NULL) {
 			g_warning("%s: notice to admin %s: %s", list->address,
 			    admin, err->message);
 			continue;

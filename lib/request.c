@@ -374,14 +374,28 @@ unsigned_request(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	    "get-list-key", "list key sent");
 }
 
-static gboolean
-is_admin(OpmList *list, const char *address)
+/* The signer's standing as an admin: an Admin of the list, and, when an
+ * AdminKey pins that address, signing with that key. */
+typedef enum {
+	ADMIN_NO,
+	ADMIN_YES,
+	ADMIN_WRONG_KEY,
+} AdminStanding;
+
+static AdminStanding
+admin_standing(OpmList *list, OpmMember *who, const char **pin)
 {
+	*pin = NULL;
 	for (guint i = 0; list->admins != NULL && i < list->admins->len; i++)
 		if (g_ascii_strcasecmp(g_ptr_array_index(list->admins, i),
-		    address) == 0)
-			return TRUE;
-	return FALSE;
+		    who->address) == 0) {
+			*pin = list->admin_pins != NULL ?
+			    g_hash_table_lookup(list->admin_pins, who->address) :
+			    NULL;
+			return *pin == NULL || g_ascii_strcasecmp(*pin,
+			    who->fpr) == 0 ? ADMIN_YES : ADMIN_WRONG_KEY;
+		}
+	return ADMIN_NO;
 }
 
 static void
@@ -438,6 +452,8 @@ opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	Content c = {0};
 	const char *reply_fpr;
 	guint bad_line = 0, failed = 0;
+	AdminStanding standing;
+	const char *pin = NULL;
 	gboolean admin;
 
 	if (msg->limit == OPM_LIMIT_OK && msg->form == OPM_FORM_UNSIGNED)
@@ -460,7 +476,8 @@ opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	}
 	who = v->member;
 	reply_fpr = who->fpr;
-	admin = is_admin(list, who->address);
+	standing = admin_standing(list, who, &pin);
+	admin = standing == ADMIN_YES;
 	g_free(v->reason);
 	v->reason = g_strdup("commands carried out");
 	subject = g_strdup_printf("[%s] your commands", list->name);
@@ -485,7 +502,17 @@ opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 
 		if (opm_command_authority(cmd->verb) == OPM_AUTH_ADMIN &&
 		    !admin) {
-			OpmVerdict *r = verdict(list->address, OPM_ACTION_REJECT,
+			OpmVerdict *r = standing == ADMIN_WRONG_KEY ?
+			    verdict(list->address, OPM_ACTION_REJECT, "550",
+			    "5.7.1", "admin command with a key not pinned",
+			    "list %s: line %u: \"%s\" is a command for the "
+			    "list's admins; %s is one, but the list definition "
+			    "pins the admin key 0x%s, not 0x%s.\n"
+			    "Nothing of this mail was carried out.",
+			    list->address, cmd->line,
+			    opm_command_name(cmd->verb), who->address, pin,
+			    who->fpr) :
+			    verdict(list->address, OPM_ACTION_REJECT,
 			    "550", "5.7.1", "admin command from a non-admin",
 			    "list %s: line %u: \"%s\" is a command for the "
 			    "list's admins, and %s is not one of them.\n"

@@ -27,6 +27,8 @@
 #define REQUEST "secir-request@lists.example.org"
 
 static char *tmp;
+static char *conf_path;
+static char *list_path;
 static char *home;
 static char *members;
 static char *out;
@@ -40,9 +42,8 @@ setup(void)
 	g_autofree char *ms = tu_fixture("members");
 	g_autofree char *mtext = tu_read(ms);
 	g_autofree char *ltext = tu_read(lc);
-	g_autofree char *list = NULL;
-	g_autofree char *conf = NULL;
 	g_autofree char *method = NULL;
+	char *list, *conf;
 	g_auto(GStrv) lines = g_strsplit(mtext, "\n", -1);
 	GString *m = g_string_new(NULL);
 	OpmConfig *c;
@@ -51,8 +52,8 @@ setup(void)
 	home = g_build_filename(tmp, "gnupg-list", NULL);
 	members = g_build_filename(tmp, "members", NULL);
 	out = g_build_filename(tmp, "out", NULL);
-	list = g_build_filename(tmp, "list.conf", NULL);
-	conf = g_build_filename(tmp, "openpgp-milter.conf", NULL);
+	list = list_path = g_build_filename(tmp, "list.conf", NULL);
+	conf = conf_path = g_build_filename(tmp, "openpgp-milter.conf", NULL);
 	tu_copy_home(src, home);
 	for (char **l = lines; *l != NULL; l++)
 		if (g_str_has_prefix(*l, "alice@") || g_str_has_prefix(*l, "bob@") ||
@@ -87,6 +88,22 @@ teardown(void)
 	g_clear_pointer(&home, g_free);
 	g_clear_pointer(&members, g_free);
 	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&conf_path, g_free);
+	g_clear_pointer(&list_path, g_free);
+}
+
+/* Add a line to the list definition and load the configuration again. */
+static void
+list_line(const char *line)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *text = tu_read(list_path);
+	OpmConfig *c;
+
+	tu_write(list_path, "%s%s\n", text, line);
+	c = opmf_conf_load(conf_path, &error);
+	ck_assert_msg(c != NULL, "load: %s", error != NULL ? error->message : "");
+	opmf_conf_set(c);
 }
 
 /* Empty the output directory. */
@@ -514,6 +531,48 @@ START_TEST(anyone_gets_the_list_key_unsigned)
 }
 END_TEST
 
+/* AdminKey pins the admin's key in the list definition. */
+START_TEST(admin_key_pins_the_admin)
+{
+	g_autofree char *bob = tu_fpr("bob");
+	g_autofree char *alice = tu_fpr("alice");
+	g_autofree char *wrong = g_strdup_printf("AdminKey alice@example.org %s",
+	    bob);
+	g_autofree char *right = g_strdup_printf("AdminKey alice@example.org %s",
+	    alice);
+	g_autofree char *before = tu_read(members);
+	g_autofree char *after = NULL;
+	g_autoptr(GBytes) cmd = command_mail("alice", "alice@example.org",
+	    "remove-member carol@example.net\n", NULL, NULL);
+	OpmfTestResult res = {0};
+
+	list_line(wrong);
+	feed(cmd, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_REJECT && strstr(res.text, "pins the "
+	    "admin key") != NULL, "alice signing with a key other than her "
+	    "AdminKey: got %d %s \"%s\", want a refusal", res.rc, res.xcode,
+	    res.text);
+	opmf_test_result_clear(&res);
+	after = tu_read(members);
+	ck_assert_str_eq(after, before);
+	/* the right pin: the very same mail is carried out */
+	{
+		g_autofree char *text = tu_read(list_path);
+		g_autofree char *fixed = tu_replace(text, wrong, right);
+
+		tu_write(list_path, "%s", fixed);
+		list_line("# pinned");
+	}
+	feed(cmd, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_DISCARD, "alice with her AdminKey: got "
+	    "%d %s \"%s\"", res.rc, res.xcode, res.text);
+	opmf_test_result_clear(&res);
+	g_free(after);
+	after = tu_read(members);
+	ck_assert_msg(strstr(after, "carol@") == NULL, "carol was not removed");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -533,6 +592,7 @@ main(void)
 	tcase_add_test(tc, replay_is_refused_and_changes_nothing);
 	tcase_add_test(tc, a_bad_line_fails_the_whole_mail);
 	tcase_add_test(tc, anyone_gets_the_list_key_unsigned);
+	tcase_add_test(tc, admin_key_pins_the_admin);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
