@@ -27,6 +27,10 @@
 #	--body-size N	pad the body text to about N bytes
 #	--attach	the signed part is multipart/mixed: text plus a small
 #			base64 attachment
+#	--text FILE	the body text is exactly FILE (a command mail), with
+#			the nonce after a "-- " line
+#	--keys FILE	the signed part is multipart/mixed: the text plus
+#			FILE as an application/pgp-keys part
 #	--depth N	for --shape deep (default 12)
 #	--parts N	for --shape many-parts (default 150)
 #	--protected	the signed (or encrypted) entity carries protected
@@ -147,7 +151,7 @@ die() {
 signer=alice from='' to=secir@lists.example.org subject='' msgid='' extra=''
 when='' faked='' digest=SHA256 body_size=0 attach=no depth=12 parts=150
 shape=signed protected=no pfrom='' outer_subject='' charset=us-ascii
-dashes=no inject='' inner_signer=''
+dashes=no inject='' inner_signer='' text_file='' keys_file=''
 
 while [ $# -gt 0 ]; do
 	opt=$1
@@ -178,6 +182,8 @@ while [ $# -gt 0 ]; do
 	--charset) charset=$val ;;
 	--inject) inject=$val ;;
 	--inner-signer) inner_signer=$val ;;
+	--text) text_file=$val ;;
+	--keys) keys_file=$val ;;
 	*) usage "unknown option: $opt" ;;
 	esac
 done
@@ -369,6 +375,15 @@ text_part() {
 		fi
 		echo "Content-Transfer-Encoding: 7bit"
 		echo
+		if [ -n "$text_file" ]; then
+			# a command mail: exactly these lines, the nonce after
+			# the signature delimiter
+			cat "$text_file"
+			echo
+			echo "-- "
+			echo "Nonce: $nonce"
+			return
+		fi
 		echo "Hello list,"
 		echo
 		echo "this is a test post to $to."
@@ -446,7 +461,15 @@ first_part() {
 		multipart "$f" mixed "=-parts-$nonce" "$@"
 		;;
 	*)
-		if [ "$attach" = yes ]; then
+		if [ -n "$keys_file" ]; then
+			{
+				echo "Content-Type: application/pgp-keys; name=\"keys.asc\""
+				echo "Content-Disposition: attachment; filename=\"keys.asc\""
+				echo
+				cat "$keys_file"
+			} >"$tmp/keys"
+			multipart "$1" mixed "=-keys-$nonce" "$tmp/text" "$tmp/keys"
+		elif [ "$attach" = yes ]; then
 			attachment_part "$tmp/attachment"
 			multipart "$1" mixed "=-mixed-$nonce" "$tmp/text" \
 			    "$tmp/attachment"
