@@ -304,8 +304,12 @@ static const struct {
 	    OPM_ROLE_BOUNCE},
 	{"RecipientDelimiter -", "<ops-bounces-x@lists.example.org>", "ops",
 	    OPM_ROLE_LIST},
-	{"RecipientDelimiter -", "<ops-request@lists.example.org>", NULL,
-	    OPM_ROLE_NONE},
+	/* X-request is never X with extension "request": it is the list's
+	 * request address, whose command mails meet the same gate */
+	{"RecipientDelimiter -", "<ops-request@lists.example.org>", "ops",
+	    OPM_ROLE_REQUEST},
+	{"RecipientDelimiter +", "<\"ops-request+x\"@Lists.Example.ORG.>",
+	    "ops", OPM_ROLE_REQUEST},
 	{"RecipientDelimiter +-", "<ops+bounces@lists.example.org>", "ops",
 	    OPM_ROLE_LIST},
 };
