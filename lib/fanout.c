@@ -62,22 +62,31 @@ unusable(const OpmKeyInfo *k, gint64 now)
 	return NULL;
 }
 
-/* Claim id in j, hand msg to the MTA for rcpt, and have the claim turned
- * into a record the moment the MTA took it.  j NULL: no state. */
+/* Claim id in j, hand the message (in n pieces, size bytes) to the MTA
+ * for rcpt, and have the claim turned into a record the moment the MTA
+ * took it.  j NULL: no state.  A refusal for good names the size. */
 static gboolean
 deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
-    const char *rcpt, GBytes *msg, GError **error)
+    const char *rcpt, GBytes *const *msg, guint n, gsize size,
+    GError **error)
 {
 	OpmCommit commit = {-1, -1};
+	GError *e = NULL;
 	gboolean ok;
 
-	if (j == NULL)
-		return opm_injector_send(inj, sender, rcpt, msg, NULL, error);
-	if (!opm_journal_claim(j, id, error))
+	if (j != NULL && !opm_journal_claim(j, id, error))
 		return FALSE;
-	opm_journal_commit_of(j, id, &commit);
-	ok = opm_injector_send(inj, sender, rcpt, msg, &commit, error);
+	if (j != NULL)
+		opm_journal_commit_of(j, id, &commit);
+	ok = opm_injector_sendv(inj, sender, rcpt, msg, n,
+	    j != NULL ? &commit : NULL, &e);
 	opm_commit_clear(&commit);
+	if (!ok && (g_error_matches(e, OPM_ERROR, OPM_ERROR_TOO_BIG) ||
+	    g_error_matches(e, OPM_ERROR, OPM_ERROR_REFUSED)))
+		g_prefix_error(&e, "the MTA refused the copy of %zu bytes for "
+		    "<%s> for good: ", size, rcpt);
+	if (!ok)
+		g_propagate_error(error, e);
 	return ok;
 }
 
@@ -89,6 +98,10 @@ deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
  * the other part's gpg still runs. */
 #define BATCH_PARTS 2
 #define BATCH_PARALLEL_MIN 4 /* members; fewer are not worth a second gpg */
+/* Above this the inner entity is encrypted once, not per half: each half
+ * holds its own ciphertext and armor, and a large post costs gpg its
+ * symmetric encryption more than the session keys. */
+#define BATCH_PARALLEL_MAX_BYTES (4 * 1024 * 1024)
 
 typedef struct {
 	OpmList *list;
@@ -125,6 +138,18 @@ part_index(Part *p, const OpmMember *m)
 	return -1;
 }
 
+static gint
+by_variant(gconstpointer a, gconstpointer b, gpointer part)
+{
+	Part *p = part;
+	guint va = opm_pgp_armorer_variant(p->armor,
+	    (guint)part_index(p, *(OpmMember *const *)a));
+	guint vb = opm_pgp_armorer_variant(p->armor,
+	    (guint)part_index(p, *(OpmMember *const *)b));
+
+	return va < vb ? -1 : va > vb;
+}
+
 /* One part, in its own thread: sign and encrypt to rcpts, split, index
  * the session key packets and make the armor. */
 static gpointer
@@ -132,7 +157,6 @@ part_encrypt(gpointer data)
 {
 	Part *p = data;
 	g_autoptr(GPtrArray) fprs = g_ptr_array_new();
-	g_autoptr(GBytes) armored = NULL;
 	g_autoptr(GBytes) binary = NULL;
 	gpgme_ctx_t ctx = p->ctx != NULL ? p->ctx :
 	    opm_gpg_acquire(p->list, &p->error);
@@ -142,10 +166,11 @@ part_encrypt(gpointer data)
 			g_ptr_array_add(fprs,
 			    ((OpmMember *)p->rcpts->pdata[i])->fpr);
 		g_ptr_array_add(fprs, NULL);
-		armored = opm_sign_encrypt(ctx, p->list->list_gpgkey,
-		    (const char *const *)fprs->pdata, p->inner, &p->error);
-		if (armored != NULL && (binary = opm_pgp_dearmor(armored,
-		    "MESSAGE", &p->error)) != NULL)
+		/* binary: no armored copy to hold and decode */
+		binary = opm_sign_encrypt_to(ctx, p->list->list_gpgkey,
+		    (const char *const *)fprs->pdata, p->inner, FALSE,
+		    &p->error);
+		if (binary != NULL)
 			p->split = opm_pgp_split(binary, &p->error);
 		if (p->ctx == NULL)
 			opm_gpg_release(p->list, ctx);
@@ -162,8 +187,11 @@ part_encrypt(gpointer data)
 				    OPM_ERROR_CRYPTO,
 				    "no session key packet for %s",
 				    ((OpmMember *)p->rcpts->pdata[i])->address);
-		if (p->error == NULL)
-			p->armor = opm_pgp_armorer_new(p->split, "MESSAGE");
+		if (p->error == NULL) {
+			p->armor = opm_pgp_armorer_new(p->split, "MESSAGE", TRUE);
+			/* members who share armor lines one after the other */
+			g_ptr_array_sort_with_data(p->rcpts, by_variant, p);
+		}
 	}
 	g_async_queue_push(p->done, p);
 	return NULL;
@@ -191,6 +219,7 @@ batch_start(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
 	g_autoptr(GPtrArray) order = g_ptr_array_copy(rcpts, NULL, NULL);
 
 	b->nparts = rcpts->len >= BATCH_PARALLEL_MIN &&
+	    g_bytes_get_size(inner) <= BATCH_PARALLEL_MAX_BYTES &&
 	    g_get_num_processors() > 1 ? BATCH_PARTS : 1;
 	b->done = g_async_queue_new();
 	/* gpg finds each recipient by reading the keyring from its start:
@@ -270,8 +299,25 @@ send_copy(Run *r, OpmMember *m, Part *p, GError **error)
 	g_autoptr(GError) kerr = NULL;
 
 	if (p != NULL) {
-		cipher = opm_pgp_armorer_message(p->armor,
-		    (guint)part_index(p, m));
+		/* written out in pieces: the armor lines all members share
+		 * are referenced, not copied */
+		GBytes *piece[5];
+		gsize size = 0;
+		gboolean ok;
+
+		opm_copy_outer_pieces(r->frame, mid, &piece[0], &piece[4]);
+		opm_pgp_armorer_pieces(p->armor, (guint)part_index(p, m),
+		    &piece[1]);
+		for (int i = 0; i < 5; i++)
+			size += piece[i] != NULL ? g_bytes_get_size(piece[i]) : 0;
+		ok = deliver(r->inj, r->j, copy_id, r->list->bounce_address,
+		    m->address, piece, 5, size, error);
+		for (int i = 0; i < 5; i++)
+			g_clear_pointer(&piece[i], g_bytes_unref);
+		if (!ok)
+			return FALSE;
+		r->stats->sent++;
+		return TRUE;
 	} else {
 		const char *one[2] = {m->fpr, NULL};
 
@@ -292,7 +338,7 @@ send_copy(Run *r, OpmMember *m, Part *p, GError **error)
 	}
 	copy = opm_copy_outer(r->frame, mid, cipher);
 	if (!deliver(r->inj, r->j, copy_id, r->list->bounce_address,
-	    m->address, copy, error))
+	    m->address, &copy, 1, g_bytes_get_size(copy), error))
 		return FALSE;
 	r->stats->sent++;
 	return TRUE;
@@ -406,6 +452,13 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	 * operation gpg refused for a key goes member by member, once every
 	 * part is done with ctx */
 	while ((p = batch_next(&batch)) != NULL) {
+		if (batch.running == 0 && p->error == NULL &&
+		    one_by_one->len == 0) {
+			/* gpg is done with the post: only the ciphertext
+			 * is needed from here on */
+			g_clear_pointer(&inner, g_bytes_unref);
+			run.inner = NULL;
+		}
 		if (p->error != NULL) {
 			if (!g_error_matches(p->error, OPM_ERROR, OPM_ERROR_KEY)) {
 				g_propagate_error(error, g_steal_pointer(&p->error));
@@ -439,7 +492,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			continue;
 		notice = opm_copy_withheld_notice(list, poster, m, why, mid, now);
 		if (!deliver(inj, j, note_id, list->bounce_address, m->address,
-		    notice, error))
+		    &notice, 1, g_bytes_get_size(notice), error))
 			goto DONE;
 		stats->notices++;
 	}
@@ -454,8 +507,8 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			continue;
 		notice = opm_copy_admin_notice(list, poster, admin, withheld,
 		    reasons, mid, now);
-		if (!deliver(inj, j, id, list->bounce_address, admin, notice,
-		    error))
+		if (!deliver(inj, j, id, list->bounce_address, admin, &notice, 1,
+		    g_bytes_get_size(notice), error))
 			goto DONE;
 		stats->notices++;
 	}

@@ -26,6 +26,14 @@ gboolean opm_injector_send(OpmInjector *inj, const char *sender,
     const char *rcpt, GBytes *message, const OpmCommit *commit,
     GError **error);
 
+/* The same for a copy in nparts pieces (NULL ones skipped), written out
+ * one after the other as if joined.  A refusal a retry cannot change is
+ * OPM_ERROR_TOO_BIG (over the MTA's size limit) or OPM_ERROR_REFUSED
+ * (any other permanent refusal of the message). */
+gboolean opm_injector_sendv(OpmInjector *inj, const char *sender,
+    const char *rcpt, GBytes *const *parts, guint nparts,
+    const OpmCommit *commit, GError **error);
+
 /* Close the session (SMTP QUIT); copies already sent stay queued. */
 void opm_injector_free(OpmInjector *inj); /* accepts NULL */
 

@@ -5,7 +5,8 @@
  *	opm_gpg_context(), opm_gpg_acquire(), opm_gpg_release(),
  *	opm_keys_load(), opm_keys_lookup(),
  *	opm_verify_detached(), opm_verify_opaque(), opm_decrypt_verify(),
- *	opm_sign_encrypt(), opm_gpg_error_is_data(), opm_gpg_strerror()
+ *	opm_sign_encrypt(), opm_sign_encrypt_to(), opm_gpg_error_is_data(),
+ *	opm_gpg_strerror()
  * DESCRIPTION
  *	One keylisting per list and (re)load fills each member's OpmKeyInfo.
  *	Verification copies gpgme's structured result out of the context so
@@ -702,6 +703,14 @@ GBytes *
 opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
     const char *const *recipients, GBytes *plain, GError **error)
 {
+	return opm_sign_encrypt_to(ctx, signer, recipients, plain, TRUE, error);
+}
+
+GBytes *
+opm_sign_encrypt_to(gpgme_ctx_t ctx, gpgme_key_t signer,
+    const char *const *recipients, GBytes *plain, gboolean armor,
+    GError **error)
+{
 	g_auto(gpgme_data_t) in = NULL;
 	g_auto(gpgme_data_t) out = NULL;
 	g_autoptr(GString) rcpts = g_string_new(NULL);
@@ -720,7 +729,7 @@ opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
 	gpgme_signers_clear(ctx);
 	if ((err = gpgme_signers_add(ctx, signer)) != 0)
 		goto FAIL;
-	gpgme_set_armor(ctx, 1);
+	gpgme_set_armor(ctx, armor);
 	err = gpgme_op_encrypt_sign_ext(ctx, NULL, rcpts->str,
 	    GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_ENCRYPT_TO, in, out);
 	gpgme_set_armor(ctx, 0);
@@ -744,12 +753,9 @@ opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
 		    "gpg produced no ciphertext");
 		return NULL;
 	}
-	{
-		GBytes *b = g_bytes_new(buf, n);
-
-		gpgme_free(buf);
-		return b;
-	}
+	/* the buffer itself, not a copy: a large post's ciphertext is
+	 * large */
+	return g_bytes_new_with_free_func(buf, n, gpgme_free, buf);
 FAIL: {
 	g_autofree char *msg = opm_gpg_strerror(err);
 

@@ -766,6 +766,29 @@ classify(OpmMessage *m)
 	}
 }
 
+static void
+array_forget(gpointer a)
+{
+	(void)g_byte_array_free(a, FALSE); /* the bytes are raw's */
+}
+
+/* A GMime stream that reads raw in place rather than a copy of it (a
+ * large post would be held twice): it keeps raw alive.  (transfer full) */
+static GMimeStream *
+stream_over(GBytes *raw)
+{
+	gsize len;
+	guint8 *p = (guint8 *)g_bytes_get_data(raw, &len);
+	GByteArray *a = g_byte_array_new_take(p, len);
+	GMimeStream *s = g_mime_stream_mem_new_with_byte_array(a);
+
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(s), FALSE);
+	g_object_set_data_full(G_OBJECT(s), "opm-array", a, array_forget);
+	g_object_set_data_full(G_OBJECT(s), "opm-raw", g_bytes_ref(raw),
+	    (GDestroyNotify)g_bytes_unref);
+	return s;
+}
+
 OpmMessage *
 opm_message_parse(GBytes *raw, const OpmLimits *lim)
 {
@@ -798,7 +821,7 @@ opm_message_parse(GBytes *raw, const OpmLimits *lim)
 		    " MIME parts", lim->max_parts);
 		return m;
 	}
-	stream = g_mime_stream_mem_new_with_buffer(p, len);
+	stream = stream_over(raw);
 	parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 	m->message = g_mime_parser_construct_message(parser, NULL);

@@ -30,6 +30,8 @@ typedef enum {
 	OPM_ERROR_KEY,      /* a recipient's key cannot be used */
 	OPM_ERROR_INJECT,   /* the MTA did not take a copy */
 	OPM_ERROR_REPLAY,   /* the post was fanned out already */
+	OPM_ERROR_TOO_BIG,  /* the MTA refused a copy for good: too large */
+	OPM_ERROR_REFUSED,  /* the MTA refused a copy's content for good */
 } OpmErrorCode;
 
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_ctx_t, gpgme_release, NULL)

@@ -357,6 +357,7 @@ main(int argc, char **argv)
 	/* a copy whose reader is gone must fail, not kill the milter */
 	signal(SIGPIPE, SIG_IGN);
 	setlocale(LC_ALL, "");
+	opmf_memory_init();
 	if (gpgme_check_version("1.16.0") == NULL) {
 		fprintf(stderr, "openpgp-milter: gpgme is too old\n");
 		return EX_SOFTWARE;

@@ -2076,6 +2076,7 @@ main(int argc, char **argv)
 	if (strcmp(base, "gpg") == 0)
 		return gpg_wrapper(argc, argv);
 	setlocale(LC_ALL, "");
+	opmf_memory_init();
 	oc = g_option_context_new("- openpgp-milter benchmark (make bench)");
 	g_option_context_add_main_entries(oc, entries, NULL);
 	if (!g_option_context_parse(oc, &argc, &argv, &error)) {

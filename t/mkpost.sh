@@ -27,6 +27,9 @@
 #	--body-size N	pad the body text to about N bytes
 #	--attach	the signed part is multipart/mixed: text plus a small
 #			base64 attachment
+#	--attach-size N	the attachment (implies --attach) holds N random
+#			bytes, base64: content that does not compress, as a
+#			zip file or a photo
 #	--depth N	for --shape deep (default 12)
 #	--parts N	for --shape many-parts (default 150)
 #	--protected	the signed (or encrypted) entity carries protected
@@ -111,7 +114,8 @@ usage() {
 	echo "usage: FIXTURES=DIR sh mkpost.sh [--shape SHAPE] [--signer NAME]" \
 	    "[--from V] [--to V] [--subject S] [--message-id ID] [--body T]" \
 	    "[--date-offset WHEN | --faked-time T] [--digest ALGO]" \
-	    "[--body-size N] [--attach] [--depth N] [--parts N]" \
+	    "[--body-size N] [--attach] [--attach-size N] [--depth N]" \
+	    "[--parts N]" \
 	    "[--protected] [--protected-from V] [--outer-subject S]" \
 	    "[--charset CS] [--dashes]" >&2
 	exit 2
@@ -124,6 +128,7 @@ die() {
 
 signer=alice from='' to=secir@lists.example.org subject='' msgid='' extra=''
 when='' faked='' digest=SHA256 body_size=0 attach=no depth=12 parts=150
+attach_size=0
 shape=signed protected=no pfrom='' outer_subject='' charset=us-ascii
 dashes=no
 
@@ -148,6 +153,7 @@ while [ $# -gt 0 ]; do
 	--faked-time) faked=$val ;;
 	--digest) digest=$val ;;
 	--body-size) body_size=$val ;;
+	--attach-size) attach_size=$val; attach=yes ;;
 	--depth) depth=$val ;;
 	--parts) parts=$val ;;
 	--shape) shape=$val ;;
@@ -175,7 +181,7 @@ us-ascii | utf-8 | latin1) ;;
 *) usage "unknown charset: $charset (us-ascii, utf-8, latin1)" ;;
 esac
 [ "$shape" != encrypted ] || protected=yes
-for n in "$body_size" "$depth" "$parts"; do
+for n in "$body_size" "$attach_size" "$depth" "$parts"; do
 	case $n in
 	'' | *[!0-9]*) usage "not a number: $n" ;;
 	esac
@@ -331,7 +337,11 @@ attachment_part() {
 		echo "Content-Disposition: attachment; filename=\"notes.bin\""
 		echo "Content-Transfer-Encoding: base64"
 		echo
-		echo "VGhpcyBpcyBhIHNtYWxsIGF0dGFjaG1lbnQgZm9yIHRoZSB0ZXN0IHN1aXRlLgo="
+		if [ "$attach_size" -gt 0 ]; then
+			head -c "$attach_size" /dev/urandom | base64 -w 76
+		else
+			echo "VGhpcyBpcyBhIHNtYWxsIGF0dGFjaG1lbnQgZm9yIHRoZSB0ZXN0IHN1aXRlLgo="
+		fi
 	} >"$1"
 }
 
