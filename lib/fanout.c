@@ -2,7 +2,8 @@
  * NAME
  *	fanout - one encrypted copy per member, each queued exactly once
  * SYNOPSIS
- *	opm_fanout_run()
+ *	opm_fanout_run(), opm_fanout_journal(), opm_fanout_state(),
+ *	opm_fanout_copy_bound(), opm_fanout_max_post()
  * DESCRIPTION
  *	Order of work for a post:
  *	  1. the caller opened and locked its journal entry
@@ -342,6 +343,42 @@ send_copy(Run *r, OpmMember *m, Part *p, GError **error)
 		return FALSE;
 	r->stats->sent++;
 	return TRUE;
+}
+
+/*
+ * The size of a copy, from the inside out, for a post of at most M bytes
+ * whose header fields are at most H bytes each:
+ *   inner entity: the signed entity (within M; for an encrypted post,
+ *     what is decrypted, held to M) and up to 12 protected header fields
+ *     taken from outside it, at most 13 H with folding, plus what the
+ *     milter writes (Authentication-Results, MIME framing): 8 KiB;
+ *   OpenPGP: compression that cannot compress adds a little per block,
+ *     plus the list's signature, one-pass signature, literal data and
+ *     encrypted data framing, one session key packet: 1/1024 and 8 KiB;
+ *   armor: 64 characters and CRLF per 48 bytes, 11/8;
+ *   outer header: From with the poster's name, Subject (shown when the
+ *     list says so), MIME framing: 3 H and 8 KiB.
+ */
+#define BOUND_SLACK (8 * 1024)
+
+gint64
+opm_fanout_copy_bound(const OpmConfig *conf)
+{
+	gint64 h = conf->max_header_size;
+	gint64 inner = conf->max_message_size + 13 * h + BOUND_SLACK;
+	gint64 binary = inner + inner / 1024 + BOUND_SLACK;
+
+	return binary / 8 * 11 + 11 + 3 * h + BOUND_SLACK;
+}
+
+gint64
+opm_fanout_max_post(const OpmConfig *conf, gint64 limit)
+{
+	gint64 h = conf->max_header_size;
+	gint64 binary = (limit - 3 * h - BOUND_SLACK - 11) / 11 * 8;
+	gint64 inner = (binary - BOUND_SLACK) / 1025 * 1024;
+
+	return MAX(0, inner - 13 * h - BOUND_SLACK);
 }
 
 static gint64

@@ -41,4 +41,16 @@ gboolean opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
     const OpmVerdict *v, OpmInjector *inj, OpmJournal *j, gint64 now,
     OpmFanoutStats *stats, GError **error);
 
+/* The largest copy a post of conf's MaxMessageSize can become, in bytes,
+ * for content that does not compress: the armor's 4/3 and line ends
+ * (11/8 in all), protected header fields taken from outside an
+ * encrypted post, the header fields the milter writes and folds, the
+ * list's signature and OpenPGP packet framing.  The MTA's size limit
+ * must be at least this. */
+gint64 opm_fanout_copy_bound(const OpmConfig *conf);
+
+/* The largest MaxMessageSize whose copies stay within limit bytes (with
+ * conf's other bounds), or 0 when none does. */
+gint64 opm_fanout_max_post(const OpmConfig *conf, gint64 limit);
+
 #endif

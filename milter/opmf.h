@@ -54,6 +54,11 @@ OpmConfig *opmf_conf_load(const char *path, GError **error);
  * any thread starts. */
 void opmf_memory_init(void);
 
+/* The value of Postfix parameter name as "postconf -h" prints it, or NULL
+ * when Postfix (postconf) is not installed or does not answer.
+ * (transfer full): g_free(). */
+char *opmf_postconf_get(const char *name);
+
 /* reply.c: the one place a verdict becomes an SMTP reply. */
 /* keep_original: the transaction has other recipients, so an accepted
  * post continues to them instead of being discarded. */
