@@ -3,7 +3,7 @@
  *	fanout - one encrypted copy per member, each queued exactly once
  * SYNOPSIS
  *	opm_fanout_run(), opm_fanout_journal(), opm_fanout_state(),
- *	opm_fanout_copy_bound(), opm_fanout_max_post()
+ *	opm_fanout_copy_bound(), opm_fanout_max_post(), opm_fanout_deal()
  * DESCRIPTION
  *	Order of work for a post:
  *	  1. the caller opened and locked its journal entry
@@ -198,14 +198,37 @@ part_encrypt(gpointer data)
 	return NULL;
 }
 
-static gint
-by_position(gconstpointer a, gconstpointer b)
-{
-	const OpmMember *ma = *(OpmMember *const *)a;
-	const OpmMember *mb = *(OpmMember *const *)b;
+typedef struct {
+	const guint *position;
+} DealCtx;
 
-	return ma->key->position < mb->key->position ? -1 :
-	    ma->key->position > mb->key->position;
+static gint
+by_position(gconstpointer a, gconstpointer b, gpointer data)
+{
+	const guint *pos = ((DealCtx *)data)->position;
+	guint pa = pos[*(const guint *)a], pb = pos[*(const guint *)b];
+
+	return pa < pb ? -1 : pa > pb;
+}
+
+guint
+opm_fanout_deal(const guint *position, guint n, gsize inner_size,
+    guint *order)
+{
+	DealCtx d = {position};
+	g_autoptr(GArray) idx = g_array_sized_new(FALSE, FALSE, sizeof(guint),
+	    n);
+
+	for (guint i = 0; i < n; i++)
+		g_array_append_val(idx, i);
+	/* gpg finds each recipient by reading the keyring from its start:
+	 * dealt out in keyring order, each part's gpg reads about as much
+	 * as the other's */
+	g_array_sort_with_data(idx, by_position, &d);
+	memcpy(order, idx->data, n * sizeof(guint));
+	return n >= BATCH_PARALLEL_MIN &&
+	    inner_size <= BATCH_PARALLEL_MAX_BYTES &&
+	    g_get_num_processors() > 1 ? BATCH_PARTS : 1;
 }
 
 /*
@@ -217,21 +240,20 @@ static void
 batch_start(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
     GBytes *inner)
 {
-	g_autoptr(GPtrArray) order = g_ptr_array_copy(rcpts, NULL, NULL);
+	g_autofree guint *position = g_new(guint, rcpts->len + 1);
+	g_autofree guint *order = g_new(guint, rcpts->len + 1);
 
-	b->nparts = rcpts->len >= BATCH_PARALLEL_MIN &&
-	    g_bytes_get_size(inner) <= BATCH_PARALLEL_MAX_BYTES &&
-	    g_get_num_processors() > 1 ? BATCH_PARTS : 1;
+	for (guint i = 0; i < rcpts->len; i++)
+		position[i] = ((OpmMember *)rcpts->pdata[i])->key->position;
+	b->nparts = opm_fanout_deal(position, rcpts->len,
+	    g_bytes_get_size(inner), order);
 	b->done = g_async_queue_new();
-	/* gpg finds each recipient by reading the keyring from its start:
-	 * deal the members out in keyring order so that each part's gpg
-	 * reads about as much as the other's */
-	g_ptr_array_sort(order, by_position);
 	for (guint p = 0; p < b->nparts; p++)
 		b->part[p] = (Part){list, g_ptr_array_new(), inner,
 		    p == 0 ? ctx : NULL, b->done, NULL, NULL, NULL, NULL, NULL};
-	for (guint i = 0; i < order->len; i++)
-		g_ptr_array_add(b->part[i % b->nparts].rcpts, order->pdata[i]);
+	for (guint i = 0; i < rcpts->len; i++)
+		g_ptr_array_add(b->part[i % b->nparts].rcpts,
+		    rcpts->pdata[order[i]]);
 	for (guint p = 0; p < b->nparts; p++)
 		b->part[p].thread = g_thread_new("encrypt", part_encrypt,
 		    &b->part[p]);

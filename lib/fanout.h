@@ -41,6 +41,14 @@ gboolean opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
     const OpmVerdict *v, OpmInjector *inj, OpmJournal *j, gint64 now,
     OpmFanoutStats *stats, GError **error);
 
+/* How FanoutMode split deals n recipients, whose keys are at position[i]
+ * in the keyring, for an inner entity of inner_size bytes: returns the
+ * number of parts (sign+encrypt operations, side by side); order[k] is
+ * the index of the recipient that goes k-th, to part k % parts.  Every
+ * part's recipients are in keyring order.  order: room for n. */
+guint opm_fanout_deal(const guint *position, guint n, gsize inner_size,
+    guint *order);
+
 /* The largest copy a post of conf's MaxMessageSize can become, in bytes,
  * for content that does not compress: the armor's 4/3 and line ends
  * (11/8 in all), protected header fields taken from outside an

@@ -71,6 +71,21 @@ opm_crlf(const char *p, gsize n)
 	return g_string_free_to_bytes(out);
 }
 
+/* n bytes of raw from off with CRLF line ends: a slice of raw (no copy)
+ * when they have them already, as mail from an MTA does.  (transfer
+ * full) */
+static GBytes *
+crlf_slice(GBytes *raw, gsize off, gsize n)
+{
+	const char *p = (const char *)g_bytes_get_data(raw, NULL) + off;
+
+	for (const char *nl = memchr(p, '\n', n); nl != NULL;
+	    nl = memchr(nl + 1, '\n', n - (gsize)(nl + 1 - p)))
+		if (nl == p || nl[-1] != '\r')
+			return opm_crlf(p, n);
+	return g_bytes_new_from_bytes(raw, off, n);
+}
+
 gsize
 opm_body_offset(const char *p, gsize n)
 {
@@ -700,7 +715,7 @@ classify(OpmMessage *m)
 			    "the multipart/signed body does not hold exactly two parts");
 			return;
 		}
-		m->signed_data = opm_crlf(raw + body + starts[0],
+		m->signed_data = crlf_slice(m->raw, body + starts[0],
 		    ends[0] - starts[0]);
 		m->signature = part_content(g_mime_multipart_get_part(mp, 1));
 		m->entity_start = body;

@@ -214,7 +214,7 @@ packet(GByteArray *b, int tag, const guint8 *body, gsize len)
 START_TEST(armorer_matches_the_armor_of_each_message)
 {
 	static const gsize data_lens[] = {1, 2, 5, 30, 47, 48, 49, 100, 191,
-	    192, 1000, 8384, 100000, 1100000};
+	    192, 1000, 8384, 1100000};
 	gsize dlen = data_lens[_i];
 	GByteArray *b = g_byte_array_new();
 	g_autofree guint8 *data = g_malloc(dlen);
@@ -304,7 +304,7 @@ main(void)
 	tcase_add_test(tc, truncated_and_trailing_input_is_refused);
 	tcase_add_test(tc, armor_round_trip_and_checksum);
 	tcase_add_loop_test(tc, armorer_matches_the_armor_of_each_message, 0,
-	    14);
+	    13);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
