@@ -36,6 +36,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -187,17 +188,40 @@ hand_over(char **argv, const Pieces *v, int errfd, const OpmCommit *commit)
 	_exit(0);
 }
 
-/* Read what sendmail said on fd until every writer closed it: the first
- * max bytes are kept.  (transfer full) */
+/* Read what sendmail said on fd, the first max bytes, until the
+ * hand-over process pid has exited (everything sendmail wrote is in the
+ * pipe by then) or every writer closed the pipe.  Waiting for the end of
+ * the pipe alone could take long: a hand-over process another thread
+ * forked meanwhile holds the pipe open until its own copy is queued.
+ * (transfer full) */
 static char *
-read_errors(int fd, gsize max)
+read_errors(int fd, pid_t pid, gsize max)
 {
 	GString *out = g_string_new(NULL);
 	char buf[1024];
+	int pidfd = -1;
+	gboolean exited = FALSE;
 
+#ifdef SYS_pidfd_open
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		struct pollfd p[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+		ssize_t n;
 
+		if (!exited && pidfd >= 0) {
+			if (poll(p, 2, -1) < 0 && errno != EINTR)
+				break;
+			if (p[1].revents != 0) {
+				/* gone: take what is there, then stop */
+				exited = TRUE;
+				(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) |
+				    O_NONBLOCK);
+			}
+			if (!exited && p[0].revents == 0)
+				continue;
+		}
+		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -206,6 +230,8 @@ read_errors(int fd, gsize max)
 			g_string_append_len(out, buf,
 			    (gssize)MIN((gsize)n, max - out->len));
 	}
+	if (pidfd >= 0)
+		close(pidfd);
 	return g_string_free(out, FALSE);
 }
 
@@ -258,7 +284,7 @@ send_sendmail(OpmInjector *inj, const char *sender, const char *rcpt,
 	}
 	close(errpipe[1]);
 	pieces_clear(&v);
-	said = read_errors(errpipe[0], 512);
+	said = read_errors(errpipe[0], pid, 512);
 	close(errpipe[0]);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
