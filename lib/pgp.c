@@ -2,9 +2,9 @@
  * NAME
  *	pgp - OpenPGP message splitting and ASCII armor
  * SYNOPSIS
+ *	opm_pgp_armorer_pieces(), opm_pgp_armorer_variant(),
  *	opm_pgp_split(), opm_pgp_split_message(), opm_pgp_split_free(),
  *	opm_pgp_armor(), opm_pgp_armorer_new(), opm_pgp_armorer_message(),
- *	opm_pgp_armorer_pieces(), opm_pgp_armorer_variant(),
  *	opm_pgp_armorer_free(), opm_pgp_dearmor()
  * DESCRIPTION
  *	Reads packet headers only (RFC 4880 section 4.2, old and new
