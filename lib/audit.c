@@ -2,7 +2,8 @@
  * NAME
  *	audit - the configuration check behind "openpgp-milter -n"
  * SYNOPSIS
- *	opm_audit_list(), opm_problem_free()
+ *	opm_audit_list(), opm_audit_list_key(), opm_problem_free(),
+ *	opm_incident_begin(), opm_incident_end()
  * DESCRIPTION
  *	For one list: the GnuPG home must not fetch or import keys by itself;
  *	the list key must be there with its secret part, able to sign and to
@@ -11,10 +12,27 @@
  *	signing and encryption key, a user ID with the member's address, and
  *	an acceptable algorithm and size.  Keys that expire within
  *	KeyExpiryWarning give a warning.
+ *
+ *	opm_audit_list_key() uses the list key as the daemon does, without a
+ *	passphrase: it signs a text and decrypts one encrypted to the list
+ *	key, so that a passphrase, a missing or unreadable secret part or an
+ *	agent that cannot start shows before the first post.
+ *
+ *	An incident is a time during which the list key cannot be used.  It
+ *	is kept in the state directory as the file "incident.ADDRESS", made
+ *	with O_EXCL by the first post that finds the key unusable (that post
+ *	alone has the admins told), holding the cause; the first post
+ *	distributed afterwards removes it, which ends the incident.  So the
+ *	admins get one notice per incident, also across restarts and reloads.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "audit.h"
 #include "keys.h"
@@ -161,10 +179,6 @@ opm_audit_list(OpmList *list, gint64 now)
 		add(out, OPM_PROBLEM_ERROR, list->file, "the list key %s is not "
 		    "in %s", list->list_key, list->gnupg_home);
 	} else {
-		if (!lk->has_secret)
-			add(out, OPM_PROBLEM_ERROR, list->file, "the secret part "
-			    "of the list key %s is not in %s", lk->fpr,
-			    list->gnupg_home);
 		if (lk->revoked || lk->expired || lk->disabled || lk->invalid)
 			add(out, OPM_PROBLEM_ERROR, list->file,
 			    "the list key %s is %s", lk->fpr, lk->revoked ?
@@ -227,4 +241,69 @@ opm_audit_list(OpmList *list, gint64 now)
 		    MAX(enc, 0), now);
 	}
 	return out;
+}
+
+void
+opm_audit_list_key(GPtrArray *out, OpmList *list)
+{
+	g_autoptr(GError) error = NULL;
+	g_auto(gpgme_ctx_t) ctx = NULL;
+	g_autoptr(GBytes) text = g_bytes_new_static("openpgp-milter -n\n", 18);
+	g_autoptr(GBytes) cipher = NULL;
+	g_autoptr(OpmDecryptResult) d = NULL;
+	const char *self[] = {list->list_key, NULL};
+
+	if (list->list_keyinfo == NULL)
+		return; /* said already */
+	if ((ctx = opm_gpg_context(list->gnupg_home, &error)) == NULL ||
+	    !opm_list_key_check(list, &error) ||
+	    (cipher = opm_sign_encrypt(ctx, list->list_gpgkey, self, text,
+		&error)) == NULL ||
+	    (d = opm_decrypt_verify(ctx, list, cipher, 4096, &error)) == NULL) {
+		add(out, OPM_PROBLEM_ERROR, list->file, "%s", error->message);
+		return;
+	}
+	if (d->status != OPM_DECRYPT_OK)
+		add(out, OPM_PROBLEM_ERROR, list->file, "the list key %s cannot "
+		    "decrypt a text encrypted to it", list->list_key);
+}
+
+static char *
+incident_path(const char *state_dir, const char *list)
+{
+	g_autofree char *name = g_strconcat("incident.", list, NULL);
+
+	return g_build_filename(state_dir, name, NULL);
+}
+
+gboolean
+opm_incident_begin(const char *state_dir, const char *list,
+    const char *cause, GError **error)
+{
+	g_autofree char *path = incident_path(state_dir, list);
+	gsize n = strlen(cause);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0 && errno == EEXIST)
+		return FALSE;
+	if (fd < 0 || write(fd, cause, n) != (ssize_t)n ||
+	    write(fd, "\n", 1) != 1) {
+		int e = errno;
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", path,
+		    g_strerror(e));
+		if (fd >= 0)
+			(void)close(fd);
+		return TRUE; /* better two notices than none */
+	}
+	(void)close(fd);
+	return TRUE;
+}
+
+gboolean
+opm_incident_end(const char *state_dir, const char *list)
+{
+	g_autofree char *path = incident_path(state_dir, list);
+
+	return g_unlink(path) == 0;
 }

@@ -25,4 +25,17 @@ void opm_problem_free(OpmProblem *p); /* accepts NULL */
  * (transfer full): a GPtrArray of OpmProblem, empty when all is well. */
 GPtrArray *opm_audit_list(OpmList *list, gint64 now);
 
+/* Add to out the problems of using list's key as the daemon does: sign
+ * and decrypt, never with a passphrase, under the present user. */
+void opm_audit_list_key(GPtrArray *out, OpmList *list);
+
+/* An incident of list (its address) begins, or goes on, with cause.
+ * TRUE when it begins now: the caller tells the admins.  State in
+ * state_dir (see audit.c); an error there still returns TRUE. */
+gboolean opm_incident_begin(const char *state_dir, const char *list,
+    const char *cause, GError **error);
+
+/* The list key works: end list's incident.  TRUE when one was open. */
+gboolean opm_incident_end(const char *state_dir, const char *list);
+
 #endif

@@ -3,7 +3,8 @@
  *	conf - configuration, list definitions and members files
  * SYNOPSIS
  *	opm_conf_options(), opm_conf_load(), opm_conf_ref(),
- *	opm_conf_unref(), opm_conf_find_list(), opm_list_find_member(),
+ *	opm_conf_unref(), opm_conf_resolve(), opm_conf_find_list(),
+ *	opm_list_find_member(),
  *	opm_parse_duration(), opm_parse_size(), opm_fpr_canon(),
  *	opm_hash_name()
  * DESCRIPTION
@@ -78,6 +79,10 @@ static const OpmOption options[] = {
 	{"FanoutMode", OPM_SCOPE_MAIN, OPM_OPT_ENUM, "split", 0, 0,
 	    M(fanout_mode), FALSE, FALSE, "split|per-member",
 	    "one encryption for all members, or one per member"},
+	{"RecipientDelimiter", OPM_SCOPE_MAIN, OPM_OPT_CHARS, "+", 0, 0,
+	    M(recipient_delimiter), FALSE, FALSE, NULL,
+	    "characters that start an address extension, as Postfix's "
+	    "recipient_delimiter; empty for none"},
 
 	/* list definition files */
 	{"Address", OPM_SCOPE_LIST, OPM_OPT_ADDRESS, NULL, 0, 0, L(address),
@@ -318,6 +323,16 @@ set_value(const OpmOption *o, void *target, const char *value,
 	return FALSE; } while (0)
 
 	switch (o->type) {
+	case OPM_OPT_CHARS:
+		/* graphic ASCII that may stand in an unquoted local part */
+		for (const char *c = value; *c != '\0'; c++)
+			if (!g_ascii_isgraph(*c) || strchr("@\"\\()<>,;:[]",
+			    *c) != NULL)
+				BAD("\"%s\": '%c' cannot separate an address "
+				    "extension", value, *c);
+		g_free(*(char **)p);
+		*(char **)p = g_strdup(value);
+		return TRUE;
 	case OPM_OPT_STRING:
 	case OPM_OPT_PATH:
 	case OPM_OPT_ADDRESS:
@@ -524,6 +539,8 @@ list_free(OpmList *l)
 	pthread_mutex_destroy(&l->gpg_pool_lock);
 	if (l->list_gpgkey != NULL)
 		gpgme_key_unref(l->list_gpgkey);
+	g_strfreev(l->list_keygrips);
+	g_free(l->agent_socket);
 	g_free(l);
 }
 
@@ -738,7 +755,7 @@ opm_conf_unref(OpmConfig *conf)
 		if (o->repeat)
 			g_clear_pointer((GPtrArray **)p, g_ptr_array_unref);
 		else if (o->type == OPM_OPT_STRING || o->type == OPM_OPT_PATH ||
-		    o->type == OPM_OPT_ENUM)
+		    o->type == OPM_OPT_ENUM || o->type == OPM_OPT_CHARS)
 			g_clear_pointer((char **)p, g_free);
 	}
 	g_free(conf->path);
@@ -746,18 +763,51 @@ opm_conf_unref(OpmConfig *conf)
 	g_free(conf);
 }
 
+/* The addresses of a list the filter owns, and what each is for. */
+static const struct {
+	OpmAddrRole role;
+	gsize offset; /* of a char * in OpmList */
+} owned_addresses[] = {
+	{OPM_ROLE_LIST, L(address)},
+	{OPM_ROLE_BOUNCE, L(bounce_address)},
+};
+
+OpmList *
+opm_conf_resolve(OpmConfig *conf, const char *addr, OpmAddrRole *role)
+{
+	/* Postfix looks up the full address before the one without its
+	 * extension: with '-' a delimiter, secir-bounces is the bounce
+	 * address, not secir with extension "bounces" */
+	static const OpmAddrMatch rounds[] = {OPM_ADDR_SAME, OPM_ADDR_EXTENSION};
+
+	for (gsize k = 0; k < G_N_ELEMENTS(rounds); k++)
+		for (guint i = 0; i < conf->lists->len; i++) {
+			OpmList *l = g_ptr_array_index(conf->lists, i);
+
+			for (gsize j = 0; j < G_N_ELEMENTS(owned_addresses); j++) {
+				const char *own = *(char **)(void *)((char *)l +
+				    owned_addresses[j].offset);
+
+				if (own == NULL || opm_address_match(addr, own,
+				    conf->recipient_delimiter) != rounds[k])
+					continue;
+				if (role != NULL)
+					*role = owned_addresses[j].role;
+				return l;
+			}
+		}
+	if (role != NULL)
+		*role = OPM_ROLE_NONE;
+	return NULL;
+}
+
 OpmList *
 opm_conf_find_list(OpmConfig *conf, const char *addr)
 {
-	g_autofree char *norm = opm_address_normalize(addr);
+	OpmAddrRole role;
+	OpmList *l = opm_conf_resolve(conf, addr, &role);
 
-	for (guint i = 0; i < conf->lists->len; i++) {
-		OpmList *l = g_ptr_array_index(conf->lists, i);
-
-		if (g_ascii_strcasecmp(l->address, norm) == 0)
-			return l;
-	}
-	return NULL;
+	return role == OPM_ROLE_LIST ? l : NULL;
 }
 
 OpmMember *

@@ -29,6 +29,7 @@ typedef enum {
 	OPM_OPT_ENUM,     /* one of the words in values */
 	OPM_OPT_WORDS,    /* a list of words from values, separated by , or space */
 	OPM_OPT_MODE,     /* an octal file mode */
+	OPM_OPT_CHARS,    /* a set of characters, may be empty */
 } OpmOptType;
 
 typedef enum {
@@ -84,6 +85,10 @@ typedef struct {
 	OpmKeyInfo *list_keyinfo;   /* owned; NULL if the list key is missing */
 	gpgme_key_t list_gpgkey;    /* owned ref; the list's secret key, NULL
 				       if missing */
+	GStrv list_keygrips;        /* owned; keygrips of the list key's
+				       usable secret (sub)keys */
+	char *agent_socket;         /* owned; gpg-agent's socket for
+				       gnupg_home, or NULL */
 	GPtrArray *gpg_pool;        /* idle gpgme contexts for gnupg_home,
 				       owned; see opm_gpg_acquire() */
 	/* a pthread mutex, not a GMutex: ThreadSanitizer sees only the
@@ -119,6 +124,7 @@ typedef struct {
 	char *inject_method;
 	gint64 journal_lifetime;
 	char *fanout_mode;          /* "split" or "per-member" */
+	char *recipient_delimiter;  /* characters; "" for none */
 
 	GPtrArray *lists; /* OpmList *, owned */
 } OpmConfig;
@@ -135,8 +141,24 @@ OpmConfig *opm_conf_load(const char *path, GError **error);
 OpmConfig *opm_conf_ref(OpmConfig *conf);
 void opm_conf_unref(OpmConfig *conf); /* accepts NULL */
 
-/* The list whose address equals addr (compared normalized), or NULL.
+/* What an address the filter owns is for. */
+typedef enum {
+	OPM_ROLE_NONE,   /* not an address of any list */
+	OPM_ROLE_LIST,   /* a list's posting address */
+	OPM_ROLE_BOUNCE, /* a list's bounce address */
+} OpmAddrRole;
+
+/* The list that owns the envelope address addr, in any spelling the MTA
+ * delivers to it (opm_address_match() with RecipientDelimiter): first
+ * an address of some list that addr is, however spelt, then one that
+ * addr is with an address extension.  *role (may be NULL) says which of
+ * the list's addresses; *role OPM_ROLE_NONE and NULL when none.
  * (transfer none): owned by conf. */
+OpmList *opm_conf_resolve(OpmConfig *conf, const char *addr,
+    OpmAddrRole *role);
+
+/* The list whose posting address addr reaches (opm_conf_resolve() with
+ * the role OPM_ROLE_LIST), or NULL.  (transfer none): owned by conf. */
 OpmList *opm_conf_find_list(OpmConfig *conf, const char *addr);
 
 /* The members whose pinned fingerprint is fpr.  (transfer none) */

@@ -5,7 +5,8 @@
  *	opm_copy_inner(), opm_copy_frame_new(), opm_copy_frame_free(),
  *	opm_copy_outer(), opm_copy_outer_pieces(), opm_copy_message_id(),
  *	opm_copy_withheld_notice(), opm_copy_admin_notice(),
- *	opm_copy_display_name()
+ *	opm_copy_list_key_notice(), opm_copy_display_name(),
+ *	opm_copy_long_header()
  * DESCRIPTION
  *	Headers are written by hand, CRLF terminated, so that the poster's
  *	signed entity is carried byte for byte: only the header section of
@@ -28,6 +29,11 @@
  *	clients read), replacing any such parameter it had.  The outer
  *	header is minimal and never carries reply routing taken from outside
  *	the signature.
+ *
+ *	Every header field is folded before white space to lines of 78
+ *	octets where it can be (RFC 5322 section 2.2.3); a field with a word
+ *	too long for a line of 998 octets cannot be, and the gate refuses
+ *	the post (opm_copy_long_header()).
  *
  *	Every value taken from the message is either copied raw from a header
  *	the list verified the sender of (From) or passed through as header
@@ -78,11 +84,105 @@ raw_header(OpmMessage *msg, const char *name)
 	return normalize_value(g_ptr_array_index(v, 0));
 }
 
+/* Soft and hard limits of a header line (RFC 5322 section 2.1.1),
+ * without its CRLF. */
+#define LINE_SOFT 78
+#define LINE_HARD 998
+
+static gboolean
+is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Append the n bytes at l, one physical line of a header field, folded
+ * before white space (RFC 5322 section 2.2.3): lines of LINE_SOFT octets
+ * where a break allows it.  from: the first place a break may go (after
+ * "Name:" on a field's first line). */
+static void
+fold_line(GString *h, const char *l, gsize n, gsize from)
+{
+	while (n > LINE_SOFT) {
+		gsize cut = 0, i;
+		gboolean text = FALSE;
+
+		/* the last break at or before LINE_SOFT, else the first after
+		 * it; a break needs text before it and text after it */
+		for (i = 0; i < n; i++) {
+			if (is_wsp(l[i]) && text && i >= from) {
+				gsize k = i;
+
+				while (k < n && is_wsp(l[k]))
+					k++;
+				if (k < n) {
+					if (i > LINE_SOFT && cut != 0)
+						break;
+					cut = i;
+					if (i > LINE_SOFT)
+						break;
+				}
+			}
+			if (!is_wsp(l[i]) && i >= from)
+				text = TRUE;
+		}
+		if (cut == 0)
+			break;
+		g_string_append_len(h, l, (gssize)cut);
+		g_string_append(h, "\r\n");
+		l += cut;
+		n -= cut;
+		from = 1;
+	}
+	g_string_append_len(h, l, (gssize)n);
+	g_string_append(h, "\r\n");
+}
+
+/* Append the field "name: value", folded; value may hold folds of its
+ * own (CRLF and white space).  The milter writes every header field
+ * through here. */
 static void
 add_header(GString *h, const char *name, const char *value)
 {
-	if (value != NULL)
-		g_string_append_printf(h, "%s: %s\r\n", name, value);
+	g_autofree char *field = NULL;
+	const char *l;
+	gboolean first = TRUE;
+
+	if (value == NULL)
+		return;
+	field = g_strdup_printf("%s: %s", name, value);
+	for (l = field; l != NULL;) {
+		const char *e = strstr(l, "\r\n");
+		gsize n = e != NULL ? (gsize)(e - l) : strlen(l);
+
+		fold_line(h, l, n, first ? strlen(name) + 1 : 1);
+		first = FALSE;
+		l = e != NULL ? e + 2 : NULL;
+	}
+}
+
+/* The name of the first field in the header section h with a line
+ * longer than LINE_HARD, or NULL.  (transfer full) */
+static char *
+long_field(const GString *h)
+{
+	gsize i = 0, field = 0;
+
+	while (i < h->len) {
+		const char *nl = memchr(h->str + i, '\n', h->len - i);
+		gsize end = nl != NULL ? (gsize)(nl - h->str) : h->len;
+		gsize len = end - i - (end > i && h->str[end - 1] == '\r');
+
+		if (!is_wsp(h->str[i]))
+			field = i;
+		if (len > LINE_HARD) {
+			const char *c = memchr(h->str + field, ':', end - field);
+
+			return g_strndup(h->str + field, c != NULL ?
+			    (gsize)(c - (h->str + field)) : 0);
+		}
+		i = end + 1;
+	}
+	return NULL;
 }
 
 static const char *
@@ -272,14 +372,14 @@ auth_results(OpmList *list, OpmMessage *msg, OpmMember *poster)
 	    poster->address, fpr);
 }
 
-GBytes *
-opm_copy_inner(OpmList *list, OpmMessage *msg, OpmMember *poster)
+/* Write the inner entity's header section (and the blank line) into h;
+ * returns the offset of entity's body.  entity: the payload. */
+static gsize
+inner_header(GString *h, OpmList *list, OpmMessage *msg, OpmMember *poster,
+    GBytes *entity)
 {
 	static const char *protect[] = {"Subject", "To", "Cc", "Date",
 	    "Message-ID", "Reply-To", "In-Reply-To", "References"};
-	GString *h = g_string_new(NULL);
-	g_autoptr(GBytes) built = NULL;
-	GBytes *entity = msg->payload;
 	g_autoptr(GString) kept = g_string_new(NULL);
 	g_autofree char *ctraw = NULL;
 	g_autofree char *ct = NULL;
@@ -291,8 +391,6 @@ opm_copy_inner(OpmList *list, OpmMessage *msg, OpmMember *poster)
 	gsize len, i = 0, body;
 	const char *e;
 
-	if (entity == NULL)
-		entity = built = opm_message_top_entity(msg);
 	e = g_bytes_get_data(entity, &len);
 	if (e == NULL)
 		e = "";
@@ -323,10 +421,12 @@ opm_copy_inner(OpmList *list, OpmMessage *msg, OpmMember *poster)
 			ctraw = g_strndup(e + colon + 1, i - colon - 1);
 		} else if (colon - start > 8 &&
 		    g_ascii_strncasecmp(e + start, "Content-", 8) == 0) {
-			g_autofree char *f = g_strndup(e + start, i - start);
+			g_autofree char *n = g_strndup(e + start, colon - start);
+			g_autofree char *f = g_strndup(e + colon + 1,
+			    i - colon - 1);
 			g_autofree char *v = normalize_value(f);
 
-			g_string_append_printf(kept, "%s\r\n", v);
+			add_header(kept, g_strstrip(n), v);
 		}
 	}
 	ct = payload_content_type(ctraw);
@@ -357,7 +457,24 @@ opm_copy_inner(OpmList *list, OpmMessage *msg, OpmMember *poster)
 	}
 	add_header(h, "HP-Outer", osubj);
 	g_string_append(h, "\r\n");
-	g_string_append_len(h, e + body, (gssize)(len - body));
+	return body;
+}
+
+GBytes *
+opm_copy_inner(OpmList *list, OpmMessage *msg, OpmMember *poster)
+{
+	GString *h = g_string_new(NULL);
+	g_autoptr(GBytes) built = NULL;
+	GBytes *entity = msg->payload;
+	gsize len, body;
+	const char *e;
+
+	if (entity == NULL)
+		entity = built = opm_message_top_entity(msg);
+	body = inner_header(h, list, msg, poster, entity);
+	e = g_bytes_get_data(entity, &len);
+	if (e != NULL && body < len)
+		g_string_append_len(h, e + body, (gssize)(len - body));
 	return g_string_free_to_bytes(h);
 }
 
@@ -559,4 +676,39 @@ opm_copy_admin_notice(OpmList *list, OpmMember *poster, const char *admin,
 	    "milter (SIGHUP).\n");
 	text = g_string_free(body, FALSE);
 	return text_message(list, admin, subject, message_id, text, now);
+}
+
+char *
+opm_copy_long_header(OpmList *list, OpmMessage *msg, OpmMember *poster,
+    gint64 now)
+{
+	g_autoptr(GString) h = g_string_new(NULL);
+	g_autoptr(GBytes) built = NULL;
+	g_autoptr(OpmCopyFrame) f = opm_copy_frame_new(list, msg, poster, now);
+
+	(void)inner_header(h, list, msg, poster, msg->payload != NULL ?
+	    msg->payload : (built = opm_message_top_entity(msg)));
+	g_string_append_len(h, f->head->str, (gssize)f->head->len);
+	g_string_append_len(h, f->tail->str, (gssize)f->tail->len);
+	return long_field(h);
+}
+
+GBytes *
+opm_copy_list_key_notice(OpmList *list, const char *admin, const char *cause,
+    const char *message_id, gint64 now)
+{
+	g_autofree char *subject = g_strdup_printf("[%s] the list key cannot "
+	    "be used: posts are held", list->name);
+	g_autofree char *body = g_strdup_printf(
+	    "The list %s cannot decrypt or sign posts right now:\n\n"
+	    "  %s\n\n"
+	    "Every post to the list gets a temporary failure (451 4.7.0) until\n"
+	    "this is fixed; the posters' mail servers keep retrying, and their\n"
+	    "posts are distributed once the key works again.  Fix the list's\n"
+	    "GnuPG home %s as the filter's user, check with\n"
+	    "\"openpgp-milter -n\" and reload the milter (SIGHUP).\n\n"
+	    "This is the only notice until the list key works again.\n",
+	    list->address, cause, list->gnupg_home);
+
+	return text_message(list, admin, subject, message_id, body, now);
 }

@@ -57,6 +57,18 @@ GBytes *opm_copy_admin_notice(OpmList *list, OpmMember *poster,
     const char *admin, GPtrArray *withheld, GPtrArray *reasons,
     const char *message_id, gint64 now);
 
+/* The name of the first header field the copies of msg would carry
+ * (inside or outside the encryption) with a line longer than 998 octets
+ * even folded (RFC 5322 section 2.1.1): a word too long for any line.
+ * NULL when every field fits.  (transfer full) */
+char *opm_copy_long_header(OpmList *list, OpmMessage *msg,
+    OpmMember *poster, gint64 now);
+
+/* The notice to an admin that the list key cannot be used: cause names
+ * the key and what is wrong.  (transfer full) */
+GBytes *opm_copy_list_key_notice(OpmList *list, const char *admin,
+    const char *cause, const char *message_id, gint64 now);
+
 /* The display name the list shows for poster: the name in From: unless
  * it holds an address or another member's name, else the members file's.
  * NULL when there is none.  (transfer full) */

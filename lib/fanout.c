@@ -450,12 +450,9 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	if (inj == NULL)
 		return TRUE; /* dry run: the verdict is all that is asked */
 	g_return_val_if_fail(poster != NULL && v->replay_key != NULL, FALSE);
-	if (list->list_gpgkey == NULL) {
-		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
-		    "the secret list key %s is not in %s", list->list_key,
-		    list->gnupg_home);
+	/* before any claim: the list key signs without a passphrase */
+	if (!opm_list_key_check(list, error))
 		return FALSE;
-	}
 	if (j != NULL && opm_journal_state(j) == OPM_POST_DONE) {
 		g_set_error(error, OPM_ERROR, OPM_ERROR_REPLAY,
 		    "the post was fanned out already");

@@ -21,6 +21,13 @@
  *	the copies carry (payload, protected header fields) and the signed
  *	bytes the journal key is made of (signed_data).
  *
+ *	What is verified is what the copies carry: a multipart/signed
+ *	entity rebuilt from its signed part and the signature packets
+ *	alone, a clear-signed block rebuilt from what its signature covers.
+ *	Every signature must be the same member's.  The content of a post
+ *	signed and encrypted in one step must not be signed or encrypted
+ *	again: the copies would show that inner signature as the poster's.
+ *
  *	Every decision is taken from gpgme's structured verification (and
  *	decryption) result and the member table loaded with the
  *	configuration; no text from gpg or from the message is interpreted.
@@ -37,8 +44,10 @@
 #include <string.h>
 
 #include "gate.h"
+#include "copy.h"
 #include "keys.h"
 #include "journal.h"
+#include "pgp.h"
 
 void
 opm_verdict_free(OpmVerdict *v)
@@ -51,6 +60,7 @@ opm_verdict_free(OpmVerdict *v)
 	g_free(v->from);
 	g_free(v->signer);
 	g_free(v->replay_key);
+	g_free(v->incident);
 	g_free(v);
 }
 
@@ -112,6 +122,19 @@ opm_verdict_tempfail(const char *list, const char *xcode, const char *reason)
 	    "temporary local problem while checking your post (%s).\n"
 	    "Nothing was delivered; your mail server will try again.",
 	    reason);
+}
+
+OpmVerdict *
+opm_verdict_list_key(const char *list, const char *cause)
+{
+	OpmVerdict *v = verdict_new(list);
+
+	v->incident = g_strdup(cause);
+	return refuse(v, OPM_ACTION_TEMPFAIL, "451", "4.7.0",
+	    "list key unusable", "the list cannot decrypt or sign posts right "
+	    "now: its own key cannot be used, which is no fault of your post."
+	    "\nThe list admins have been told; your mail server will try "
+	    "again, and the post will be distributed once it is fixed.");
 }
 
 /* "the key 0xFPR registered for you" when From: names a member. */
@@ -585,6 +608,13 @@ check_decrypt(OpmVerdict *v, OpmList *list, OpmDecryptResult *d)
 		    "encrypted.\n"
 		    "Send it again; if it keeps failing, a server on the way is "
 		    "altering encrypted mail.");
+	case OPM_DECRYPT_UNSUPPORTED:
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.5",
+		    "unsupported algorithm", "your post is encrypted with an "
+		    "algorithm the list does not support.\n"
+		    "Encrypt it to the list key 0x%s with your OpenPGP program's "
+		    "default settings (AES) and send it again.",
+		    list->list_key);
 	case OPM_DECRYPT_TOO_BIG:
 		return refuse(v, OPM_ACTION_REJECT, "552", "5.3.4", "too big",
 		    "the decrypted post is too big.\n"
@@ -617,6 +647,81 @@ steal_signatures(OpmDecryptResult *d)
 	return r;
 }
 
+/* A post signed and encrypted in one step whose content is signed (or
+ * encrypted) again: its copies would show that inner signature, which
+ * need not be the poster's, as the post's.  why: what was found. */
+static OpmVerdict *
+refuse_signed_inside(OpmVerdict *v, OpmList *list, const char *why)
+{
+	g_autofree char *hint = key_hint(list, v->from);
+
+	return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1", "signed inside",
+	    "your post is signed and encrypted in one step, and what it "
+	    "decrypts to is not plain content: %s; its copies would show that "
+	    "inner signature as if it were yours.\n"
+	    "Sign and encrypt only your own text with %s; attach a message "
+	    "signed by someone else as a forwarded message (message/rfc822), "
+	    "not as the post itself.", why, hint);
+}
+
+/* "pgp-sha256" (RFC 3156 micalg) for the signatures of r.
+ * (transfer full) */
+static char *
+micalg_of(OpmVerifyResult *r)
+{
+	GString *m = g_string_new(NULL);
+
+	for (guint i = 0; i < r->signatures->len; i++) {
+		OpmSignature *s = g_ptr_array_index(r->signatures, i);
+		const char *name = gpgme_hash_algo_name(s->hash_algo);
+		g_autofree char *low = NULL;
+
+		if (name == NULL)
+			continue;
+		low = g_ascii_strdown(name, -1);
+		if (strstr(m->str, low) != NULL)
+			continue;
+		g_string_append_printf(m, "%spgp-%s", m->len > 0 ? "," : "",
+		    low);
+	}
+	if (m->len == 0)
+		g_string_append(m, "pgp-sha256");
+	return g_string_free(m, FALSE);
+}
+
+/*
+ * Verify an RFC 3156 signed entity (the post's, or one decrypted from it)
+ * from its signed part and the signature packets of its signature part
+ * alone, and set *payload to the entity rebuilt from exactly those two.
+ * Returns NULL with *out set; or a refusal; or NULL with *out NULL and
+ * error set.
+ */
+static OpmVerdict *
+open_signed(OpmVerdict *v, OpmList *list, gpgme_ctx_t ctx, GBytes *data,
+    GBytes *signature, GBytes **payload, OpmVerifyResult **out,
+    GError **error)
+{
+	g_autoptr(GBytes) bin = opm_pgp_signatures(signature, NULL);
+	g_autoptr(GBytes) armor = NULL;
+	g_autofree char *micalg = NULL;
+
+	if (bin == NULL) {
+		g_autofree char *hint = key_hint(list, v->from);
+
+		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7",
+		    "bad signature", "the signature part of your post is not "
+		    "one OpenPGP signature (it is damaged, or holds something "
+		    "else as well).\n"
+		    "Send the post again signed with %s.", hint);
+	}
+	if ((*out = opm_verify_detached(ctx, data, bin, error)) == NULL)
+		return NULL;
+	armor = opm_pgp_armor(bin, "SIGNATURE");
+	micalg = micalg_of(*out);
+	*payload = opm_mime_signed_entity(data, armor, micalg);
+	return NULL;
+}
+
 /*
  * Open the post: verify what is signed, decrypting first where needed,
  * and leave in msg what the copies carry.  Returns NULL with *out set to
@@ -638,16 +743,30 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	opm_gate_limits(conf, &lim);
 	reset_post(msg);
 	if (msg->form == OPM_FORM_PGPMIME_SIGNED) {
-		if ((*out = opm_verify_detached(ctx, msg->signed_data,
-		    msg->signature, error)) == NULL)
-			return NULL;
-		msg->payload = opm_message_top_entity(msg);
+		if ((bad = open_signed(v, list, ctx, msg->signed_data,
+		    msg->signature, &msg->payload, out, error)) != NULL ||
+		    *out == NULL)
+			return bad;
 		msg->protected_headers = protected_of(msg->signed_data, &lim);
 		return NULL;
 	}
 	if (msg->form == OPM_FORM_INLINE && !msg->inline_encrypted) {
-		*out = opm_verify_opaque(ctx, msg->inline_text, max, &plain,
-		    error);
+		/* the block rebuilt from what its signature covers is what
+		 * is verified and carried */
+		g_autoptr(GBytes) canon = opm_pgp_clearsigned(msg->inline_text,
+		    NULL);
+
+		if (canon == NULL) {
+			g_autofree char *hint = key_hint(list, v->from);
+
+			return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7",
+			    "bad signature", "the clear-signed block of your "
+			    "post is not well formed (an armor header gpg does "
+			    "not accept, or a damaged signature).\n"
+			    "Send it again signed with %s, or better sign the "
+			    "whole message (PGP/MIME).", hint);
+		}
+		*out = opm_verify_opaque(ctx, canon, max, &plain, error);
 		if (*out == NULL)
 			return NULL;
 		for (guint i = 0; msg->charset != NULL &&
@@ -656,7 +775,7 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		    i < (*out)->signatures->len; i++) {
 			OpmSignature *s = g_ptr_array_index((*out)->signatures, i);
 			gsize n;
-			const char *t = g_bytes_get_data(msg->inline_text, &n);
+			const char *t = g_bytes_get_data(canon, &n);
 			g_autofree char *u = NULL;
 			gsize un = 0;
 			g_autoptr(GBytes) ub = NULL;
@@ -686,6 +805,10 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 					*out = r2;
 					g_clear_pointer(&plain, g_bytes_unref);
 					plain = g_steal_pointer(&uplain);
+					/* the copies carry the form that
+					 * verifies */
+					g_bytes_unref(canon);
+					canon = g_bytes_ref(ub);
 					break;
 				}
 			}
@@ -693,20 +816,16 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			break;
 		}
 		msg->signed_data = plain != NULL ? g_bytes_ref(plain) :
-		    g_bytes_ref(msg->inline_text);
-		msg->payload = opm_message_top_entity(msg);
+		    g_bytes_ref(canon);
+		msg->payload = text_entity(canon, msg->charset);
 		return NULL;
 	}
 
 	/* encrypted: PGP/MIME, its Exchange form, or an inline block */
-	if (list->list_gpgkey == NULL || list->list_keyinfo == NULL) {
-		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
-		    "the secret list key %s is not in %s", list->list_key,
-		    list->gnupg_home);
+	if (list->list_gpgkey == NULL && !opm_list_key_check(list, error))
 		return NULL;
-	}
-	if ((d = opm_decrypt_verify(ctx, list->list_keyinfo, msg->ciphertext,
-	    max, error)) == NULL)
+	if ((d = opm_decrypt_verify(ctx, list, msg->ciphertext, max,
+	    error)) == NULL)
 		return NULL;
 	if ((bad = check_decrypt(v, list, d)) != NULL)
 		return bad;
@@ -714,9 +833,12 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	if (msg->form == OPM_FORM_INLINE) {
 		if (d->signatures->len == 0)
 			return refuse_unsigned_inside(v, list);
+		if (opm_text_has_pgp_block(d->plain))
+			return refuse_signed_inside(v, list, "it is itself an "
+			    "inline PGP signed or encrypted text");
+		msg->payload = text_entity(d->plain, msg->charset);
 		msg->combined = TRUE;
 		msg->signed_data = g_bytes_ref(d->plain);
-		msg->payload = text_entity(d->plain, msg->charset);
 		*out = steal_signatures(d);
 		return NULL;
 	}
@@ -743,7 +865,12 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		    "Encrypt the post once, to the list key 0x%s, signed, and "
 		    "send it again.", list->list_key);
 	if (d->signatures->len > 0) {
-		/* one combined sign+encrypt message */
+		/* one combined sign+encrypt message: the poster's content,
+		 * with no signature of its own */
+		const char *why = opm_message_inner_signature(inner);
+
+		if (why != NULL)
+			return refuse_signed_inside(v, list, why);
 		msg->combined = TRUE;
 		msg->signed_data = g_bytes_ref(d->plain);
 		msg->payload = g_bytes_ref(plain);
@@ -753,12 +880,13 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	}
 	if (inner->form != OPM_FORM_PGPMIME_SIGNED)
 		return refuse_unsigned_inside(v, list);
-	/* a nested RFC 3156 signed entity, carried unchanged */
-	if ((*out = opm_verify_detached(ctx, inner->signed_data,
-	    inner->signature, error)) == NULL)
-		return NULL;
+	/* a nested RFC 3156 signed entity, rebuilt from its signed part and
+	 * signature alone */
+	if ((bad = open_signed(v, list, ctx, inner->signed_data,
+	    inner->signature, &msg->payload, out, error)) != NULL ||
+	    *out == NULL)
+		return bad;
 	msg->signed_data = g_bytes_ref(inner->signed_data);
-	msg->payload = g_bytes_ref(plain);
 	msg->protected_headers = protected_of(inner->signed_data, &lim);
 	return NULL;
 }
@@ -789,11 +917,20 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 		reset_post(msg);
 		return g_steal_pointer(&v);
 	}
+	if (r == NULL && g_error_matches(error, OPM_ERROR,
+	    OPM_ERROR_LIST_KEY)) {
+		OpmVerdict *t = opm_verdict_list_key(list->address,
+		    error->message);
+
+		g_warning("%s", error->message);
+		reset_post(msg);
+		t->from = g_steal_pointer(&v->from);
+		return t;
+	}
 	if (r == NULL) {
 		g_warning("%s: %s", list->address, error != NULL ?
 		    error->message : "cannot open the post");
 		reset_post(msg);
-		opm_verdict_free(v);
 		return opm_verdict_tempfail(list->address, "4.7.0",
 		    msg->form == OPM_FORM_PGPMIME_SIGNED ?
 		    "signature check failed" : "decryption failed");
@@ -833,12 +970,44 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 		if (signer == NULL) {
 			signer = k;
 			first = s;
+		} else if (k != signer) {
+			/* every signature the copies carry is the poster's */
+			g_free(v->signer);
+			v->signer = g_strdup(signer->fpr);
+			refuse(v, OPM_ACTION_REJECT, "550", "5.7.1",
+			    "more than one signer", "your post carries "
+			    "signatures by more than one member's key (0x%s and "
+			    "0x%s); this list accepts posts signed by their "
+			    "poster alone.\n"
+			    "Send the post signed only with your own key.",
+			    signer->fpr, k->fpr);
+			return g_steal_pointer(&v);
 		}
 	}
 	g_free(v->signer);
 	v->signer = g_strdup(signer->fpr);
 	if ((bad = check_identity(v, list, msg, signer)) != NULL)
 		return g_steal_pointer(&v);
+	{
+		/* every header field the copies carry must fold within
+		 * RFC 5322's 998 octets */
+		g_autofree char *field = opm_copy_long_header(list, msg,
+		    v->member, now);
+
+		if (field != NULL) {
+			g_autofree char *f = opm_sanitize(field, 60);
+
+			refuse(v, OPM_ACTION_REJECT, "550", "5.6.0",
+			    "header too long", "the %s header field of your "
+			    "post holds a word too long for a line of 998 "
+			    "characters (the limit of RFC 5322), so the copies "
+			    "cannot carry it.\n"
+			    "Shorten it, or put spaces in it, and send the post "
+			    "again.", f);
+			reset_post(msg);
+			return g_steal_pointer(&v);
+		}
+	}
 
 	v->replay_key = opm_journal_key(list->address, signer->fpr,
 	    first->timestamp, msg->signed_data);

@@ -30,6 +30,8 @@ typedef struct {
 	char *signer;        /* signer's primary fingerprint or NULL */
 	OpmMember *member;   /* (transfer none): owned by the configuration */
 	char *replay_key;    /* journal key of an accepted post */
+	char *incident;      /* the list key's trouble (list, key, cause)
+				for the admins' notice, or NULL */
 	guint copies;        /* filled by the fan-out, for the log */
 	guint withheld;
 } OpmVerdict;
@@ -56,6 +58,11 @@ OpmVerdict *opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 /* Turn v into the replay refusal for a post distributed at time seen.
  * Returns v. */
 OpmVerdict *opm_gate_replayed(OpmVerdict *v, gint64 seen);
+
+/* The TEMPFAIL verdict (451 4.7.0) for a post the list cannot decrypt or
+ * sign because its own key cannot be used; cause (list, key and what is
+ * wrong) goes into its incident.  (transfer full) */
+OpmVerdict *opm_verdict_list_key(const char *list, const char *cause);
 
 /* A TEMPFAIL verdict for internal trouble.  (transfer full) */
 OpmVerdict *opm_verdict_tempfail(const char *list, const char *xcode,

@@ -5,7 +5,10 @@
  *	opm_injector_new(), opm_injector_send(), opm_injector_sendv(),
  *	opm_injector_free()
  * DESCRIPTION
- *	sendmail: a hand-over process feeds sendmail and, once it exited 0,
+ *	sendmail: "sendmail:PATH [ARG...]" runs PATH ARG... -i -f SENDER --
+ *	RCPT (the arguments, separated by white space, select for example
+ *	Sendmail's submission configuration with -C FILE).
+ *	A hand-over process feeds sendmail and, once it exited 0,
  *	records the copy itself (the commit), so that killing the milter at
  *	any moment never leaves a queued copy unrecorded; it runs only
  *	async-signal-safe calls, since the milter is threaded.
@@ -52,6 +55,7 @@ typedef enum { INJECT_SENDMAIL, INJECT_SMTP, INJECT_DIR } InjectKind;
 struct OpmInjector {
 	InjectKind kind;
 	char *path;  /* sendmail binary or directory */
+	char **args; /* sendmail: arguments before -i, NULL-terminated */
 	char *host;
 	guint16 port;
 	GSocketConnection *conn;
@@ -68,8 +72,17 @@ opm_injector_new(const char *method, GError **error)
 	OpmInjector *inj = g_new0(OpmInjector, 1);
 
 	if (g_str_has_prefix(method, "sendmail:/")) {
+		g_auto(GStrv) words = g_strsplit_set(method +
+		    strlen("sendmail:"), " \t", -1);
+		GPtrArray *args = g_ptr_array_new();
+
+		for (char **w = words + 1; *w != NULL; w++)
+			if (**w != '\0')
+				g_ptr_array_add(args, g_strdup(*w));
+		g_ptr_array_add(args, NULL);
 		inj->kind = INJECT_SENDMAIL;
-		inj->path = g_strdup(method + strlen("sendmail:"));
+		inj->path = g_strdup(words[0]);
+		inj->args = (char **)g_ptr_array_free(args, FALSE);
 	} else if (g_str_has_prefix(method, "dir:/")) {
 		inj->kind = INJECT_DIR;
 		inj->path = g_strdup(method + strlen("dir:"));
@@ -253,13 +266,23 @@ send_sendmail(OpmInjector *inj, const char *sender, const char *rcpt,
 {
 	g_autofree char *f = g_strdup(sender);
 	g_autofree char *r = g_strdup(rcpt);
-	char *argv[] = {inj->path, "-i", "-f", f, "--", r, NULL};
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	g_autofree char *said = NULL;
 	g_autofree char *why = NULL;
 	int status = 0, e = 0, errpipe[2];
 	Pieces v;
 	pid_t pid;
 
+	/* built before the fork: the hand-over process only calls execv */
+	g_ptr_array_add(argv, inj->path);
+	for (char **a = inj->args; *a != NULL; a++)
+		g_ptr_array_add(argv, *a);
+	g_ptr_array_add(argv, "-i");
+	g_ptr_array_add(argv, "-f");
+	g_ptr_array_add(argv, f);
+	g_ptr_array_add(argv, "--");
+	g_ptr_array_add(argv, r);
+	g_ptr_array_add(argv, NULL);
 	/* close-on-exec: no program another thread starts keeps it open */
 	if (pipe2(errpipe, O_CLOEXEC) != 0) {
 		e = errno;
@@ -280,7 +303,7 @@ send_sendmail(OpmInjector *inj, const char *sender, const char *rcpt,
 	}
 	if (pid == 0) {
 		close(errpipe[0]);
-		hand_over(argv, &v, errpipe[1], commit);
+		hand_over((char **)argv->pdata, &v, errpipe[1], commit);
 	}
 	close(errpipe[1]);
 	pieces_clear(&v);
@@ -624,6 +647,7 @@ opm_injector_free(OpmInjector *inj)
 		smtp_close(inj);
 	}
 	g_free(inj->path);
+	g_strfreev(inj->args);
 	g_free(inj->host);
 	g_free(inj);
 }

@@ -2,7 +2,8 @@
  * NAME
  *	inject.h - hand copies back to the MTA
  * DESCRIPTION
- *	Methods: "sendmail:PATH" runs PATH -i -f SENDER -- RCPT per copy;
+ *	Methods: "sendmail:PATH [ARG...]" runs PATH ARG... -i -f SENDER --
+ *	RCPT per copy;
  *	"smtp:HOST:PORT" speaks SMTP to a listener without milters, one
  *	connection for all copies of a post; "dir:PATH" (for -t -o) writes
  *	each copy to PATH/RCPT.  A copy counts as queued only when the MTA

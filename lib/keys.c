@@ -5,8 +5,8 @@
  *	opm_gpg_context(), opm_gpg_acquire(), opm_gpg_release(),
  *	opm_keys_load(), opm_keys_lookup(),
  *	opm_verify_detached(), opm_verify_opaque(), opm_decrypt_verify(),
- *	opm_sign_encrypt(), opm_sign_encrypt_to(), opm_gpg_error_is_data(),
- *	opm_gpg_strerror()
+ *	opm_sign_encrypt(), opm_sign_encrypt_to(), opm_list_key_check(),
+ *	opm_gpg_error_is_data(), opm_gpg_strerror()
  * DESCRIPTION
  *	One keylisting per list and (re)load fills each member's OpmKeyInfo.
  *	Verification copies gpgme's structured result out of the context so
@@ -22,14 +22,28 @@
  *	with the list key, no MDC problem and no unsupported algorithm, the
  *	buffer is wiped and freed without being read: gpg 2.2 writes
  *	plaintext before it reports a bad MDC.
+ *
+ *	No passphrase is ever given: pinentry is in loopback mode and the
+ *	passphrase callback refuses, so a list key that has one fails at
+ *	once.  gpg-agent would still answer from its cache, so before the
+ *	list key decrypts or signs, the list's agent (when one runs) is
+ *	asked with KEYINFO whether a secret key of the list key is
+ *	protected.  A decryption that fails is the poster's fault only when
+ *	gpgme's result says so (not to the list key, no MDC, damaged data,
+ *	unsupported algorithm); anything else is OPM_ERROR_LIST_KEY, the
+ *	list's own trouble.
  * DIAGNOSTICS
- *	gpgme failures that are not about the data are OPM_ERROR_CRYPTO.
+ *	gpgme failures that are not about the data are OPM_ERROR_CRYPTO;
+ *	a list key that cannot decrypt or sign is OPM_ERROR_LIST_KEY.
  *	One gpgme context must be used by one thread at a time.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "keys.h"
 #include "pgp.h"
@@ -74,6 +88,25 @@ opm_gpg_error_is_data(gpgme_error_t err)
 	}
 }
 
+/*
+ * gpg asks for a passphrase only for a secret key that has one.  The
+ * filter never gives one (loopback pinentry, so that no pinentry program
+ * is started either): the key fails at once.  hook: a gboolean * that
+ * records the question, or NULL.
+ */
+static gpgme_error_t
+refuse_passphrase(void *hook, const char *uid_hint, const char *info,
+    int prev_was_bad, int fd)
+{
+	(void)uid_hint;
+	(void)info;
+	(void)prev_was_bad;
+	(void)fd;
+	if (hook != NULL)
+		*(gboolean *)hook = TRUE;
+	return gpg_error(GPG_ERR_NO_PASSPHRASE);
+}
+
 gpgme_ctx_t
 opm_gpg_context(const char *gnupg_home, GError **error)
 {
@@ -96,6 +129,7 @@ opm_gpg_context(const char *gnupg_home, GError **error)
 	gpgme_set_armor(ctx, 0);
 	gpgme_set_textmode(ctx, 0);
 	gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+	gpgme_set_passphrase_cb(ctx, refuse_passphrase, NULL);
 	/* trust is the members file's business, not the web of trust's */
 	(void)gpgme_set_ctx_flag(ctx, "trust-model", "always");
 	(void)gpgme_set_ctx_flag(ctx, "auto-key-retrieve", "0");
@@ -124,6 +158,7 @@ opm_gpg_release(OpmList *list, gpgme_ctx_t ctx)
 	gpgme_signers_clear(ctx);
 	gpgme_set_armor(ctx, 0);
 	gpgme_set_textmode(ctx, 0);
+	gpgme_set_passphrase_cb(ctx, refuse_passphrase, NULL);
 	pthread_mutex_lock(&list->gpg_pool_lock);
 	if (list->gpg_pool == NULL)
 		list->gpg_pool = g_ptr_array_new();
@@ -217,6 +252,41 @@ key_info_copy(const OpmKeyInfo *k)
 	return c;
 }
 
+/* The keygrips of the secret (sub)keys of key gpg may use to sign or
+ * decrypt.  (transfer full) */
+static GStrv
+secret_keygrips(gpgme_key_t key)
+{
+	g_autoptr(GPtrArray) out = g_ptr_array_new();
+
+	for (gpgme_subkey_t s = key->subkeys; s != NULL; s = s->next)
+		if (s->secret && s->keygrip != NULL && !s->revoked &&
+		    !s->expired && !s->disabled && !s->invalid &&
+		    (s->can_sign || s->can_encrypt))
+			g_ptr_array_add(out, g_strdup(s->keygrip));
+	g_ptr_array_add(out, NULL);
+	return (GStrv)g_ptr_array_free(g_steal_pointer(&out), FALSE);
+}
+
+/* Where the gpg-agent of gnupg_home listens (gpgconf --list-dirs), or
+ * NULL.  (transfer full) */
+static char *
+agent_socket(const char *gnupg_home)
+{
+	g_auto(gpgme_ctx_t) ctx = NULL;
+	char *path = NULL, *out = NULL;
+
+	if (gpgme_new(&ctx) != 0 ||
+	    gpgme_set_protocol(ctx, GPGME_PROTOCOL_GPGCONF) != 0 ||
+	    gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_GPGCONF, NULL,
+		gnupg_home) != 0 ||
+	    gpgme_op_conf_dir(ctx, "agent-socket", &path) != 0)
+		return NULL;
+	out = g_strdup(path);
+	gpgme_free(path);
+	return out;
+}
+
 gboolean
 opm_keys_load(OpmList *list, GError **error)
 {
@@ -271,9 +341,16 @@ opm_keys_load(OpmList *list, GError **error)
 	if (list->list_gpgkey != NULL)
 		gpgme_key_unref(list->list_gpgkey);
 	list->list_gpgkey = NULL;
+	g_clear_pointer(&list->list_keygrips, g_strfreev);
+	gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCAL |
+	    GPGME_KEYLIST_MODE_WITH_KEYGRIP);
 	if (list->list_keyinfo != NULL && list->list_keyinfo->has_secret &&
-	    (err = gpgme_get_key(ctx, list->list_key, &key, 1)) == 0)
+	    (err = gpgme_get_key(ctx, list->list_key, &key, 1)) == 0) {
 		list->list_gpgkey = key;
+		list->list_keygrips = secret_keygrips(key);
+	}
+	g_free(list->agent_socket);
+	list->agent_socket = agent_socket(list->gnupg_home);
 	list->keys_by_fpr = g_hash_table_new(g_str_hash, g_str_equal);
 	list->keys = g_ptr_array_new_with_free_func(
 	    (GDestroyNotify)opm_key_info_free);
@@ -305,6 +382,121 @@ FAIL: {
 	    msg);
 	return FALSE;
 }
+}
+
+/* gpg-agent's KEYINFO line: KEYGRIP TYPE SERIALNO IDSTR CACHED
+ * PROTECTION ...; PROTECTION is P (passphrase), C (none) or - (unknown). */
+typedef struct {
+	gboolean seen;
+	char protection;
+} KeyInfo;
+
+static gpgme_error_t
+keyinfo_status(void *opaque, const char *status, const char *args)
+{
+	KeyInfo *ki = opaque;
+	g_auto(GStrv) f = NULL;
+
+	if (strcmp(status, "KEYINFO") != 0 || args == NULL)
+		return 0;
+	f = g_strsplit(args, " ", -1);
+	if (g_strv_length(f) >= 6) {
+		ki->seen = TRUE;
+		ki->protection = f[5][0];
+	}
+	return 0;
+}
+
+/* A list-key error: the list, the key and the cause in plain words. */
+static void
+list_key_error(GError **error, const OpmList *list, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static void
+list_key_error(GError **error, const OpmList *list, const char *fmt, ...)
+{
+	g_autofree char *cause = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cause = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error(error, OPM_ERROR, OPM_ERROR_LIST_KEY,
+	    "list %s: the list key %s cannot be used: %s", list->address,
+	    list->list_key, cause);
+}
+
+static void
+passphrase_error(GError **error, const OpmList *list)
+{
+	list_key_error(error, list, "its secret key has a passphrase, and the "
+	    "filter never gives one (remove it, as the filter's user: gpg "
+	    "--homedir %s --pinentry-mode loopback --passwd %s, entering the "
+	    "old passphrase and then an empty one)", list->gnupg_home,
+	    list->list_key);
+}
+
+gboolean
+opm_list_key_check(OpmList *list, GError **error)
+{
+	g_auto(gpgme_ctx_t) ctx = NULL;
+	g_autofree char *keys = g_build_filename(list->gnupg_home,
+	    "private-keys-v1.d", NULL);
+
+	if (list->list_gpgkey == NULL || list->list_keygrips == NULL ||
+	    list->list_keygrips[0] == NULL) {
+		int e = g_access(keys, R_OK | X_OK) == 0 ? 0 : errno;
+
+		if (e != 0 && e != ENOENT)
+			list_key_error(error, list, "the filter's user cannot "
+			    "read %s: %s (it and its files must belong to the "
+			    "filter's user)", keys, g_strerror(e));
+		else
+			list_key_error(error, list, "its secret key is not in %s "
+			    "(import it as the filter's user, or set ListKey to "
+			    "the key whose secret part is there)",
+			    list->gnupg_home);
+		return FALSE;
+	}
+	/* No agent running: nothing is cached, and gpg, which will start
+	 * one, fails on a passphrase by itself. */
+	if (list->agent_socket == NULL || gpgme_new(&ctx) != 0 ||
+	    gpgme_set_protocol(ctx, GPGME_PROTOCOL_ASSUAN) != 0 ||
+	    gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_ASSUAN,
+		list->agent_socket, list->gnupg_home) != 0)
+		return TRUE;
+	for (char **g = list->list_keygrips; *g != NULL; g++) {
+		g_autofree char *cmd = g_strdup_printf("KEYINFO %s", *g);
+		KeyInfo ki = {FALSE, '-'};
+		gpgme_error_t op = 0;
+		gpgme_error_t err = gpgme_op_assuan_transact_ext(ctx, cmd, NULL,
+		    NULL, NULL, NULL, keyinfo_status, &ki, &op);
+
+		if (err != 0 && g == list->list_keygrips)
+			return TRUE; /* no agent */
+		if (err == 0 && op == 0 && ki.seen && ki.protection == 'C')
+			continue;
+		if (err == 0 && op == 0 && ki.seen && ki.protection == 'P') {
+			passphrase_error(error, list);
+			return FALSE;
+		}
+		if (err == 0 && gpgme_err_code(op) == GPG_ERR_NOT_FOUND) {
+			list_key_error(error, list, "its secret key (keygrip %s) "
+			    "is missing from %s", *g, keys);
+			return FALSE;
+		}
+		{
+			g_autofree char *msg = opm_gpg_strerror(err != 0 ? err :
+			    op != 0 ? op : gpg_error(GPG_ERR_UNUSABLE_SECKEY));
+
+			list_key_error(error, list, "gpg-agent cannot read its "
+			    "secret key (keygrip %s) in %s: %s (the directory "
+			    "and its files must belong to the filter's user)",
+			    *g, keys, msg);
+			return FALSE;
+		}
+	}
+	return TRUE;
 }
 
 OpmKeyInfo *
@@ -599,18 +791,43 @@ scan_packets(GBytes *cipher, const OpmKeyInfo *list_key, gboolean *wildcard)
 	}
 }
 
+/* TRUE when err says the data did not decrypt as it should: damaged or
+ * altered after it was encrypted, or a bad MDC. */
+static gboolean
+is_integrity_error(gpgme_error_t err)
+{
+	switch (gpgme_err_code(err)) {
+	case GPG_ERR_DECRYPT_FAILED:
+	case GPG_ERR_BAD_DATA:
+	case GPG_ERR_INV_DATA:
+	case GPG_ERR_NO_DATA:
+	case GPG_ERR_CHECKSUM:
+	case GPG_ERR_TRUNCATED:
+	case GPG_ERR_INV_PACKET:
+	case GPG_ERR_UNKNOWN_PACKET:
+	case GPG_ERR_INV_LENGTH:
+	case GPG_ERR_INV_ARMOR:
+	case GPG_ERR_BAD_MPI:
+	case GPG_ERR_UNEXPECTED:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
 OpmDecryptResult *
-opm_decrypt_verify(gpgme_ctx_t ctx, const OpmKeyInfo *list_key,
-    GBytes *cipher, gsize max_plain, GError **error)
+opm_decrypt_verify(gpgme_ctx_t ctx, OpmList *list, GBytes *cipher,
+    gsize max_plain, GError **error)
 {
 	g_auto(gpgme_data_t) in = NULL;
 	g_auto(gpgme_data_t) out = NULL;
 	OpmSink sink = {NULL, max_plain, FALSE};
 	OpmDecryptResult *r = g_new0(OpmDecryptResult, 1);
+	const OpmKeyInfo *list_key = list->list_keyinfo;
 	gpgme_decrypt_result_t dr;
 	gpgme_error_t err;
-	gboolean wildcard, ours_ok = FALSE, ours_failed = FALSE;
-	gboolean others = FALSE;
+	gboolean wildcard, ours_ok = FALSE, ours_missing = FALSE;
+	gboolean others = FALSE, asked = FALSE;
 	gsize len;
 	const void *p = g_bytes_get_data(cipher, &len);
 
@@ -619,6 +836,9 @@ opm_decrypt_verify(gpgme_ctx_t ctx, const OpmKeyInfo *list_key,
 	if ((r->status = scan_packets(cipher, list_key, &wildcard)) !=
 	    OPM_DECRYPT_OK)
 		return r;
+	/* a passphrase gpg-agent still holds must not open it */
+	if (!opm_list_key_check(list, error))
+		goto FAIL;
 	sink.buf = g_byte_array_new();
 	if ((err = gpgme_data_new_from_mem(&in, p, len, 0)) != 0 ||
 	    (err = gpgme_data_new_from_cbs(&out, &sink_cbs, &sink)) != 0) {
@@ -628,7 +848,9 @@ opm_decrypt_verify(gpgme_ctx_t ctx, const OpmKeyInfo *list_key,
 		    "gpgme data: %s", msg);
 		goto FAIL;
 	}
+	gpgme_set_passphrase_cb(ctx, refuse_passphrase, &asked);
 	err = gpgme_op_decrypt_ext(ctx, GPGME_DECRYPT_VERIFY, in, out);
+	gpgme_set_passphrase_cb(ctx, refuse_passphrase, NULL);
 	dr = gpgme_op_decrypt_result(ctx);
 	for (gpgme_recipient_t rc = dr != NULL ? dr->recipients : NULL;
 	    rc != NULL; rc = rc->next) {
@@ -638,15 +860,23 @@ opm_decrypt_verify(gpgme_ctx_t ctx, const OpmKeyInfo *list_key,
 
 		if (mine && rc->status == 0)
 			ours_ok = TRUE;
-		else if (mine && gpgme_err_code(rc->status) != GPG_ERR_NO_SECKEY)
-			ours_failed = TRUE;
+		else if (mine && !wildcard &&
+		    gpgme_err_code(rc->status) == GPG_ERR_NO_SECKEY)
+			ours_missing = TRUE;
 		else if (!mine)
 			others = TRUE;
 	}
+	/* The poster's side: the structured result says what is wrong with
+	 * the post.  Everything else is the list's side. */
 	if (sink.overflow) {
 		r->status = OPM_DECRYPT_TOO_BIG;
 	} else if (dr != NULL && dr->legacy_cipher_nomdc) {
 		r->status = OPM_DECRYPT_NO_MDC;
+	} else if (asked) {
+		/* even when the cache answered: the verdict never depends on
+		 * a passphrase */
+		passphrase_error(error, list);
+		goto FAIL;
 	} else if (err == 0 && dr != NULL && ours_ok &&
 	    dr->unsupported_algorithm == NULL && !dr->wrong_key_usage) {
 		r->status = OPM_DECRYPT_OK;
@@ -654,18 +884,33 @@ opm_decrypt_verify(gpgme_ctx_t ctx, const OpmKeyInfo *list_key,
 		copy_signatures(gpgme_op_verify_result(ctx), r->signatures);
 		r->plain = sink_take(&sink);
 		return r;
-	} else if (ours_ok && (err == 0 || opm_gpg_error_is_data(err))) {
+	} else if ((dr != NULL && dr->unsupported_algorithm != NULL) ||
+	    gpgme_err_code(err) == GPG_ERR_UNSUPPORTED_ALGORITHM ||
+	    gpgme_err_code(err) == GPG_ERR_CIPHER_ALGO) {
+		r->status = OPM_DECRYPT_UNSUPPORTED;
+	} else if ((dr != NULL && dr->wrong_key_usage) ||
+	    (err == 0 && !ours_ok)) {
+		r->status = OPM_DECRYPT_OTHER_KEY;
+	} else if (!opm_list_key_check(list, error)) {
+		/* gpg has started the agent by now: it names the cause */
+		goto FAIL;
+	} else if (ours_missing) {
+		list_key_error(error, list, "gpg finds no usable secret key "
+		    "for it in %s", list->gnupg_home);
+		goto FAIL;
+	} else if (gpgme_err_code(err) == GPG_ERR_NO_SECKEY &&
+	    (others || wildcard)) {
+		/* the list key, which works, is not among the recipients */
+		r->status = OPM_DECRYPT_OTHER_KEY;
+	} else if (is_integrity_error(err)) {
 		/* the list key opened the session key; the rest is bad */
 		r->status = OPM_DECRYPT_INTEGRITY;
-	} else if (!ours_ok && !ours_failed && (others || wildcard) &&
-	    gpgme_err_code(err) == GPG_ERR_NO_SECKEY) {
-		r->status = OPM_DECRYPT_OTHER_KEY;
 	} else {
 		g_autofree char *msg = opm_gpg_strerror(err != 0 ? err :
 		    gpg_error(GPG_ERR_DECRYPT_FAILED));
 
-		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
-		    "gpg decrypt failed: %s", msg);
+		list_key_error(error, list, "gpg cannot decrypt with it: %s",
+		    msg);
 		goto FAIL;
 	}
 	/* the plaintext gpg may have written before the failure is dropped
@@ -699,6 +944,22 @@ opm_key_can(const OpmKeyInfo *k, gboolean sign, gint64 now)
 	return FALSE;
 }
 
+/* TRUE when err says the signer's secret key cannot be used. */
+static gboolean
+is_secret_key_error(gpgme_error_t err)
+{
+	switch (gpgme_err_code(err)) {
+	case GPG_ERR_NO_SECKEY:
+	case GPG_ERR_UNUSABLE_SECKEY:
+	case GPG_ERR_BAD_PASSPHRASE:
+	case GPG_ERR_NO_PASSPHRASE:
+	case GPG_ERR_NO_AGENT:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
 GBytes *
 opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
     const char *const *recipients, GBytes *plain, GError **error)
@@ -715,7 +976,9 @@ opm_sign_encrypt_to(gpgme_ctx_t ctx, gpgme_key_t signer,
 	g_auto(gpgme_data_t) out = NULL;
 	g_autoptr(GString) rcpts = g_string_new(NULL);
 	gpgme_encrypt_result_t er;
+	gpgme_sign_result_t sr;
 	gpgme_error_t err;
+	gboolean asked = FALSE;
 	gsize len;
 	const void *p = g_bytes_get_data(plain, &len);
 	char *buf;
@@ -730,8 +993,10 @@ opm_sign_encrypt_to(gpgme_ctx_t ctx, gpgme_key_t signer,
 	if ((err = gpgme_signers_add(ctx, signer)) != 0)
 		goto FAIL;
 	gpgme_set_armor(ctx, armor);
+	gpgme_set_passphrase_cb(ctx, refuse_passphrase, &asked);
 	err = gpgme_op_encrypt_sign_ext(ctx, NULL, rcpts->str,
 	    GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_ENCRYPT_TO, in, out);
+	gpgme_set_passphrase_cb(ctx, refuse_passphrase, NULL);
 	gpgme_set_armor(ctx, 0);
 	gpgme_signers_clear(ctx);
 	er = gpgme_op_encrypt_result(ctx);
@@ -742,6 +1007,20 @@ opm_sign_encrypt_to(gpgme_ctx_t ctx, gpgme_key_t signer,
 		g_set_error(error, OPM_ERROR, OPM_ERROR_KEY, "key %s: %s",
 		    er->invalid_recipients->fpr != NULL ?
 		    er->invalid_recipients->fpr : "?", msg);
+		return NULL;
+	}
+	/* gpgme counts a refused recipient as an invalid signer too */
+	sr = gpgme_op_sign_result(ctx);
+	if (asked || (sr != NULL && sr->invalid_signers != NULL) ||
+	    is_secret_key_error(err)) {
+		g_autofree char *msg = opm_gpg_strerror(
+		    sr != NULL && sr->invalid_signers != NULL ?
+		    sr->invalid_signers->reason : err);
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_LIST_KEY,
+		    "the list key %s cannot sign: %s", signer->fpr, asked ?
+		    "its secret key has a passphrase, and the filter never "
+		    "gives one" : msg);
 		return NULL;
 	}
 	if (err != 0)

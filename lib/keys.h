@@ -99,6 +99,7 @@ typedef enum {
 	OPM_DECRYPT_INTEGRITY,     /* the list key opened it, but the data
 				      is damaged or was altered */
 	OPM_DECRYPT_TOO_BIG,       /* the plaintext is over the limit */
+	OPM_DECRYPT_UNSUPPORTED,   /* an algorithm gpg does not support */
 } OpmDecryptStatus;
 
 typedef struct {
@@ -112,17 +113,30 @@ typedef struct {
 void opm_decrypt_result_free(OpmDecryptResult *r); /* accepts NULL */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmDecryptResult, opm_decrypt_result_free)
 
-/* Decrypt an OpenPGP message (armored or binary) with the list key
- * list_key, and verify what is signed inside.  Before gpg sees it, the
- * packet sequence is checked: public-key session key packets, one of
- * them for an encryption subkey of list_key, then an integrity-protected
- * data packet (SEIPD or AEAD); a message without integrity protection is
+/* Decrypt an OpenPGP message (armored or binary) with the key of list,
+ * and verify what is signed inside.  Before gpg sees it, the packet
+ * sequence is checked: public-key session key packets, one of them for
+ * an encryption subkey of the list key, then an integrity-protected data
+ * packet (SEIPD or AEAD); a message without integrity protection is
  * never decrypted.  On any failure the output is discarded unread and
- * plain is NULL; the plaintext is limited to max_plain bytes.  NULL with
- * error only for internal trouble (gpg-agent gone, ...).  (transfer full) */
-OpmDecryptResult *opm_decrypt_verify(gpgme_ctx_t ctx,
-    const OpmKeyInfo *list_key, GBytes *cipher, gsize max_plain,
-    GError **error);
+ * plain is NULL; the plaintext is limited to max_plain bytes.  A status
+ * other than OK is the poster's fault, told apart from gpgme's
+ * structured result.  NULL with error for trouble on the list's side:
+ * OPM_ERROR_LIST_KEY when the list key cannot be used (it needs a
+ * passphrase, even one gpg-agent has cached; its secret part is missing
+ * or unreadable; gpg-agent cannot start), another code for internal
+ * trouble.  (transfer full) */
+OpmDecryptResult *opm_decrypt_verify(gpgme_ctx_t ctx, OpmList *list,
+    GBytes *cipher, gsize max_plain, GError **error);
+
+/* TRUE when the secret part of list's key can be used without a
+ * passphrase.  It asks the list's gpg-agent, when one runs, about every
+ * secret (sub)key of the list key: a passphrase the agent has cached
+ * does not count.  With no agent running nothing is cached, and gpg
+ * fails on a passphrase by itself (the filter never gives one).  FALSE
+ * with an OPM_ERROR_LIST_KEY error naming the list, the key and the
+ * cause. */
+gboolean opm_list_key_check(OpmList *list, GError **error);
 
 /* TRUE when k is usable at time now and has a usable (sub)key that can
  * sign (sign TRUE) or encrypt (sign FALSE). */
@@ -131,7 +145,8 @@ gboolean opm_key_can(const OpmKeyInfo *k, gboolean sign, gint64 now);
 /* Sign plain with signer and encrypt it to the keys whose fingerprints are
  * in recipients (NULL-terminated), ASCII-armored, ignoring any
  * encrypt-to of the GnuPG home.  A recipient key gpg will not use is an
- * OPM_ERROR_KEY error naming it.  (transfer full) */
+ * OPM_ERROR_KEY error naming it; a signer that cannot sign (passphrase,
+ * secret part missing) an OPM_ERROR_LIST_KEY error.  (transfer full) */
 GBytes *opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
     const char *const *recipients, GBytes *plain, GError **error);
 

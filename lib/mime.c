@@ -4,7 +4,8 @@
  * SYNOPSIS
  *	opm_message_parse(), opm_message_free(), opm_message_headers(),
  *	opm_message_part_headers(), opm_message_protected_headers(),
- *	opm_message_top_entity(),
+ *	opm_message_top_entity(), opm_message_inner_signature(),
+ *	opm_mime_signed_entity(), opm_text_has_pgp_block(),
  *	opm_fields_get(), opm_fields_count(), opm_crlf()
  * DESCRIPTION
  *	First a raw pass over the bytes: total size, the top-level header
@@ -30,6 +31,18 @@
  *	space around it.  The armor lines are matched at the start of a line
  *	only, so that a dash-escaped "- -----END PGP SIGNATURE-----" in the
  *	signed text cannot end the block early.
+ *
+ *	What a post signed and encrypted in one step decrypts to is the
+ *	poster's content, with no signature of its own in the copies; so it
+ *	must hold no signed or encrypted layer that a mail client could show
+ *	as the post's signature (opm_message_inner_signature()).  Only
+ *	messages attached as message/rfc822 may be signed: a client shows
+ *	them as attached messages with their own From.
+ *
+ *	The multipart/signed entity the copies carry is written afresh
+ *	(opm_mime_signed_entity()): the signed part's exact bytes and a
+ *	clean signature part, without the preamble, the epilogue or
+ *	anything else nobody signed.
  *
  *	The same parser serves for an entity the gate decrypted or a signed
  *	part whose protected header fields it reads: a MIME entity is a
@@ -1021,5 +1034,124 @@ opm_message_top_entity(OpmMessage *m)
 	body = raw != NULL ? opm_body_offset(raw, len) : 0;
 	if (raw != NULL)
 		g_string_append_len(out, raw + body, (gssize)(len - body));
+	return g_string_free_to_bytes(out);
+}
+
+/* TRUE when a line of the n bytes at t starts with marker. */
+static gboolean
+has_line_starting(const char *t, gsize n, const char *marker)
+{
+	gsize ml = strlen(marker);
+
+	for (gsize i = 0; t != NULL && i < n;) {
+		const char *nl = memchr(t + i, '\n', n - i);
+
+		if (n - i >= ml && memcmp(t + i, marker, ml) == 0)
+			return TRUE;
+		if (nl == NULL)
+			break;
+		i = (gsize)(nl - t) + 1;
+	}
+	return FALSE;
+}
+
+gboolean
+opm_text_has_pgp_block(GBytes *text)
+{
+	gsize n;
+	const char *t = g_bytes_get_data(text, &n);
+
+	return has_line_starting(t, n, "-----BEGIN PGP SIGNED MESSAGE-----") ||
+	    has_line_starting(t, n, "-----BEGIN PGP MESSAGE-----");
+}
+
+static const char *
+loose_signature(GMimeObject *obj, gboolean top)
+{
+	if (is_type(obj, "multipart", "signed") ||
+	    is_type(obj, "application", "pkcs7-signature") ||
+	    is_type(obj, "application", "x-pkcs7-signature"))
+		return top ? "it is itself a signed message (multipart/signed)" :
+		    "it holds a signed part (multipart/signed)";
+	if (is_type(obj, "multipart", "encrypted") ||
+	    is_type(obj, "application", "pgp-encrypted") ||
+	    is_type(obj, "application", "pkcs7-mime") ||
+	    is_type(obj, "application", "x-pkcs7-mime"))
+		return top ? "it is itself an encrypted message" :
+		    "it holds an encrypted part";
+	if (GMIME_IS_MULTIPART(obj)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(obj);
+
+		for (int i = 0; i < g_mime_multipart_get_count(mp); i++) {
+			const char *d = loose_signature(
+			    g_mime_multipart_get_part(mp, i), FALSE);
+
+			if (d != NULL)
+				return d;
+		}
+		return NULL;
+	}
+	if (GMIME_IS_PART(obj) && is_type(obj, "text", "*")) {
+		g_autoptr(GBytes) b = part_content(obj);
+
+		if (opm_text_has_pgp_block(b))
+			return top ? "it is itself an inline PGP signed or "
+			    "encrypted text" : "it holds an inline PGP signed or "
+			    "encrypted text";
+	}
+	if (top && GMIME_IS_MESSAGE_PART(obj)) {
+		/* a message that is the whole content is no attachment */
+		GMimeMessage *inner =
+		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+
+		if (inner != NULL && g_mime_message_get_mime_part(inner) != NULL)
+			return loose_signature(
+			    g_mime_message_get_mime_part(inner), TRUE);
+	}
+	/* an attached message/rfc822 speaks for its own author */
+	return NULL;
+}
+
+const char *
+opm_message_inner_signature(OpmMessage *m)
+{
+	GMimeObject *top = m->message != NULL ?
+	    g_mime_message_get_mime_part(m->message) : NULL;
+
+	return top != NULL ? loose_signature(top, TRUE) : NULL;
+}
+
+GBytes *
+opm_mime_signed_entity(GBytes *signed_data, GBytes *armored,
+    const char *micalg)
+{
+	gsize n, an;
+	const char *d = g_bytes_get_data(signed_data, &n);
+	const char *a = g_bytes_get_data(armored, &an);
+	GString *out = g_string_sized_new(n + an + 512);
+	g_autofree char *sum = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256,
+	    armored);
+	g_autofree char *dl = NULL;
+	const char *b;
+	guint k = 0;
+
+	/* a boundary no line of the signed part starts with, the same for
+	 * the same signature (a retry makes the same copies) */
+	do {
+		g_free(dl);
+		dl = g_strdup_printf("--=-opm-signed-%.24s-%u", sum, k++);
+	} while (has_line_starting(d, n, dl));
+	b = dl + 2;
+	g_string_append_printf(out, "Content-Type: multipart/signed; "
+	    "micalg=\"%s\";\r\n protocol=\"application/pgp-signature\";\r\n"
+	    " boundary=\"%s\"\r\n\r\n--%s\r\n", micalg, b, b);
+	g_string_append_len(out, d != NULL ? d : "", (gssize)n);
+	g_string_append_printf(out, "\r\n--%s\r\n"
+	    "Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n"
+	    "Content-Description: OpenPGP digital signature\r\n"
+	    "Content-Disposition: attachment; filename=\"signature.asc\"\r\n"
+	    "\r\n", b);
+	opm_crlf_append(out, a != NULL ? a : "", an);
+	g_string_append_printf(out, "\r\n--%s--\r\n", b);
 	return g_string_free_to_bytes(out);
 }

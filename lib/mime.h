@@ -123,6 +123,24 @@ GPtrArray *opm_message_protected_headers(OpmMessage *entity);
  * (line breaks made CRLF) and the raw body.  (transfer full) */
 GBytes *opm_message_top_entity(OpmMessage *m);
 
+/* What makes a decrypted entity (parsed with opm_message_parse()) more
+ * than content: a multipart/signed or encrypted entity, an S/MIME one, or
+ * a text part with a line starting an inline PGP block, anywhere but
+ * inside an attached message/rfc822; in plain words for the reply, or
+ * NULL when there is none.  (transfer none): a static string. */
+const char *opm_message_inner_signature(OpmMessage *m);
+
+/* TRUE when a line of text starts an inline PGP block (a clear-signed
+ * text or a PGP MESSAGE), as a mail client would find it. */
+gboolean opm_text_has_pgp_block(GBytes *text);
+
+/* A multipart/signed entity (RFC 3156) holding exactly the signed part
+ * signed_data (CRLF, as verified) and the armored signature, under a new
+ * boundary that no line of signed_data starts with, with micalg (e.g.
+ * "pgp-sha256"): no preamble, no epilogue.  (transfer full) */
+GBytes *opm_mime_signed_entity(GBytes *signed_data, GBytes *armored,
+    const char *micalg);
+
 /* The value of the first field called name in fields (as returned by
  * opm_message_protected_headers()), or NULL.  (transfer none) */
 const char *opm_fields_get(GPtrArray *fields, const char *name);

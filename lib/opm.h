@@ -32,6 +32,9 @@ typedef enum {
 	OPM_ERROR_REPLAY,   /* the post was fanned out already */
 	OPM_ERROR_TOO_BIG,  /* the MTA refused a copy for good: too large */
 	OPM_ERROR_REFUSED,  /* the MTA refused a copy's content for good */
+	OPM_ERROR_LIST_KEY, /* the list's own key cannot be used now (needs
+			       a passphrase, secret part missing or
+			       unreadable, gpg-agent cannot start) */
 } OpmErrorCode;
 
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gpgme_ctx_t, gpgme_release, NULL)
@@ -65,5 +68,30 @@ char *opm_address_normalize(const char *addr);
 /* Strip <> and surrounding white space from an envelope address.
  * (transfer full) */
 char *opm_envelope_address(const char *arg);
+
+/* How an envelope address relates to an address the filter owns. */
+typedef enum {
+	OPM_ADDR_NONE,      /* another mailbox */
+	OPM_ADDR_EXTENSION, /* the owned one with an address extension */
+	OPM_ADDR_SAME,      /* the owned one, however spelt */
+} OpmAddrMatch;
+
+/* The envelope address addr (with or without <>, a source route,
+ * quotes, comments) in the internal form the MTA resolves:
+ * "local@domain" with the local part unquoted and the domain in lower
+ * case without a trailing dot, or "local" when it has no domain; NULL
+ * when addr is not an address.  For logs and tests; compare addresses
+ * with opm_address_match().  (transfer full) */
+char *opm_address_canon(const char *addr);
+
+/* Does the envelope address rcpt reach owned ("local@domain" as
+ * configured) the way an MTA with the recipient delimiter characters
+ * delimiters (NULL or "": none) resolves it?  See util.c for the rule.
+ * Compare one recipient with several owned addresses in two rounds, all
+ * for OPM_ADDR_SAME first, then for OPM_ADDR_EXTENSION, as Postfix
+ * looks up the full address before the one without extension:
+ * opm_conf_resolve() does that for the addresses of every list. */
+OpmAddrMatch opm_address_match(const char *rcpt, const char *owned,
+    const char *delimiters);
 
 #endif

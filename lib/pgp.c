@@ -5,11 +5,19 @@
  *	opm_pgp_armorer_pieces(), opm_pgp_armorer_variant(),
  *	opm_pgp_split(), opm_pgp_split_message(), opm_pgp_split_free(),
  *	opm_pgp_armor(), opm_pgp_armorer_new(), opm_pgp_armorer_message(),
- *	opm_pgp_armorer_free(), opm_pgp_dearmor()
+ *	opm_pgp_armorer_free(), opm_pgp_dearmor(), opm_pgp_signatures(),
+ *	opm_pgp_clearsigned()
  * DESCRIPTION
  *	Reads packet headers only (RFC 4880 section 4.2, old and new
  *	formats, partial body lengths); never looks inside the encrypted
  *	data.  Every length is checked against what is left of the input.
+ *
+ *	A signature that travels on in the copies is rebuilt from its
+ *	packets (opm_pgp_signatures()), and a clear-signed text from its
+ *	parts (opm_pgp_clearsigned()): whatever gpg would skip in the
+ *	armor as sent (armor headers, lines after the checksum, text around
+ *	the block, trailing white space, needless dash-escapes) is left
+ *	out, so that the copy holds only what the signature covers.
  * DIAGNOSTICS
  *	OPM_ERROR_CRYPTO for input that is not exactly what it should be.
  */
@@ -524,12 +532,15 @@ opm_pgp_dearmor(GBytes *text, const char *type, GError **error)
 		const char *nl = memchr(q, '\n', (gsize)(end - q));
 		const char *le = nl != NULL ? nl : end;
 
-		if (*q == '=')
+		if (*q == '=') {
+			/* the checksum ends the data: like gpg, ignore any
+			 * line between it and the END line */
 			crc_line = q + 1;
-		else
-			for (const char *c = q; c < le; c++)
-				if (!g_ascii_isspace(*c))
-					g_string_append_c(b64, *c);
+			break;
+		}
+		for (const char *c = q; c < le; c++)
+			if (!g_ascii_isspace(*c))
+				g_string_append_c(b64, *c);
 		q = nl != NULL ? nl + 1 : end;
 	}
 	if (b64->len % 4 != 0)
@@ -561,5 +572,148 @@ opm_pgp_dearmor(GBytes *text, const char *type, GError **error)
 BAD:
 	g_string_free(b64, TRUE);
 	g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO, "malformed ASCII armor");
+	return NULL;
+}
+
+GBytes *
+opm_pgp_signatures(GBytes *sig, GError **error)
+{
+	g_autoptr(GBytes) bin = NULL;
+	gsize n, i = 0, s = 0;
+	const char *t = g_bytes_get_data(sig, &n);
+	const guint8 *p;
+	guint count = 0;
+
+	while (t != NULL && s < n && g_ascii_isspace(t[s]))
+		s++;
+	if (t != NULL && s < n && ((guint8)t[s] & 0x80))
+		bin = g_bytes_new_from_bytes(sig, s, n - s);
+	else if ((bin = opm_pgp_dearmor(sig, "SIGNATURE", error)) == NULL)
+		return NULL;
+	p = g_bytes_get_data(bin, &n);
+	while (i < n) {
+		int tag;
+		gsize len;
+		gboolean open;
+
+		if (!opm_pgp_packet_header(p, n, &i, &tag, &len, &open) ||
+		    open || len > n - i || tag != 2) {
+			g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+			    "the signature holds more than signature packets");
+			return NULL;
+		}
+		i += len;
+		count++;
+	}
+	if (count == 0) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "the signature holds no signature packet");
+		return NULL;
+	}
+	return g_steal_pointer(&bin);
+}
+
+/* The n bytes at line without line ending and trailing white space. */
+static gsize
+line_content(const char *line, gsize n)
+{
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+	    line[n - 1] == ' ' || line[n - 1] == '\t'))
+		n--;
+	return n;
+}
+
+static gboolean
+line_is(const char *line, gsize n, const char *marker)
+{
+	return line_content(line, n) == strlen(marker) &&
+	    memcmp(line, marker, strlen(marker)) == 0;
+}
+
+GBytes *
+opm_pgp_clearsigned(GBytes *text, GError **error)
+{
+	static const char begin[] = "-----BEGIN PGP SIGNED MESSAGE-----";
+	static const char begin_sig[] = "-----BEGIN PGP SIGNATURE-----";
+	gsize n, i = 0;
+	const char *t = g_bytes_get_data(text, &n);
+	GString *out = g_string_new(NULL);
+	gboolean escaped = TRUE, header = TRUE, begun = FALSE;
+	g_autoptr(GBytes) sig = NULL;
+	g_autoptr(GBytes) bin = NULL;
+	g_autoptr(GBytes) armor = NULL;
+	const char *a;
+	gsize an;
+
+	while (t != NULL && i < n && g_ascii_isspace(t[i]))
+		i++;
+	/* back to the start of the line holding the first printable byte */
+	while (i > 0 && t[i - 1] != '\n')
+		i--;
+	while (t != NULL && i < n) {
+		const char *nl = memchr(t + i, '\n', n - i);
+		gsize end = nl != NULL ? (gsize)(nl - t) + 1 : n;
+		const char *l = t + i;
+		gsize ll = line_content(l, end - i);
+
+		if (!begun) {
+			if (!line_is(l, end - i, begin))
+				break;
+			g_string_append_printf(out, "%s\n", begin);
+			begun = TRUE;
+		} else if (header) {
+			if (ll == 0) {
+				header = FALSE;
+				g_string_append_c(out, '\n');
+			} else if (ll > 5 && g_ascii_strncasecmp(l, "Hash:", 5) == 0) {
+				gsize k = 5;
+
+				while (k < ll && (l[k] == ' ' || l[k] == '\t'))
+					k++;
+				for (gsize c = k; c < ll; c++)
+					if (!g_ascii_isalnum(l[c]) && l[c] != ',' &&
+					    l[c] != '-' && l[c] != ' ')
+						goto BAD;
+				g_string_append(out, "Hash: ");
+				g_string_append_len(out, l + k, (gssize)(ll - k));
+				g_string_append_c(out, '\n');
+			} else if (ll >= 15 && g_ascii_strncasecmp(l,
+			    "NotDashEscaped:", 15) == 0) {
+				escaped = FALSE;
+			} else {
+				goto BAD; /* gpg refuses other headers here */
+			}
+		} else if (line_is(l, end - i, begin_sig)) {
+			sig = g_bytes_new_from_bytes(text, i, n - i);
+			break;
+		} else {
+			/* one line of the signed text: undo the dash-escape,
+			 * escape again exactly the lines that need it */
+			if (escaped && ll >= 2 && l[0] == '-' && l[1] == ' ') {
+				l += 2;
+				ll -= 2;
+			}
+			if ((ll > 0 && l[0] == '-') ||
+			    (ll >= 5 && memcmp(l, "From ", 5) == 0))
+				g_string_append(out, "- ");
+			g_string_append_len(out, l, (gssize)ll);
+			g_string_append_c(out, '\n');
+		}
+		i = end;
+	}
+	if (sig == NULL)
+		goto BAD;
+	if ((bin = opm_pgp_signatures(sig, error)) == NULL) {
+		g_string_free(out, TRUE);
+		return NULL;
+	}
+	armor = opm_pgp_armor(bin, "SIGNATURE");
+	a = g_bytes_get_data(armor, &an);
+	g_string_append_len(out, a, (gssize)an);
+	return g_string_free_to_bytes(out);
+BAD:
+	g_string_free(out, TRUE);
+	g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+	    "not a well-formed clear-signed block");
 	return NULL;
 }

@@ -75,6 +75,23 @@ guint opm_pgp_armorer_variant(OpmPgpArmorer *a, guint i);
  * OPM_ERROR_CRYPTO error.  (transfer full) */
 GBytes *opm_pgp_dearmor(GBytes *text, const char *type, GError **error);
 
+/* The signature packets of a detached signature as sent (armored, where
+ * only the first "BEGIN PGP SIGNATURE" block counts, or binary), in
+ * binary: NULL with an OPM_ERROR_CRYPTO error when it holds anything
+ * else (another kind of packet, a truncated one) or no signature at all.
+ * (transfer full) */
+GBytes *opm_pgp_signatures(GBytes *sig, GError **error);
+
+/* The clear-signed block (RFC 4880 section 7) that text holds, after
+ * white space, rebuilt from what the signature covers: the BEGIN line,
+ * its Hash headers, each line of the signed text without trailing white
+ * space and dash-escaped only where it starts with "-" or "From ", and
+ * the signature re-armored from its packets alone; LF line ends.  NULL
+ * with an OPM_ERROR_CRYPTO error when text is not such a block (another
+ * armor header than Hash or NotDashEscaped, no signature, a signature
+ * that opm_pgp_signatures() refuses).  (transfer full) */
+GBytes *opm_pgp_clearsigned(GBytes *text, GError **error);
+
 /* The header of the packet at p[*i] (RFC 4880 4.2): *tag, *len the body
  * length or the first chunk's, *open_length when the body is partial or
  * runs to the end.  *i moves to the body.  FALSE when there is no

@@ -15,6 +15,14 @@
  *
  *	The configuration is reference counted: a transaction holds the one
  *	in force when it began, so a reload never changes a post half-way.
+ *
+ *	An accepted post is answered only once every copy is queued.  Until
+ *	then a ticker thread tells the MTA every PROGRESS_SECONDS that the
+ *	filter still works (smfi_progress), because Sendmail waits for each
+ *	reply at most its T=R timeout, 10 seconds by default (Postfix its
+ *	milter_content_timeout), and a large list takes longer; Sendmail's
+ *	T=E still bounds the whole.  The ticker runs only while nothing else
+ *	writes to the MTA (not during smfi_delrcpt).
  * DIAGNOSTICS
  *	Allocation failures abort (GLib); everything else becomes a verdict.
  */
@@ -23,7 +31,10 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
+#include "audit.h"
+#include "copy.h"
 #include "fanout.h"
 #include "inject.h"
 #include "keys.h"
@@ -147,6 +158,7 @@ sfsistat
 opmf_envfrom(SMFICTX *ctx, char **argv)
 {
 	OpmfConn *c = conn(ctx);
+	OpmAddrRole role;
 	OpmfMsg *m;
 
 	if (c == NULL)
@@ -162,12 +174,8 @@ opmf_envfrom(SMFICTX *ctx, char **argv)
 	m->start_us = g_get_monotonic_time();
 	/* copies and notices come back through the MTA with a list's bounce
 	 * address as sender: never examine them again */
-	for (guint i = 0; i < m->conf->lists->len; i++) {
-		OpmList *l = g_ptr_array_index(m->conf->lists, i);
-
-		if (g_ascii_strcasecmp(l->bounce_address, m->sender) == 0)
-			m->loop = TRUE;
-	}
+	(void)opm_conf_resolve(m->conf, m->sender, &role);
+	m->loop = role == OPM_ROLE_BOUNCE;
 	return SMFIS_CONTINUE;
 }
 
@@ -381,6 +389,72 @@ judge(OpmfMsg *m, OpmMessage *msg, gint64 now)
 	return verdicts;
 }
 
+/* The ticker: smfi_progress every PROGRESS_SECONDS until stopped.  It
+ * writes to the MTA only while the end-of-message callback waits for the
+ * distribution, so the two never write at once. */
+#define PROGRESS_SECONDS 2
+
+typedef struct {
+	SMFICTX *ctx;
+	const char *qid;      /* (transfer none) for the log */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	gboolean stop;
+	pthread_t thread;
+	gboolean running;
+} Ticker;
+
+static void *
+ticker_run(void *data)
+{
+	Ticker *t = data;
+	struct timespec next;
+
+	clock_gettime(CLOCK_REALTIME, &next);
+	pthread_mutex_lock(&t->lock);
+	while (!t->stop) {
+		next.tv_sec += PROGRESS_SECONDS;
+		while (!t->stop &&
+		    pthread_cond_timedwait(&t->cond, &t->lock, &next) == 0)
+			;
+		if (!t->stop && opmf_smfi->progress(t->ctx) != MI_SUCCESS) {
+			/* the MTA is gone: the distribution goes on, and
+			 * the retry of the post finds it done */
+			g_warning("%s: cannot tell the MTA that the "
+			    "distribution goes on", t->qid);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+static void
+ticker_start(Ticker *t, SMFICTX *ctx, const char *qid)
+{
+	memset(t, 0, sizeof(*t));
+	t->ctx = ctx;
+	t->qid = qid;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	/* without it (-t mode), or without a thread, the MTA just waits */
+	t->running = opmf_smfi->progress != NULL &&
+	    pthread_create(&t->thread, NULL, ticker_run, t) == 0;
+}
+
+static void
+ticker_stop(Ticker *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->stop = TRUE;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	if (t->running)
+		pthread_join(t->thread, NULL);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+}
+
 /* How the milter injects copies: NULL method means a dry run. */
 static char *inject_override;
 static gboolean inject_dry_run;
@@ -525,6 +599,21 @@ distribute(OpmfMsg *m, OpmMessage *msg, GPtrArray *verdicts, gint64 now)
 			g_warning("%s: distribution refused for good after %u "
 			    "copies: %s", l->address, v->copies, error->message);
 			refused = TRUE;
+		} else if (g_error_matches(error, OPM_ERROR,
+		    OPM_ERROR_LIST_KEY)) {
+			/* nothing was sent: the key is checked first */
+			g_autofree char *cause = g_str_has_prefix(error->message,
+			    "list ") ? g_strdup(error->message) :
+			    g_strdup_printf("list %s: %s", l->address,
+			    error->message);
+			OpmVerdict *t = opm_verdict_list_key(l->address, cause);
+
+			g_warning("%s", cause);
+			t->from = g_strdup(v->from);
+			t->signer = g_strdup(v->signer);
+			t->copies = v->copies;
+			g_ptr_array_index(verdicts, i) = t;
+			opm_verdict_free(v);
 		} else {
 			g_warning("%s: distribution stopped after %u copies: %s",
 			    l->address, v->copies, error->message);
@@ -543,6 +632,58 @@ DONE:
 		opm_verdict_free(v);
 	}
 	return failed;
+}
+
+/*
+ * The list key of the list of v cannot be used: tell the list's admins,
+ * once per incident (the state directory keeps it; -t, which writes no
+ * state, shows the notice every time).
+ */
+static void
+list_key_incident(OpmfMsg *m, const OpmVerdict *v, gint64 now)
+{
+	g_autoptr(OpmInjector) inj = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *key = NULL;
+	OpmList *l = NULL;
+
+	for (guint i = 0; i < m->lists->len && l == NULL; i++)
+		if (strcmp(((OpmList *)m->lists->pdata[i])->address,
+		    v->list) == 0)
+			l = m->lists->pdata[i];
+	if (l == NULL || inject_dry_run)
+		return;
+	if (inject_write_state && !opm_incident_begin(m->conf->state_dir,
+	    l->address, v->incident, &error))
+		return;
+	if (error != NULL) {
+		g_warning("%s", error->message);
+		g_clear_error(&error);
+	}
+	if (l->admins == NULL || l->admins->len == 0) {
+		g_warning("%s: the list key cannot be used, and the list has no "
+		    "Admin to tell", l->address);
+		return;
+	}
+	inj = opm_injector_new(inject_override != NULL ? inject_override :
+	    m->conf->inject_method, &error);
+	key = g_strdup_printf("incident %" G_GINT64_FORMAT, now);
+	for (guint i = 0; inj != NULL && i < l->admins->len; i++) {
+		const char *admin = g_ptr_array_index(l->admins, i);
+		g_autofree char *mid = opm_copy_message_id(l, key, admin);
+		g_autoptr(GBytes) notice = opm_copy_list_key_notice(l, admin,
+		    v->incident, mid, now);
+
+		if (!opm_injector_send(inj, l->bounce_address, admin, notice,
+		    NULL, &error))
+			break;
+	}
+	if (error != NULL)
+		g_warning("%s: the admins could not be told that the list key "
+		    "cannot be used: %s", l->address, error->message);
+	else
+		g_message("%s: the admins were told that the list key cannot be "
+		    "used", l->address);
 }
 
 sfsistat
@@ -582,9 +723,26 @@ opmf_eom(SMFICTX *ctx)
 			}
 		}
 	}
-	if (v->action == OPM_ACTION_ACCEPT &&
-	    (failed = distribute(m, msg, verdicts, now)) >= 0)
-		v = g_ptr_array_index(verdicts, failed);
+	if (v->action == OPM_ACTION_ACCEPT) {
+		Ticker ticker;
+
+		ticker_start(&ticker, ctx, qid);
+		failed = distribute(m, msg, verdicts, now);
+		ticker_stop(&ticker);
+		if (failed >= 0)
+			v = g_ptr_array_index(verdicts, failed);
+	}
+	if (v->incident != NULL)
+		list_key_incident(m, v, now);
+	else if (v->action == OPM_ACTION_ACCEPT && inject_write_state &&
+	    !inject_dry_run)
+		for (guint i = 0; i < m->lists->len; i++) {
+			OpmList *l = g_ptr_array_index(m->lists, i);
+
+			if (opm_incident_end(m->conf->state_dir, l->address))
+				g_message("%s: the list key %s works again; its "
+				    "incident is over", l->address, l->list_key);
+		}
 	rc = opmf_reply(ctx, v, m->other_rcpts);
 	elapsed = (g_get_monotonic_time() - m->start_us) / 1000;
 	if (v->action != OPM_ACTION_ACCEPT)

@@ -111,6 +111,71 @@ check_size_limit(const char *path, OpmConfig *conf, guint *errors,
 		(*warnings)++;
 }
 
+char *
+opmf_postconf_get(const char *name)
+{
+	g_autofree char *postconf = g_find_program_in_path("postconf");
+	g_autofree char *out = NULL;
+	char *argv[] = {NULL, "-h", (char *)name, NULL};
+	int status;
+
+	if (postconf == NULL && g_file_test("/usr/sbin/postconf",
+	    G_FILE_TEST_IS_EXECUTABLE))
+		postconf = g_strdup("/usr/sbin/postconf");
+	if (postconf == NULL)
+		return NULL;
+	argv[0] = postconf;
+	/* MAIL_CONFIG in the environment picks the Postfix instance */
+	if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL |
+	    G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, &out, NULL, &status,
+	    NULL) || !g_spawn_check_wait_status(status, NULL))
+		return NULL;
+	g_strchomp(out);
+	return g_steal_pointer(&out);
+}
+
+/* Characters of a that are not in b.  (transfer full) */
+static char *
+chars_missing(const char *a, const char *b)
+{
+	GString *out = g_string_new(NULL);
+
+	for (; *a != '\0'; a++)
+		if (strchr(b, *a) == NULL && strchr(out->str, *a) == NULL)
+			g_string_append_c(out, *a);
+	return g_string_free(out, FALSE);
+}
+
+/* -n: RecipientDelimiter against Postfix's recipient_delimiter, where
+ * Postfix is installed.  A delimiter of Postfix's that the filter lacks
+ * lets posts past the gate: an error; one only the filter has makes it
+ * examine mail Postfix does not deliver to the list: a warning. */
+static void
+check_delimiter(const OpmConfig *conf, const char *path, guint *errors,
+    guint *warnings)
+{
+	g_autofree char *pf = opmf_postconf_get("recipient_delimiter");
+	g_autofree char *lacking = NULL, *extra = NULL;
+
+	if (pf == NULL)
+		return;
+	lacking = chars_missing(pf, conf->recipient_delimiter);
+	extra = chars_missing(conf->recipient_delimiter, pf);
+	if (*lacking != '\0') {
+		printf("%s: error: RecipientDelimiter \"%s\" lacks \"%s\" of "
+		    "Postfix's recipient_delimiter \"%s\": posts to a list "
+		    "address with such an extension would pass without the "
+		    "gate\n", path, conf->recipient_delimiter, lacking, pf);
+		(*errors)++;
+	} else if (*extra != '\0') {
+		printf("%s: warning: RecipientDelimiter \"%s\" has \"%s\", "
+		    "which Postfix's recipient_delimiter \"%s\" has not: mail "
+		    "that Postfix does not deliver to a list is examined as a "
+		    "post\n", path, conf->recipient_delimiter, extra, pf);
+		(*warnings)++;
+	}
+}
+
 /* -n */
 int
 opmf_check_run(const char *path)
@@ -136,6 +201,7 @@ opmf_check_run(const char *path)
 		}
 	}
 	check_size_limit(path, conf, &errors, &warnings);
+	check_delimiter(conf, path, &errors, &warnings);
 	for (guint i = 0; i < conf->lists->len; i++) {
 		OpmList *l = g_ptr_array_index(conf->lists, i);
 		g_autoptr(GPtrArray) problems = NULL;
@@ -147,6 +213,7 @@ opmf_check_run(const char *path)
 			continue;
 		}
 		problems = opm_audit_list(l, now);
+		opm_audit_list_key(problems, l);
 		for (guint j = 0; j < problems->len; j++) {
 			OpmProblem *p = g_ptr_array_index(problems, j);
 

@@ -25,6 +25,8 @@ typedef struct {
 	int (*setreply)(SMFICTX *ctx, const char *rcode, const char *xcode,
 	    char **lines);
 	int (*delrcpt)(SMFICTX *ctx, char *rcpt);
+	/* "still working" during end of message; may be NULL (-t) */
+	int (*progress)(SMFICTX *ctx);
 } OpmfSmfi;
 
 extern const OpmfSmfi *opmf_smfi;
@@ -54,11 +56,6 @@ OpmConfig *opmf_conf_load(const char *path, GError **error);
  * any thread starts. */
 void opmf_memory_init(void);
 
-/* The value of Postfix parameter name as "postconf -h" prints it, or NULL
- * when Postfix (postconf) is not installed or does not answer.
- * (transfer full): g_free(). */
-char *opmf_postconf_get(const char *name);
-
 /* reply.c: the one place a verdict becomes an SMTP reply. */
 /* keep_original: the transaction has other recipients, so an accepted
  * post continues to them instead of being discarded. */
@@ -82,6 +79,9 @@ typedef struct {
 	char *rcode, *xcode; /* as set with setreply, or NULL */
 	char *text;          /* reply lines joined with spaces */
 	guint deleted;       /* recipients removed */
+	char **removed;      /* those recipients as the MTA gave them,
+				NULL-terminated; freed by
+				opmf_test_result_clear() */
 } OpmfTestResult;
 
 /* Point the seam at the test MTA; inject_method NULL: a dry run. */
@@ -94,5 +94,11 @@ int opmf_test_run(const char *file, char **rcpts, const char *outdir);
 
 /* check: -n */
 int opmf_check_run(const char *conf_path);
+
+/* The value of the Postfix parameter name, as "postconf -h name" prints
+ * it (MAIL_CONFIG in the environment picks the instance), without the
+ * final newline; NULL when Postfix is not installed or postconf fails.
+ * (transfer full): g_free(). */
+char *opmf_postconf_get(const char *name);
 
 #endif

@@ -55,12 +55,19 @@ real_delrcpt(SMFICTX *ctx, char *rcpt)
 	return smfi_delrcpt(ctx, rcpt);
 }
 
+static int
+real_progress(SMFICTX *ctx)
+{
+	return smfi_progress(ctx);
+}
+
 const OpmfSmfi opmf_smfi_real = {
 	.getsymval = real_getsymval,
 	.setpriv = real_setpriv,
 	.getpriv = real_getpriv,
 	.setreply = real_setreply,
 	.delrcpt = real_delrcpt,
+	.progress = real_progress,
 };
 
 const OpmfSmfi *opmf_smfi = &opmf_smfi_real;

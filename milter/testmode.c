@@ -11,6 +11,9 @@
  *	callbacks ask of the MTA.  Then prints the verdict as the first line
  *	of standard output: "ACCEPT", "REJECT code xcode text" or
  *	"TEMPFAIL code xcode text", and returns 0, 1 or EX_TEMPFAIL.
+ *	After ACCEPT, one line "removed recipient RCPT" names each list
+ *	recipient the callbacks took out of a transaction that goes on to
+ *	other recipients.
  *
  *	The envelope sender is the address in From:, the recipients are the
  *	-r arguments, or the single list's address when there is exactly one.
@@ -242,9 +245,10 @@ opmf_test_message(GBytes *raw, char **rcpts, OpmfTestResult *res)
 	res->xcode = g_steal_pointer(&t.xcode);
 	res->text = g_string_free(text, FALSE);
 	res->deleted = t.deleted->len;
+	g_ptr_array_add(t.deleted, NULL);
+	res->removed = (char **)g_ptr_array_free(t.deleted, FALSE);
 	g_free(t.qid);
 	g_ptr_array_unref(t.lines);
-	g_ptr_array_unref(t.deleted);
 	return rc;
 }
 
@@ -254,6 +258,7 @@ opmf_test_result_clear(OpmfTestResult *res)
 	g_clear_pointer(&res->rcode, g_free);
 	g_clear_pointer(&res->xcode, g_free);
 	g_clear_pointer(&res->text, g_free);
+	g_clear_pointer(&res->removed, g_strfreev);
 }
 
 int
@@ -305,6 +310,10 @@ opmf_test_run(const char *file, char **rcpts, const char *outdir)
 	case SMFIS_CONTINUE:
 	case SMFIS_ACCEPT:
 		printf("ACCEPT\n");
+		/* the list recipients taken out of a transaction that goes on
+		 * to its other recipients */
+		for (char **d = res.removed; d != NULL && *d != NULL; d++)
+			printf("removed recipient %s\n", *d);
 		status = EX_OK;
 		break;
 	case SMFIS_TEMPFAIL:

@@ -15,8 +15,24 @@
 #	  - exactly one session-key packet, for OWNER's encryption key;
 #	  - OWNER's key decrypts it, with a good signature by the list key,
 #	    and the post's text is inside (kept in FILE.plain);
-#	  - no other receiver's key decrypts it.
-#	Sourced after t/lib.sh; needs FIXTURES, GPG (default gpg).
+#	  - no other receiver's key decrypts it;
+#	  - what it decrypts to holds only what the milter writes and the
+#	    poster's signed entity as the signature covers it, every
+#	    signature in it the poster's (check_copy_content).
+#
+#	check_copy_lines LABEL FILE checks that no line of the copy FILE as
+#	sent is over 998 octets (check_copy runs it too).
+#
+#	check_copy_content LABEL PLAIN HOME (or copy_content_ok PLAIN HOME,
+#	its status without TAP) runs that last check on any
+#	decrypted copy PLAIN (t/copycheck.pl, then gpg in HOME, a GnuPG home
+#	with the posters' public keys): no header line over 998 octets, no
+#	header field the milter does not write, no preamble, epilogue or
+#	text beside the armor, no armor header, no text gpg would skip in a
+#	clear-signed block; and every signature it carries verifies as the
+#	poster's that Authentication-Results names.
+#	Sourced after t/lib.sh; needs top_srcdir, FIXTURES, GPG (default
+#	gpg) and perl.
 
 : "${GPG:=gpg}"
 
@@ -41,6 +57,7 @@ check_copy() {
 	like "$cc_outer" 'multipart/encrypted' "$cc_label: PGP/MIME encrypted"
 	unlike "$(cat "$cc_file")" "$cc_marker" \
 	    "$cc_label: no text of the post in the clear"
+	check_copy_lines "$cc_label" "$cc_file"
 
 	"$GPG" --homedir "$cc_homes/h-list" --list-packets "$cc_file" \
 	    >"$cc_file.packets" 2>/dev/null
@@ -56,6 +73,7 @@ check_copy() {
 	    "$cc_label: signed by the list key"
 	like "$(cat "$cc_file.plain")" "$cc_marker" \
 	    "$cc_label: the post is inside"
+	check_copy_content "$cc_label" "$cc_file.plain" "$cc_homes/h-list"
 	for cc_o in $cc_rcpts; do
 		[ "$cc_o" = "$cc_owner" ] && continue
 		if "$GPG" --homedir "$cc_homes/h-$cc_o" --batch --decrypt \
@@ -66,4 +84,57 @@ check_copy() {
 			pass "$cc_label: $cc_o cannot decrypt it"
 		fi
 	done
+}
+
+# check_copy_lines LABEL FILE: no line of the copy FILE as sent is longer
+# than 998 octets (RFC 5322 section 2.1.1).
+check_copy_lines() {
+	ccl_n=$(tr -d '\r' <"$2" | awk 'length > 998 { n++ } END { print n + 0 }')
+	is "$ccl_n" 0 "$1: no line of the copy over 998 octets"
+}
+
+# copy_content_ok PLAIN HOME: the check of check_copy_content, without
+# TAP: status 0 when it holds, else 1 with what is wrong in PLAIN.why.
+copy_content_ok() {
+	ccc_plain=$1 ccc_home=$2
+	rm -f "$ccc_plain.data" "$ccc_plain.sig" "$ccc_plain.clear"
+	ccc_out=$(perl "$top_srcdir/t/copycheck.pl" "$ccc_plain" \
+	    "$ccc_plain" 2>"$ccc_plain.why") || return 1
+	set -f
+	# shellcheck disable=SC2086 # kind and fingerprint
+	set -- $ccc_out
+	set +f
+	ccc_fpr=${2-}
+	case ${1-} in
+	signed) set -- "$ccc_plain.sig" "$ccc_plain.data" ;;
+	clearsigned) set -- "$ccc_plain.clear" ;;
+	*) return 0 ;;
+	esac
+	# a detached signature holds signature packets and nothing else
+	ccc_other=0
+	[ "$#" -eq 1 ] || ccc_other=$("$GPG" --homedir "$ccc_home" --batch \
+	    --list-packets "$1" 2>/dev/null | grep '^:' |
+	    grep -vc '^:signature packet:')
+	"$GPG" --homedir "$ccc_home" --batch --trust-model always \
+	    --status-fd 3 --verify "$@" 3>"$ccc_plain.vstatus" 2>/dev/null
+	ccc_sigs=$(grep -c '^\[GNUPG:\] NEWSIG' "$ccc_plain.vstatus")
+	ccc_good=$(grep -c "^\[GNUPG:\] VALIDSIG .* $ccc_fpr\$" \
+	    "$ccc_plain.vstatus")
+	[ "$ccc_sigs" -gt 0 ] && [ "$ccc_good" = "$ccc_sigs" ] &&
+	    [ "$ccc_other" -eq 0 ] && return 0
+	{
+		echo "got $ccc_good of $ccc_sigs signatures by the poster" \
+		    "$ccc_fpr, $ccc_other packets that are not signatures:"
+		cat "$ccc_plain.vstatus"
+	} >"$ccc_plain.why"
+	return 1
+}
+
+check_copy_content() {
+	if copy_content_ok "$2" "$3"; then
+		pass "$1: only the poster's signed entity and what the list writes"
+	else
+		not_ok "$1: only the poster's signed entity and what the list writes" \
+		    "$(cat "$2.why")"
+	fi
 }

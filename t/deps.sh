@@ -8,7 +8,11 @@
 #	gpgme, GLib, Check) and for the tests (GnuPG, a Postfix that is
 #	installed but not configured: the tests run private instances, and
 #	swaks).  Postfix's debconf question is answered "No configuration" so
-#	that nothing listens.  Needs root; does nothing without it.
+#	that nothing listens.  For the Sendmail leg (t/sendmail.sh), whose
+#	packages conflict with postfix and are therefore only unpacked
+#	under the build tree by make check: the libraries its binary needs,
+#	m4 for its configuration, unshare, and the user and group smmsp its
+#	submission program runs as.  Needs root; does nothing without it.
 set -eu
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: not root: assuming the dependencies are installed" >&2
@@ -26,3 +30,12 @@ apt-get install -y -qq --no-install-recommends \
 	postfix swaks \
 	clang libclang-rt-14-dev \
 	procps >/dev/null
+# Sendmail's binary, unpacked by make check (t/sendmail.sh): its
+# libraries, and what its configuration and the tests need.
+apt-get install -y -qq --no-install-recommends \
+	libdb5.3 libldap-2.5-0 liblockfile1 libnsl2 libsasl2-2 libssl3 \
+	libwrap0 m4 util-linux >/dev/null
+getent group smmsp >/dev/null || groupadd --system smmsp
+getent passwd smmsp >/dev/null ||
+	useradd --system --gid smmsp --home-dir /nonexistent --no-create-home \
+	    --shell /usr/sbin/nologin --comment "Sendmail submission" smmsp

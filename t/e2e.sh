@@ -21,6 +21,7 @@ export FIXTURES
 
 . "$top_srcdir/t/lib.sh"
 . "$top_srcdir/t/postfix.sh"
+. "$top_srcdir/t/copies.sh"
 
 LIST=secir@lists.example.org
 LIST_RE='secir@lists\.example\.org'
@@ -178,11 +179,15 @@ sed -e "s|^GnupgHome[ 	].*|GnupgHome $GNUPG_LIST|" \
 # background.  The milter queues its copies with Postfix's sendmail
 # (InjectMethod sendmail:..., the default); MAIL_CONFIG sends them to the
 # private instance, which the super-user may do without touching
-# /etc/postfix.
+# /etc/postfix.  E2E_MILTER_PREFIX, when set, is a program (a path) the
+# milter is started through, which must exec it (t/sendmail.sh's
+# in-host).
+E2E_MILTER_PREFIX=${E2E_MILTER_PREFIX-}
 e2e_start_milter()
 {
 	# the socket comes from the configuration's Socket line
-	MAIL_CONFIG=$PFDIR/etc "$MILTER" -c "$RUN/openpgp-milter.conf" -f \
+	MAIL_CONFIG=$PFDIR/etc $E2E_MILTER_PREFIX "$MILTER" \
+	    -c "$RUN/openpgp-milter.conf" -f \
 	    >>"$RUN/milter.log" 2>&1 </dev/null &
 	milter_pid=$!
 	echo "$milter_pid" >"$RUN/milter.pid"
@@ -333,15 +338,17 @@ copy_for()
 	done
 }
 
-# decrypts_for_bob FILE MARKER: bob's key decrypts the message in FILE
-# and the plaintext holds MARKER.
+# decrypts_for_bob FILE MARKER: bob's key decrypts the message in FILE,
+# the plaintext holds MARKER, and nothing but the poster's signed entity
+# and what the list writes (copy_content_ok of t/copies.sh; what is
+# wrong goes to FILE.bob.why).
 decrypts_for_bob()
 {
 	test -n "$1" && test -f "$1" || return 1
 	pf_sink_message "$1" |
 	    GNUPGHOME=$GNUPG_BOB "${GPG:-gpg}" --homedir "$GNUPG_BOB" \
 		--batch --no-tty --quiet --decrypt >"$1.bob" 2>"$1.bob-err"
-	grep -q -F -e "$2" "$1.bob"
+	grep -q -F -e "$2" "$1.bob" && copy_content_ok "$1.bob" "$GNUPG_LIST"
 }
 
 # count LINES: the number of non-empty lines.

@@ -44,6 +44,16 @@
 #			body then has accented letters
 #	--dashes	the body has lines starting with '-', which a
 #			clear signature dash-escapes
+#	--inject LIST	after signing, add text nobody signed where gpg
+#			still finds the signature good, in each place of the
+#			comma-separated LIST: preamble, epilogue (of the
+#			multipart/signed), after-armor (in the signature
+#			part), armor-header (a Comment: in the signature's
+#			armor), after-checksum (a line between the armor's
+#			checksum and its END line); the text is
+#			"UNSIGNED-INJECTED ..."
+#	--inner-signer NAME	for the wrapped shapes: whose signed message
+#			is wrapped (default bob, or alice when bob signs)
 #	--shape SHAPE	one of:
 #	  signed	multipart/signed (the default)
 #	  unsigned	a plain text/plain message
@@ -86,6 +96,17 @@
 #			valid multipart/encrypted entity
 #	  encrypted-in-mixed	multipart/mixed holding only a valid
 #			multipart/encrypted entity
+#	  encrypted-wrapped-signed	signed and encrypted in one step by the
+#			signer, its content the --inner-signer's whole
+#			multipart/signed entity
+#	  encrypted-wrapped-inline	the same around the --inner-signer's
+#			clear-signed text/plain
+#	  encrypted-wrapped-mixed	the same around a multipart/mixed of a
+#			text and the --inner-signer's multipart/signed entity
+#	  inline-encrypted-wrapped	an inline signed+encrypted block whose
+#			text is the --inner-signer's clear-signed block
+#	  signed-cosigned	multipart/signed whose signature part holds
+#			the signer's and the --inner-signer's signatures
 #	Inline PGP, a text/plain body that is one armored block:
 #	  inline-signed	one clear-signed block (with --charset, --dashes)
 #	  inline-encrypted	one armored signed+encrypted message
@@ -117,7 +138,8 @@ usage() {
 	    "[--body-size N] [--attach] [--attach-size N] [--depth N]" \
 	    "[--parts N]" \
 	    "[--protected] [--protected-from V] [--outer-subject S]" \
-	    "[--charset CS] [--dashes]" >&2
+	    "[--charset CS] [--dashes] [--inject LIST]" \
+	    "[--inner-signer NAME]" >&2
 	exit 2
 }
 
@@ -130,7 +152,7 @@ signer=alice from='' to=secir@lists.example.org subject='' msgid='' extra=''
 when='' faked='' digest=SHA256 body_size=0 attach=no depth=12 parts=150
 attach_size=0
 shape=signed protected=no pfrom='' outer_subject='' charset=us-ascii
-dashes=no
+dashes=no inject='' inner_signer=''
 
 while [ $# -gt 0 ]; do
 	opt=$1
@@ -160,6 +182,8 @@ while [ $# -gt 0 ]; do
 	--protected-from) pfrom=$val; protected=yes ;;
 	--outer-subject) outer_subject=$val ;;
 	--charset) charset=$val ;;
+	--inject) inject=$val ;;
+	--inner-signer) inner_signer=$val ;;
 	*) usage "unknown option: $opt" ;;
 	esac
 done
@@ -171,9 +195,10 @@ encrypted | encrypted-nested | exchange | exchange-text | \
     encrypted-other-key | \
     encrypted-symmetric | encrypted-no-mdc | encrypted-tampered | \
     encrypted-unsigned | encrypted-only-signed | encrypted-beside | \
-    encrypted-in-mixed) ;;
+    encrypted-in-mixed | encrypted-wrapped-signed | encrypted-wrapped-inline | \
+    encrypted-wrapped-mixed | signed-cosigned) ;;
 inline-signed | inline-encrypted | inline-text-before | inline-text-after | \
-    inline-html | inline-attachment) ;;
+    inline-html | inline-attachment | inline-encrypted-wrapped) ;;
 *) usage "unknown shape: $shape" ;;
 esac
 case $charset in
@@ -255,6 +280,46 @@ case $signer in
 bob) other=alice ;;
 *) other=bob ;;
 esac
+[ -n "$inner_signer" ] || inner_signer=$other
+[ -s "$FIXTURES/fpr/$inner_signer" ] || die "no such signer: $inner_signer"
+
+# injected WHERE: WHERE is among the --inject places.
+injected() {
+	case ",$inject," in
+	*,"$1",*) return 0 ;;
+	esac
+	return 1
+}
+
+# inject_armor FILE: the --inject places inside the armor in FILE.
+inject_armor() {
+	awk -v h="$(injected armor-header && echo y)" \
+	    -v c="$(injected after-checksum && echo y)" '
+		{ print }
+		/^-----BEGIN PGP SIGNATURE-----/ && h {
+			print "Comment: UNSIGNED-INJECTED armor header"
+		}
+		/^=[A-Za-z0-9+\/][A-Za-z0-9+\/][A-Za-z0-9+\/][A-Za-z0-9+\/]$/ && c {
+			print "UNSIGNED-INJECTED after the checksum"
+		}' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
+}
+
+# inner_post SHAPE: a post of SHAPE signed by the --inner-signer, made by
+# this script, with LF line ends.
+inner_post() {
+	sh "$0" --signer "$inner_signer" --shape "$1" --to "$to" \
+	    --subject "$subject" --body "Signed by $inner_signer." |
+	    tr -d '\r'
+}
+
+# entity_of FILE: the MIME entity of the post in FILE: its Content-*
+# header fields and its body.
+entity_of() {
+	awk 'body { print; next }
+		/^$/ { body = 1; print; next }
+		/^[ \t]/ { if (keep) print; next }
+		{ keep = tolower($0) ~ /^content-/; if (keep) print }' "$1"
+}
 
 # Everything is first written with LF line endings; crlf converts.  The
 # signed bytes are the first part's lines joined by CRLF, without the CRLF
@@ -451,6 +516,24 @@ sign() {
 signed_entity() {
 	first_part "$tmp/signed"
 	micalg=$(sign "$tmp/signed" "$tmp/sig.asc")
+	if [ "$shape" = signed-cosigned ]; then
+		# the other signer's signature over the same bytes, in the
+		# same armor
+		fixture_gpg "$inner_signer" --pinentry-mode loopback \
+		    --passphrase '' --digest-algo "$digest" \
+		    --local-user "$(cat "$FIXTURES/fpr/$inner_signer")" \
+		    --detach-sign --output "$tmp/sig2.bin" "$tmp/signed.crlf" \
+		    2>"$tmp/gpg.log" ||
+			die "gpg could not sign as $inner_signer: $(cat "$tmp/gpg.log")"
+		gpg_signer --dearmor --output "$tmp/sig1.bin" "$tmp/sig.asc" ||
+			die "cannot dearmor"
+		cat "$tmp/sig1.bin" "$tmp/sig2.bin" >"$tmp/sigs.bin"
+		gpg_signer --enarmor --output "$tmp/sigs.asc" "$tmp/sigs.bin" ||
+			die "cannot armor"
+		sed -e 's/PGP ARMORED FILE/PGP SIGNATURE/' -e '/^Comment: /d' \
+		    "$tmp/sigs.asc" >"$tmp/sig.asc"
+	fi
+	inject_armor "$tmp/sig.asc"
 	if [ "$shape" = tampered ]; then
 		sed 's/^Hello list,$/Hello list;/' "$tmp/signed" >"$tmp/t"
 		cmp -s "$tmp/signed" "$tmp/t" && die "nothing to tamper with"
@@ -462,6 +545,8 @@ signed_entity() {
 		echo " protocol=\"application/pgp-signature\"; boundary=\"$b\""
 		echo
 		echo "This is an OpenPGP/MIME signed message (RFC 3156)."
+		! injected preamble ||
+			echo "UNSIGNED-INJECTED in the preamble"
 		echo "--$b"
 		cat "$tmp/signed"
 		echo "--$b"
@@ -470,6 +555,8 @@ signed_entity() {
 		echo "Content-Disposition: attachment; filename=\"signature.asc\""
 		echo
 		cat "$tmp/sig.asc"
+		! injected after-armor ||
+			echo "UNSIGNED-INJECTED after the armor"
 		if [ "$shape" = three-parts ]; then
 			echo "--$b"
 			echo "Content-Type: text/plain; charset=us-ascii"
@@ -477,6 +564,8 @@ signed_entity() {
 			echo "An extra, unsigned third part."
 		fi
 		echo "--$b--"
+		! injected epilogue ||
+			echo "UNSIGNED-INJECTED in the epilogue"
 	} >"$1"
 }
 
@@ -556,6 +645,23 @@ encrypted_payload() {
 	encrypted-unsigned)
 		text_part "$tmp/inner"
 		crypt "$tmp/inner" "$1" --encrypt -r "$(list_fpr)"
+		;;
+	encrypted-wrapped-signed | encrypted-wrapped-inline)
+		if [ "$shape" = encrypted-wrapped-signed ]; then
+			inner_post signed >"$tmp/other.eml"
+		else
+			inner_post inline-signed >"$tmp/other.eml"
+		fi
+		entity_of "$tmp/other.eml" >"$tmp/inner"
+		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
+		;;
+	encrypted-wrapped-mixed)
+		inner_post signed >"$tmp/other.eml"
+		entity_of "$tmp/other.eml" >"$tmp/wrapped"
+		text_part "$tmp/intro"
+		multipart "$tmp/inner" mixed "=-wrap-$nonce" "$tmp/intro" \
+		    "$tmp/wrapped"
+		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
 		;;
 	encrypted-only-signed)
 		text_part "$tmp/inner"
@@ -702,7 +808,13 @@ inline_entity() {
 		ct="text/plain; charset=us-ascii" cte=7bit
 		;;
 	esac
-	if [ "$shape" = inline-encrypted ]; then
+	if [ "$shape" = inline-encrypted-wrapped ]; then
+		# the text is the other signer's clear-signed block
+		inner_post inline-signed >"$tmp/other.eml"
+		sed '1,/^$/d' "$tmp/other.eml" >"$tmp/text"
+	fi
+	if [ "$shape" = inline-encrypted ] ||
+	    [ "$shape" = inline-encrypted-wrapped ]; then
 		gpg_signer --passphrase '' \
 		    --local-user "$(cat "$FIXTURES/fpr/$signer")" \
 		    --digest-algo "$digest" --armor --sign --encrypt \
@@ -715,6 +827,7 @@ inline_entity() {
 		    --digest-algo "$digest" --clearsign \
 		    --output "$tmp/block" "$tmp/text" 2>"$tmp/gpg.log" ||
 			die "gpg failed: $(cat "$tmp/gpg.log")"
+		inject_armor "$tmp/block"
 	fi
 	{
 		[ "$shape" != inline-text-before ] ||
@@ -794,7 +907,8 @@ exchange | exchange-text)
 encrypted*)
 	encrypted_entity "$tmp/body"
 	;;
-inline-signed | inline-encrypted | inline-text-before | inline-text-after)
+inline-signed | inline-encrypted | inline-text-before | inline-text-after | \
+    inline-encrypted-wrapped)
 	inline_entity "$tmp/body"
 	;;
 inline-html | inline-attachment)

@@ -72,6 +72,9 @@
 # ENVIRONMENT
 #	POSTFIX, SMTP_SINK, SWAKS name the programs (set by make check);
 #	when unset, they are looked up in PATH, /usr/sbin and /sbin.
+#	PF_MAIN_EXTRA, when set, holds main.cf lines that pf_start appends
+#	to the configuration it writes (for example "recipient_delimiter =
+#	+" or a virtual_alias_maps of the test's own).
 #
 # FILES
 #	DIR/etc, DIR/queue, DIR/data, DIR/sink, DIR/maillog, DIR/sink.log;
@@ -307,6 +310,11 @@ pf_write_config()
 		echo "milter_connect_timeout = 10s"
 		echo "milter_command_timeout = 60s"
 		echo "milter_content_timeout = 120s"
+		# a test's own parameters, last so that they win
+		if test -n "${PF_MAIN_EXTRA-}"
+		then
+			printf '%s\n' "$PF_MAIN_EXTRA"
+		fi
 	} >"$_pf_dir/etc/main.cf" || return 1
 
 	# Nothing runs chrooted: the queue is a test directory, and the milter

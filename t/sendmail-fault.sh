@@ -11,6 +11,7 @@
 #	  hang-3	the 3rd call announces itself in DIR/hanging, waits
 #			until DIR/release exists, then fails (exit 75)
 #	  slow-2	the 2nd call waits 3 seconds, then runs the real sendmail
+#	  slow-each	every call waits 2 seconds, then runs the real sendmail
 #	Every other call runs the real sendmail.
 REAL=@REAL@
 DIR=@DIR@
@@ -36,6 +37,9 @@ hang-3)
 	;;
 slow-2)
 	[ "$n" -eq 2 ] && sleep 3
+	;;
+slow-each)
+	sleep 2
 	;;
 esac
 exec "$REAL" "$@"

@@ -707,7 +707,8 @@ static const struct {
 	{"SECIR@lists.example.org", "secir@lists.example.org"},
 	{"ops@lists.example.org", "ops@lists.example.org"},
 	{"secir@lists.example.com", NULL},
-	{"secir", NULL},
+	/* no domain: the MTA completes it, perhaps with the list's */
+	{"secir", "secir@lists.example.org"},
 	{"secir-bounces@lists.example.org", NULL},
 	{"", NULL},
 };

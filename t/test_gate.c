@@ -392,6 +392,33 @@ START_TEST(distributed_post_is_a_replay)
 }
 END_TEST
 
+/* Blanks at the end of a line and a needless dash-escape do not change
+ * what a clear signature covers: with them an inline post is the same
+ * post, and a replay once distributed. */
+START_TEST(inline_post_with_blanks_added_is_a_replay)
+{
+	static const char *const opts[] = {"--signer", "alice", "--shape",
+	    "inline-signed", NULL};
+	g_autoptr(GBytes) raw = mkpost(opts);
+	g_autofree char *text = g_strndup(g_bytes_get_data(raw, NULL),
+	    g_bytes_get_size(raw));
+	g_autofree char *t1 = tu_replace(text, "Hello list,\r\n",
+	    "Hello list,   \t \r\n");
+	g_autofree char *t2 = tu_replace(t1, "\r\nNonce: ", "\r\n- Nonce: ");
+	g_autoptr(GBytes) changed = g_bytes_new(t2, strlen(t2));
+	g_autoptr(OpmVerdict) v1 = check_post(list, raw);
+	g_autoptr(OpmVerdict) v2 = NULL;
+
+	ck_assert_msg(strcmp(t2, text) != 0 && strcmp(t2, t1) != 0,
+	    "the post did not change");
+	WANT_REPLY(v1, OPM_ACTION_ACCEPT, "2.0.0", "first arrival");
+	fan_out(list, v1->replay_key, TRUE);
+	v2 = check_post(list, changed);
+	WANT_REPLY(v2, OPM_ACTION_REJECT, "5.7.5",
+	    "the same post with blanks and a dash-escape added");
+}
+END_TEST
+
 START_TEST(same_text_signed_again_is_not_a_replay)
 {
 	/* two posts, two signatures: distributing one does not block the
@@ -545,6 +572,7 @@ gate_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, TU_GPG_TIMEOUT);
 	tcase_add_test(tc, distributed_post_is_a_replay);
+	tcase_add_test(tc, inline_post_with_blanks_added_is_a_replay);
 	tcase_add_test(tc, same_text_signed_again_is_not_a_replay);
 	tcase_add_test(tc, interrupted_post_is_a_retry);
 	tcase_add_test(tc, late_retry_is_not_held_to_freshness);

@@ -973,6 +973,95 @@ START_TEST(crlf_keeps_nul_bytes)
 }
 END_TEST
 
+static const struct {
+	const char *name;
+	const char *text;
+	gboolean signed_inside;
+} inner_cases[] = {
+	{"plain text", "Content-Type: text/plain\n\nHello\n", FALSE},
+	{"a quoted clear-signed block",
+	    "Content-Type: text/plain\n\nYou wrote:\n"
+	    "> -----BEGIN PGP SIGNED MESSAGE-----\n> Hash: SHA256\n", FALSE},
+	{"a clear-signed block",
+	    "Content-Type: text/plain\n\n"
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nHi\n", TRUE},
+	{"a clear-signed block after some text",
+	    "Content-Type: text/plain\n\nSee:\n"
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nHi\n", TRUE},
+	{"a PGP message block",
+	    "Content-Type: text/plain\n\n-----BEGIN PGP MESSAGE-----\n", TRUE},
+	{"a multipart/signed",
+	    "Content-Type: multipart/signed; protocol=\"application/pgp-"
+	    "signature\"; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+	    "Hi\n--b\nContent-Type: application/pgp-signature\n\nsig\n"
+	    "--b--\n", TRUE},
+	{"a multipart/signed among other parts",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain\n\nHi\n--m\n"
+	    "Content-Type: multipart/signed; boundary=b\n\n--b\n"
+	    "Content-Type: text/plain\n\nHi\n--b\n"
+	    "Content-Type: application/pgp-signature\n\nsig\n--b--\n"
+	    "--m--\n", TRUE},
+	{"an encrypted part",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: application/pgp-encrypted\n\nVersion: 1\n"
+	    "--m--\n", TRUE},
+	{"a signed message that is the whole content",
+	    "Content-Type: message/rfc822\n\nFrom: a@example.org\n"
+	    "Content-Type: multipart/signed; boundary=b\n\n--b\n"
+	    "Content-Type: text/plain\n\nHi\n--b\n"
+	    "Content-Type: application/pgp-signature\n\nsig\n--b--\n", TRUE},
+	{"a signed message attached as message/rfc822",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain\n\nForwarded:\n--m\n"
+	    "Content-Type: message/rfc822\n\nFrom: a@example.org\n"
+	    "Content-Type: multipart/signed; boundary=b\n\n--b\n"
+	    "Content-Type: text/plain\n\nHi\n--b\n"
+	    "Content-Type: application/pgp-signature\n\nsig\n--b--\n"
+	    "--m--\n", FALSE},
+};
+
+START_TEST(inner_signature)
+{
+	g_autofree char *text = _i % 2 ? crlf(inner_cases[_i / 2].text) :
+	    g_strdup(inner_cases[_i / 2].text);
+	g_autoptr(OpmMessage) m = parse(text, &roomy);
+	const char *got = opm_message_inner_signature(m);
+
+	ck_assert_msg((got != NULL) == inner_cases[_i / 2].signed_inside,
+	    "%s: got %s, want %s", inner_cases[_i / 2].name,
+	    got != NULL ? got : "nothing", inner_cases[_i / 2].signed_inside ?
+	    "a signature inside" : "nothing");
+}
+END_TEST
+
+/* The rebuilt multipart/signed entity holds the signed part and the
+ * armor and nothing else, and parses back to the same signed data. */
+START_TEST(signed_entity_rebuilt)
+{
+	static const char data[] = "Content-Type: text/plain\r\n\r\n"
+	    "--=-opm-signed- is not a boundary here\r\nHello";
+	static const char armor[] = "-----BEGIN PGP SIGNATURE-----\n\n"
+	    "iQ==\n=AAAA\n-----END PGP SIGNATURE-----\n";
+	g_autoptr(GBytes) d = tu_bytes(data);
+	g_autoptr(GBytes) a = tu_bytes(armor);
+	g_autoptr(GBytes) e = opm_mime_signed_entity(d, a, "pgp-sha256");
+	g_autoptr(OpmMessage) m = opm_message_parse(e, &roomy);
+	g_autofree char *text = g_strndup(g_bytes_get_data(e, NULL),
+	    g_bytes_get_size(e));
+	const char *body = strstr(text, "\r\n\r\n");
+
+	ck_assert_str_eq(form_name(m->form), "PGPMIME_SIGNED");
+	ck_assert(g_bytes_equal(m->signed_data, d));
+	ck_assert_msg(body != NULL && g_str_has_prefix(body + 4, "--"),
+	    "a preamble: %s", text);
+	ck_assert_msg(g_str_has_suffix(text, "-----END PGP SIGNATURE-----"
+	    "\r\n\r\n") == FALSE && g_str_has_suffix(text, "--\r\n"),
+	    "an epilogue: %s", text);
+	ck_assert(strstr(text, "micalg=\"pgp-sha256\"") != NULL);
+}
+END_TEST
+
 static Suite *
 mime_suite(void)
 {
@@ -986,6 +1075,9 @@ mime_suite(void)
 
 	tc = tcase_create("forms");
 	tcase_add_loop_test(tc, form, 0, 2 * G_N_ELEMENTS(forms));
+	tcase_add_loop_test(tc, inner_signature, 0,
+	    2 * G_N_ELEMENTS(inner_cases));
+	tcase_add_test(tc, signed_entity_rebuilt);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bounds");

@@ -294,6 +294,137 @@ START_TEST(armorer_matches_the_armor_of_each_message)
 }
 END_TEST
 
+/* Two made-up signature packets, as the signature part carries them. */
+static GBytes *
+two_signatures(void)
+{
+	GByteArray *b = g_byte_array_new();
+	guint8 body[40];
+
+	for (gsize k = 0; k < sizeof(body); k++)
+		body[k] = (guint8)(k * 13 + 4);
+	packet(b, 2, body, sizeof(body));
+	packet(b, 2, body, 20);
+	return g_byte_array_free_to_bytes(b);
+}
+
+/* Insert add after the first line of text starting with after.
+ * (transfer full) */
+static char *
+insert_after(const char *text, const char *after, const char *add)
+{
+	const char *p = strstr(text, after);
+	const char *nl = p != NULL ? strchr(p + 1, '\n') : NULL;
+
+	ck_assert(nl != NULL);
+	return g_strdup_printf("%.*s%s%s", (int)(nl + 1 - text), text, add,
+	    nl + 1);
+}
+
+/* What gpg skips in a signature's armor is not read: armor headers,
+ * text before and after, lines between the checksum and END; another
+ * packet than a signature, or none, is refused. */
+START_TEST(signature_packets_alone)
+{
+	g_autoptr(GBytes) sigs = two_signatures();
+	g_autoptr(GBytes) a = opm_pgp_armor(sigs, "SIGNATURE");
+	g_autofree char *text = g_strndup(g_bytes_get_data(a, NULL),
+	    g_bytes_get_size(a));
+	g_autofree char *h = insert_after(text, "-----BEGIN",
+	    "Comment: nobody signed this\n");
+	g_autofree char *c = insert_after(h, "\n=", "nor this\n");
+	g_autofree char *all = g_strdup_printf("before\n%safter\n", c);
+	g_autoptr(GBytes) in = g_bytes_new(all, strlen(all));
+	g_autoptr(GBytes) got = NULL;
+	g_autoptr(GError) error = NULL;
+	GByteArray *b = g_byte_array_new();
+	g_autoptr(GBytes) mixed = NULL;
+	static const guint8 lit[] = {'b', 0, 0, 0, 0, 0, 'x'};
+
+	got = opm_pgp_signatures(in, &error);
+	ck_assert_msg(got != NULL, "%s", error != NULL ? error->message : "");
+	ck_assert_msg(g_bytes_equal(got, sigs), "got %zu bytes, want the %zu "
+	    "of the two signature packets", g_bytes_get_size(got),
+	    g_bytes_get_size(sigs));
+	/* binary as well */
+	g_clear_pointer(&got, g_bytes_unref);
+	ck_assert((got = opm_pgp_signatures(sigs, NULL)) != NULL);
+	ck_assert(g_bytes_equal(got, sigs));
+	/* a literal data packet after the signatures is refused */
+	g_byte_array_append(b, g_bytes_get_data(sigs, NULL),
+	    (guint)g_bytes_get_size(sigs));
+	packet(b, 11, lit, sizeof(lit));
+	mixed = g_byte_array_free_to_bytes(b);
+	ck_assert(opm_pgp_signatures(mixed, NULL) == NULL);
+	{
+		g_autoptr(GBytes) am = opm_pgp_armor(mixed, "SIGNATURE");
+
+		ck_assert(opm_pgp_signatures(am, NULL) == NULL);
+	}
+}
+END_TEST
+
+static const struct {
+	const char *name;
+	const char *text;  /* before the signature's armor */
+	const char *want;  /* NULL: refused */
+} clearsigned[] = {
+	{"as gpg writes it",
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n"
+	    "Hello\n- -dash\n",
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n"
+	    "Hello\n- -dash\n"},
+	{"white space around, CRLF, trailing blanks",
+	    "\r\n  \r\n-----BEGIN PGP SIGNED MESSAGE-----  \r\n"
+	    "Hash:  SHA512\r\n\r\nHello  \r\nworld\t\r\n\r\n",
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n"
+	    "Hello\nworld\n\n"},
+	{"needless dash-escapes undone, needed ones made",
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n"
+	    "- Hello\n- From me\nFrom you\n",
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n"
+	    "Hello\n- From me\n- From you\n"},
+	{"not dash-escaped",
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n"
+	    "NotDashEscaped: yes\n\n- item\n",
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n"
+	    "- - item\n"},
+	{"another armor header",
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n"
+	    "Comment: nobody signed this\n\nHello\n", NULL},
+	{"text before the block",
+	    "Hi\n-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n"
+	    "Hello\n", NULL},
+};
+
+/* A clear-signed block is rebuilt from what its signature covers. */
+START_TEST(clearsigned_rebuilt)
+{
+	g_autoptr(GBytes) sigs = two_signatures();
+	g_autoptr(GBytes) a = opm_pgp_armor(sigs, "SIGNATURE");
+	g_autofree char *armor = g_strndup(g_bytes_get_data(a, NULL),
+	    g_bytes_get_size(a));
+	g_autofree char *sent_armor = insert_after(armor, "\n=",
+	    "nobody signed this\n");
+	g_autofree char *sent = g_strdup_printf("%s%s\n\n",
+	    clearsigned[_i].text, sent_armor);
+	g_autoptr(GBytes) in = g_bytes_new(sent, strlen(sent));
+	g_autoptr(GBytes) got = opm_pgp_clearsigned(in, NULL);
+	g_autofree char *want = clearsigned[_i].want != NULL ?
+	    g_strconcat(clearsigned[_i].want, armor, NULL) : NULL;
+	g_autofree char *got_s = got != NULL ? g_strndup(
+	    g_bytes_get_data(got, NULL), g_bytes_get_size(got)) : NULL;
+
+	if (want == NULL)
+		ck_assert_msg(got == NULL, "%s: got \"%s\", want a refusal",
+		    clearsigned[_i].name, got_s);
+	else
+		ck_assert_msg(got != NULL && strcmp(got_s, want) == 0,
+		    "%s: got \"%s\", want \"%s\"", clearsigned[_i].name,
+		    got_s != NULL ? got_s : "(refused)", want);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -305,6 +436,9 @@ main(void)
 	tcase_add_test(tc, armor_round_trip_and_checksum);
 	tcase_add_loop_test(tc, armorer_matches_the_armor_of_each_message, 0,
 	    13);
+	tcase_add_test(tc, signature_packets_alone);
+	tcase_add_loop_test(tc, clearsigned_rebuilt, 0,
+	    G_N_ELEMENTS(clearsigned));
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
