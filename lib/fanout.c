@@ -17,10 +17,14 @@
  *	     FanoutMode split (the default) one sign+encrypt operation to all
  *	     members serves them all: the result is split into one message
  *	     per member, its own session-key packet and the shared encrypted
- *	     data, whose armor is computed once and copied (lib/pgp.c);
- *	     from BATCH_PARALLEL_MIN members on, the list is dealt into two
+ *	     data, whose armor is computed once (lib/pgp.c); each copy goes
+ *	     to the MTA in pieces, the shared armor referenced, never
+ *	     joined, so that a large post's copies are not held whole;
+ *	     from BATCH_PARALLEL_MIN members on and for an inner entity of
+ *	     up to BATCH_PARALLEL_MAX_BYTES, the list is dealt into two
  *	     halves encrypted side by side, one gpg each, so that both
- *	     cores work on a large list (dealt in keyring order: gpg's
+ *	     cores work on a large list (opm_fanout_deal(), in keyring
+ *	     order: gpg's
  *	     look-up of a recipient reads the keyring up to its key, so two
  *	     halves cut in that order would not take equally long); gpg
  *	     starts before the claims are written, and the copies of the
@@ -33,7 +37,9 @@
  *	A failure at any step leaves the entry pending with the copies queued
  *	so far recorded; the MTA's retry of the post resumes at step 3.
  * DIAGNOSTICS
- *	Errors are returned; the caller tempfails the post.
+ *	Errors are returned; the caller tempfails the post, but for the MTA
+ *	refusing a copy for good (OPM_ERROR_TOO_BIG, OPM_ERROR_REFUSED),
+ *	which it refuses, the entry kept pending all the same.
  */
 #include "config.h"
 
