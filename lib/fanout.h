@@ -35,7 +35,9 @@ OpmPostState opm_fanout_state(OpmConfig *conf, OpmList *list,
  * nothing.  j: the post's journal entry from opm_fanout_journal(), or
  * NULL to keep no state (-t -o).  Returns FALSE with error: OPM_ERROR_REPLAY
  * when j says the post was fanned out already (a concurrent duplicate),
- * any other code for trouble that must tempfail the post (copies queued
+ * OPM_ERROR_TOO_BIG or OPM_ERROR_REFUSED when the MTA refused a copy for
+ * good (the post must be refused, not retried), any other code for
+ * trouble that must tempfail the post (in every case, copies queued
  * before it are recorded in j). */
 gboolean opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
     const OpmVerdict *v, OpmInjector *inj, OpmJournal *j, gint64 now,
