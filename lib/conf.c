@@ -37,7 +37,8 @@ static const OpmOption options[] = {
 	    "milter socket: local:PATH or inet:PORT@HOST"},
 	{"UserID", OPM_SCOPE_MAIN, OPM_OPT_STRING, NULL, 0, 0, M(user),
 	    FALSE, FALSE, NULL, "user[:group] to run as after start-up"},
-	{"PidFile", OPM_SCOPE_MAIN, OPM_OPT_PATH, NULL, 0, 0, M(pid_file),
+	{"PidFile", OPM_SCOPE_MAIN, OPM_OPT_PATH,
+	    "/run/openpgp-milter/openpgp-milter.pid", 0, 0, M(pid_file),
 	    FALSE, FALSE, NULL, "where to write the process ID"},
 	{"UMask", OPM_SCOPE_MAIN, OPM_OPT_MODE, "007", 0, 0777, M(umask),
 	    FALSE, FALSE, NULL, "umask for the socket and state files"},
@@ -51,6 +52,9 @@ static const OpmOption options[] = {
 	{"LogLevel", OPM_SCOPE_MAIN, OPM_OPT_ENUM, "info", 0, 0,
 	    M(log_level), FALSE, FALSE, "error|warning|notice|info|debug",
 	    "least important messages logged"},
+	{"LogFile", OPM_SCOPE_MAIN, OPM_OPT_PATH, NULL, 0, 0, M(log_file),
+	    FALSE, FALSE, NULL,
+	    "log to this file, or to stderr, instead of syslog"},
 	{"List", OPM_SCOPE_MAIN, OPM_OPT_PATH, NULL, 0, 0, M(list_files),
 	    TRUE, FALSE, NULL, "a list definition file (repeatable)"},
 	{"ListDirectory", OPM_SCOPE_MAIN, OPM_OPT_PATH, NULL, 0, 0,
@@ -676,6 +680,13 @@ opm_conf_load(const char *path, GError **error)
 		g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 		    "%s: InjectMethod: \"%s\" is neither sendmail:/PATH nor "
 		    "smtp:HOST:PORT", path, conf->inject_method);
+		return NULL;
+	}
+	if (conf->log_file != NULL && strcmp(conf->log_file, "stderr") != 0 &&
+	    !g_path_is_absolute(conf->log_file)) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+		    "%s: LogFile: \"%s\" is neither an absolute path nor "
+		    "stderr", path, conf->log_file);
 		return NULL;
 	}
 

@@ -113,6 +113,7 @@ typedef struct {
 	char *state_dir;
 	char *syslog_facility;
 	char *log_level;
+	char *log_file;             /* NULL: syslog; "stderr", or a path */
 	gint64 umask;
 	GPtrArray *list_files; /* char *, "List" lines */
 	char *list_dir;

@@ -2,8 +2,9 @@
  * NAME
  *	fanout - one encrypted copy per member, each queued exactly once
  * SYNOPSIS
- *	opm_fanout_run(), opm_fanout_journal(), opm_fanout_state(),
- *	opm_fanout_copy_bound(), opm_fanout_max_post(), opm_fanout_deal()
+ *	opm_fanout_run(), opm_fanout_stats_clear(), opm_fanout_journal(),
+ *	opm_fanout_state(), opm_fanout_copy_bound(), opm_fanout_max_post(),
+ *	opm_fanout_deal()
  * DESCRIPTION
  *	Order of work for a post:
  *	  1. the caller opened and locked its journal entry
@@ -34,6 +35,9 @@
  *	     a member whose key cannot be used gets a notice without content;
  *	  4. one notice per admin naming the members who got a notice;
  *	  5. mark the entry done.
+ *	Each message handed to the MTA is listed in the stats with its
+ *	Message-ID and, when the injection method learns it, the MTA's queue
+ *	ID, so that the caller can log where every copy went.
  *	A failure at any step leaves the entry pending with the copies queued
  *	so far recorded; the MTA's retry of the post resumes at step 3.
  * DIAGNOSTICS
@@ -69,16 +73,36 @@ unusable(const OpmKeyInfo *k, gint64 now)
 	return NULL;
 }
 
-/* Claim id in j, hand the message (in n pieces, size bytes) to the MTA
- * for rcpt, and have the claim turned into a record the moment the MTA
- * took it.  j NULL: no state.  A refusal for good names the size. */
+static void
+queued_free(gpointer data)
+{
+	OpmQueued *q = data;
+
+	g_free(q->what);
+	g_free(q->rcpt);
+	g_free(q->message_id);
+	g_free(q->queue_id);
+	g_free(q);
+}
+
+void
+opm_fanout_stats_clear(OpmFanoutStats *stats)
+{
+	g_clear_pointer(&stats->queued, g_ptr_array_unref);
+}
+
+/* Claim id ("copy:", "notice:" or "admin:" and the address) in j, hand
+ * the message (in n pieces, size bytes) to the MTA for rcpt, and have the
+ * claim turned into a record the moment the MTA took it; list it in
+ * stats.  j NULL: no state.  A refusal for good names the size. */
 static gboolean
 deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
-    const char *rcpt, GBytes *const *msg, guint n, gsize size,
-    GError **error)
+    const char *rcpt, const char *message_id, GBytes *const *msg, guint n,
+    gsize size, OpmFanoutStats *stats, GError **error)
 {
 	OpmCommit commit = {-1, -1};
 	GError *e = NULL;
+	OpmQueued *q;
 	gboolean ok;
 
 	if (j != NULL && !opm_journal_claim(j, id, error))
@@ -88,13 +112,23 @@ deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
 	ok = opm_injector_sendv(inj, sender, rcpt, msg, n,
 	    j != NULL ? &commit : NULL, &e);
 	opm_commit_clear(&commit);
-	if (!ok && (g_error_matches(e, OPM_ERROR, OPM_ERROR_TOO_BIG) ||
-	    g_error_matches(e, OPM_ERROR, OPM_ERROR_REFUSED)))
-		g_prefix_error(&e, "the MTA refused the copy of %zu bytes for "
-		    "<%s> for good: ", size, rcpt);
-	if (!ok)
+	if (!ok) {
+		if (g_error_matches(e, OPM_ERROR, OPM_ERROR_TOO_BIG) ||
+		    g_error_matches(e, OPM_ERROR, OPM_ERROR_REFUSED))
+			g_prefix_error(&e, "the MTA refused the copy of %zu "
+			    "bytes for <%s> for good: ", size, rcpt);
 		g_propagate_error(error, e);
-	return ok;
+		return FALSE;
+	}
+	q = g_new0(OpmQueued, 1);
+	q->what = g_str_has_prefix(id, "copy:") ? g_strdup("copy") :
+	    g_str_has_prefix(id, "admin:") ? g_strdup("admin-notice") :
+	    g_strdup("notice");
+	q->rcpt = g_strdup(rcpt);
+	q->message_id = g_strdup(message_id);
+	q->queue_id = g_strdup(opm_injector_queue_id(inj));
+	g_ptr_array_add(stats->queued, q);
+	return TRUE;
 }
 
 /* The split encryption of one post: every member's ciphertext comes from
@@ -340,7 +374,7 @@ send_copy(Run *r, OpmMember *m, Part *p, GError **error)
 		for (int i = 0; i < 5; i++)
 			size += piece[i] != NULL ? g_bytes_get_size(piece[i]) : 0;
 		ok = deliver(r->inj, r->j, copy_id, r->list->bounce_address,
-		    m->address, piece, 5, size, error);
+		    m->address, mid, piece, 5, size, r->stats, error);
 		for (int i = 0; i < 5; i++)
 			g_clear_pointer(&piece[i], g_bytes_unref);
 		if (!ok)
@@ -367,7 +401,8 @@ send_copy(Run *r, OpmMember *m, Part *p, GError **error)
 	}
 	copy = opm_copy_outer(r->frame, mid, cipher);
 	if (!deliver(r->inj, r->j, copy_id, r->list->bounce_address,
-	    m->address, &copy, 1, g_bytes_get_size(copy), error))
+	    m->address, mid, &copy, 1, g_bytes_get_size(copy), r->stats,
+	    error))
 		return FALSE;
 	r->stats->sent++;
 	return TRUE;
@@ -453,6 +488,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	gboolean ok = FALSE;
 
 	memset(stats, 0, sizeof(*stats));
+	stats->queued = g_ptr_array_new_with_free_func(queued_free);
 	if (inj == NULL)
 		return TRUE; /* dry run: the verdict is all that is asked */
 	g_return_val_if_fail(poster != NULL && v->replay_key != NULL, FALSE);
@@ -554,7 +590,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			continue;
 		notice = opm_copy_withheld_notice(list, poster, m, why, mid, now);
 		if (!deliver(inj, j, note_id, list->bounce_address, m->address,
-		    &notice, 1, g_bytes_get_size(notice), error))
+		    mid, &notice, 1, g_bytes_get_size(notice), stats, error))
 			goto DONE;
 		stats->notices++;
 	}
@@ -569,8 +605,8 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			continue;
 		notice = opm_copy_admin_notice(list, poster, admin, withheld,
 		    reasons, mid, now);
-		if (!deliver(inj, j, id, list->bounce_address, admin, &notice, 1,
-		    g_bytes_get_size(notice), error))
+		if (!deliver(inj, j, id, list->bounce_address, admin, mid,
+		    &notice, 1, g_bytes_get_size(notice), stats, error))
 			goto DONE;
 		stats->notices++;
 	}

@@ -15,7 +15,19 @@
 #include "journal.h"
 #include "mime.h"
 
+/* One message this attempt handed to the MTA. */
 typedef struct {
+	char *what;       /* "copy", "notice" or "admin-notice" */
+	char *rcpt;       /* its envelope recipient */
+	char *message_id; /* its Message-ID, with the angle brackets */
+	char *queue_id;   /* the MTA's queue ID, or NULL when the injection
+			     method cannot know it */
+} OpmQueued;
+
+typedef struct {
+	GPtrArray *queued; /* OpmQueued *, owned, in the order queued (also
+			      when the post stops half-way):
+			      opm_fanout_stats_clear() */
 	guint sent;      /* copies queued now */
 	guint already;   /* copies queued by an earlier attempt */
 	guint withheld;  /* members whose key cannot be used */
@@ -39,6 +51,9 @@ OpmPostState opm_fanout_state(OpmConfig *conf, OpmList *list,
  * good (the post must be refused, not retried), any other code for
  * trouble that must tempfail the post (in every case, copies queued
  * before it are recorded in j). */
+/* Free what opm_fanout_run() left in stats.  Accepts a cleared one. */
+void opm_fanout_stats_clear(OpmFanoutStats *stats);
+
 gboolean opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
     const OpmVerdict *v, OpmInjector *inj, OpmJournal *j, gint64 now,
     OpmFanoutStats *stats, GError **error);

@@ -3,7 +3,8 @@
  *	inject - hand copies back to the MTA
  * SYNOPSIS
  *	opm_injector_new(), opm_injector_send(), opm_injector_sendv(),
- *	opm_injector_free()
+ *	opm_injector_queue_id(), opm_injector_free(),
+ *	opm_inject_reply_queue_id()
  * DESCRIPTION
  *	sendmail: "sendmail:PATH [ARG...]" runs PATH ARG... -i -f SENDER --
  *	RCPT (the arguments, separated by white space, select for example
@@ -19,6 +20,10 @@
  *	A copy may come in pieces (opm_injector_sendv()), which are written
  *	out one after the other, never joined: a copy of a large post is
  *	never held twice.
+ *
+ *	The MTA's queue ID of a copy is known only from an SMTP reply that
+ *	names it (Postfix: "250 2.0.0 Ok: queued as ID"); sendmail(1) prints
+ *	none, neither Postfix's nor Sendmail's.
  * DIAGNOSTICS
  *	OPM_ERROR_INJECT with the MTA's exit status or reply; callers turn
  *	that into a temporary failure of the post.  A refusal that a retry
@@ -64,6 +69,8 @@ struct OpmInjector {
 	gboolean pipelining; /* the server offers RFC 2920 PIPELINING */
 	int code;            /* of the last reply read */
 	char xcode[16];      /* its enhanced status code, or "" */
+	char *last_reply;    /* the last SMTP reply line read, owned */
+	char *queue_id;      /* the MTA's ID of the last copy, owned, or NULL */
 };
 
 OpmInjector *
@@ -359,6 +366,8 @@ smtp_reply(OpmInjector *inj, int want, const char *what, GError **error)
 		inj->xcode[0] = '\0';
 		if (n >= 4)
 			(void)sscanf(line + 4, "%15[0-9.]", inj->xcode);
+		g_free(inj->last_reply);
+		inj->last_reply = g_strdup(line);
 		if (n < 3 || inj->code != want) {
 			g_autofree char *s = opm_sanitize(line, 200);
 
@@ -491,6 +500,35 @@ smtp_data(OpmInjector *inj, const Pieces *v, GError **error)
 	return smtp_write(inj, buf->str, buf->len, error);
 }
 
+char *
+opm_inject_reply_queue_id(const char *line)
+{
+	static const char id_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-._";
+	const char *p = NULL, *q, *end = NULL;
+	gsize n;
+
+	if ((q = strstr(line, "queued as ")) != NULL) {
+		p = q + strlen("queued as ");
+	} else if ((q = strstr(line, " id=")) != NULL) {
+		p = q + strlen(" id=");
+	} else if ((end = strstr(line, " Message accepted")) != NULL) {
+		/* the word before it */
+		for (p = end; p > line && p[-1] != ' '; p--)
+			;
+	}
+	if (p == NULL)
+		return NULL;
+	n = strspn(p, id_chars);
+	if (n == 0 || n > 64 || (end != NULL && p + n != end))
+		return NULL;
+	/* the word before "Message accepted" may be the reply code or the
+	 * enhanced status code, which is no ID */
+	if (end != NULL && strspn(p, "0123456789.") >= n)
+		return NULL;
+	return g_strndup(p, n);
+}
+
 static gboolean
 send_smtp(OpmInjector *inj, const char *sender, const char *rcpt,
     GBytes *const *parts, guint nparts, const OpmCommit *commit,
@@ -539,6 +577,8 @@ send_smtp(OpmInjector *inj, const char *sender, const char *rcpt,
 		smtp_close(inj);
 		return FALSE;
 	}
+	inj->queue_id = inj->last_reply != NULL ?
+	    opm_inject_reply_queue_id(inj->last_reply) : NULL;
 	/* at once: the MTA has the copy */
 	if (commit != NULL && !opm_commit_run(commit)) {
 		g_set_error(error, OPM_ERROR, OPM_ERROR_IO,
@@ -612,6 +652,7 @@ opm_injector_sendv(OpmInjector *inj, const char *sender, const char *rcpt,
     GBytes *const *parts, guint nparts, const OpmCommit *commit,
     GError **error)
 {
+	g_clear_pointer(&inj->queue_id, g_free);
 	switch (inj->kind) {
 	case INJECT_SENDMAIL:
 		return send_sendmail(inj, sender, rcpt, parts, nparts, commit,
@@ -633,6 +674,12 @@ opm_injector_send(OpmInjector *inj, const char *sender, const char *rcpt,
 	    error);
 }
 
+const char *
+opm_injector_queue_id(const OpmInjector *inj)
+{
+	return inj->queue_id;
+}
+
 void
 opm_injector_free(OpmInjector *inj)
 {
@@ -649,5 +696,7 @@ opm_injector_free(OpmInjector *inj)
 	g_free(inj->path);
 	g_strfreev(inj->args);
 	g_free(inj->host);
+	g_free(inj->last_reply);
+	g_free(inj->queue_id);
 	g_free(inj);
 }

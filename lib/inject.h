@@ -35,6 +35,18 @@ gboolean opm_injector_sendv(OpmInjector *inj, const char *sender,
     const char *rcpt, GBytes *const *parts, guint nparts,
     const OpmCommit *commit, GError **error);
 
+/* The MTA's queue ID of the copy the last successful opm_injector_send()
+ * or opm_injector_sendv() queued, or NULL when the method cannot know it
+ * (sendmail:, dir:, or an SMTP reply that names none).  (transfer none):
+ * valid until the next send. */
+const char *opm_injector_queue_id(const OpmInjector *inj);
+
+/* The queue ID named by an MTA's reply to the end of a message's data:
+ * Postfix's "250 2.0.0 Ok: queued as ID", Sendmail's "250 2.0.0 ID
+ * Message accepted for delivery", Exim's "250 OK id=ID".  (transfer
+ * full) or NULL when the reply names none. */
+char *opm_inject_reply_queue_id(const char *line);
+
 /* Close the session (SMTP QUIT); copies already sent stay queued. */
 void opm_injector_free(OpmInjector *inj); /* accepts NULL */
 

@@ -23,6 +23,14 @@
  *	milter_content_timeout), and a large list takes longer; Sendmail's
  *	T=E still bounds the whole.  The ticker runs only while nothing else
  *	writes to the MTA (not during smfi_delrcpt).
+ *
+ *	Copies handed to sendmail(1) come back through the filter when the
+ *	MTA runs it for local submissions too (Postfix's non_smtpd_milters).
+ *	Before a post's copies are queued, the post is noted with its queue
+ *	ID; when a copy passes again, untouched, its Message-ID tells which
+ *	post it belongs to, and it is logged once more under the post's
+ *	queue ID with the queue ID the MTA gave it, which sendmail(1)
+ *	itself never tells.
  * DIAGNOSTICS
  *	Allocation failures abort (GLib); everything else becomes a verdict.
  */
@@ -48,6 +56,7 @@ typedef struct {
 	GPtrArray *list_rcpts; /* char *, list recipients as given */
 	gboolean other_rcpts; /* a recipient that is not a list */
 	gboolean loop;        /* sent by one of our lists: hands off */
+	char *loop_rcpt;      /* its first recipient, for the log */
 	GByteArray *buf;      /* header block, then body */
 	gboolean in_body;
 	gboolean oversize;
@@ -128,6 +137,7 @@ msg_free(OpmfMsg *m)
 		return;
 	opm_conf_unref(m->conf);
 	g_free(m->sender);
+	g_free(m->loop_rcpt);
 	g_clear_pointer(&m->lists, g_ptr_array_unref);
 	g_clear_pointer(&m->list_rcpts, g_ptr_array_unref);
 	g_clear_pointer(&m->buf, g_byte_array_unref);
@@ -192,6 +202,8 @@ opmf_envrcpt(SMFICTX *ctx, char **argv)
 	l = opm_conf_find_list(c->msg->conf, rcpt);
 	if (l == NULL) {
 		c->msg->other_rcpts = TRUE;
+		if (c->msg->loop && c->msg->loop_rcpt == NULL)
+			c->msg->loop_rcpt = g_strdup(rcpt);
 		return SMFIS_CONTINUE;
 	}
 	if (c->msg->loop) {
@@ -233,6 +245,115 @@ append(OpmfMsg *m, const void *p, gsize n)
 	g_byte_array_append(m->buf, p, (guint)n);
 }
 
+/* The posts whose copies were queued lately through sendmail(1), so that
+ * a copy that comes back through the filter can be logged under its
+ * post's queue ID.  A copy's Message-ID is a digest of its post and its
+ * recipient (opm_copy_message_id()), so one note per post is enough. */
+typedef struct {
+	char *post_qid;
+	char *list;        /* the list's address */
+	char *key;         /* the post's replay key */
+	gint64 noted;      /* monotonic, microseconds */
+} PostNote;
+
+/* Copies pass again within seconds, unless the MTA's queue is stuck. */
+#define POST_NOTE_LIFETIME (G_GINT64_CONSTANT(600) * G_USEC_PER_SEC)
+
+static pthread_mutex_t post_notes_lock = PTHREAD_MUTEX_INITIALIZER;
+static GQueue post_notes = G_QUEUE_INIT; /* PostNote *, owned, oldest first */
+
+static const char *queue_id(SMFICTX *ctx);
+
+static void
+post_note_free(gpointer data)
+{
+	PostNote *n = data;
+
+	g_free(n->post_qid);
+	g_free(n->list);
+	g_free(n->key);
+	g_free(n);
+}
+
+/* Forget notes older than POST_NOTE_LIFETIME.  Under post_notes_lock. */
+static void
+post_notes_prune(gint64 now)
+{
+	PostNote *n;
+
+	while ((n = g_queue_peek_head(&post_notes)) != NULL &&
+	    now - n->noted > POST_NOTE_LIFETIME)
+		post_note_free(g_queue_pop_head(&post_notes));
+}
+
+/* Note that the copies of the post v accepted for l are being queued. */
+static void
+post_note_add(const char *qid, OpmList *l, const OpmVerdict *v)
+{
+	PostNote *n;
+
+	if (v->replay_key == NULL)
+		return;
+	n = g_new0(PostNote, 1);
+	n->post_qid = g_strdup(qid);
+	n->list = g_strdup(l->address);
+	n->key = g_strdup(v->replay_key);
+	n->noted = g_get_monotonic_time();
+	pthread_mutex_lock(&post_notes_lock);
+	post_notes_prune(n->noted);
+	g_queue_push_tail(&post_notes, n);
+	pthread_mutex_unlock(&post_notes_lock);
+}
+
+/* A message from a list's bounce address to m->loop_rcpt is back with
+ * Message-ID mid: if it is a copy or notice of a noted post, log it with
+ * the queue ID the MTA gave it. */
+static void
+copy_returned(SMFICTX *ctx, OpmfMsg *m, const char *mid)
+{
+	g_autofree char *got = g_strstrip(g_strdup(mid));
+	g_autofree char *notice = NULL;
+	g_autofree char *admin = NULL;
+	g_autofree char *post_qid = NULL;
+	g_autofree char *list = NULL;
+	const char *what = NULL;
+
+	if (m->loop_rcpt == NULL)
+		return;
+	notice = g_strconcat("notice:", m->loop_rcpt, NULL);
+	admin = g_strconcat("admin:", m->loop_rcpt, NULL);
+	pthread_mutex_lock(&post_notes_lock);
+	post_notes_prune(g_get_monotonic_time());
+	for (GList *e = post_notes.tail; e != NULL && what == NULL;
+	    e = e->prev) {
+		PostNote *n = e->data;
+		OpmList *l = opm_conf_find_list(m->conf, n->list);
+		const struct {
+			const char *id, *what;
+		} kinds[] = {{m->loop_rcpt, "copy"}, {notice, "notice"},
+		    {admin, "admin-notice"}};
+
+		for (gsize k = 0; l != NULL && what == NULL &&
+		    k < G_N_ELEMENTS(kinds); k++) {
+			g_autofree char *want = opm_copy_message_id(l, n->key,
+			    kinds[k].id);
+
+			if (strcmp(want, got) == 0) {
+				what = kinds[k].what;
+				post_qid = g_strdup(n->post_qid);
+				list = g_strdup(n->list);
+			}
+		}
+	}
+	pthread_mutex_unlock(&post_notes_lock);
+	if (what != NULL) {
+		OpmQueued q = {(char *)what, m->loop_rcpt, got,
+		    (char *)queue_id(ctx)};
+
+		opmf_log_queued(post_qid, list, &q);
+	}
+}
+
 sfsistat
 opmf_header(SMFICTX *ctx, char *name, char *value)
 {
@@ -241,6 +362,13 @@ opmf_header(SMFICTX *ctx, char *name, char *value)
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
+	if (m->lists->len == 0 && m->loop) {
+		/* one of our copies, back: log it, let it go untouched */
+		if (g_ascii_strcasecmp(name, "Message-ID") != 0)
+			return SMFIS_CONTINUE;
+		copy_returned(ctx, m, value);
+		return SMFIS_ACCEPT;
+	}
 	if (m->lists->len == 0)
 		return SMFIS_ACCEPT; /* no list recipient: not our business */
 	append(m, name, strlen(name));
@@ -535,7 +663,8 @@ by_address(gconstpointer a, gconstpointer b, gpointer lists)
 /* Distribute a post every list accepted.  On failure, verdicts[i] becomes
  * the refusal or temporary failure the poster gets; returns its index. */
 static gint
-distribute(OpmfMsg *m, OpmMessage *msg, GPtrArray *verdicts, gint64 now)
+distribute(OpmfMsg *m, const char *qid, OpmMessage *msg, GPtrArray *verdicts,
+    gint64 now)
 {
 	g_autoptr(OpmInjector) inj = NULL;
 	g_autoptr(GError) error = NULL;
@@ -578,12 +707,22 @@ distribute(OpmfMsg *m, OpmMessage *msg, GPtrArray *verdicts, gint64 now)
 	for (guint i = 0; i < verdicts->len; i++) {
 		OpmVerdict *v = g_ptr_array_index(verdicts, i);
 		OpmList *l = g_ptr_array_index(m->lists, i);
-		OpmFanoutStats st;
+		OpmFanoutStats st = {0};
+		gboolean ok;
 
 		if (g_strcmp0(v->reason, "distributed before") == 0)
 			continue;
-		if (opm_fanout_run(m->conf, l, msg, v, inj, journals[i], now,
-		    &st, &error)) {
+		if (g_str_has_prefix(inject_override != NULL ? inject_override :
+		    m->conf->inject_method, "sendmail:"))
+			post_note_add(qid, l, v);
+		ok = opm_fanout_run(m->conf, l, msg, v, inj, journals[i], now,
+		    &st, &error);
+		/* where each copy went, also when the post stops half-way */
+		for (guint k = 0; st.queued != NULL && k < st.queued->len; k++)
+			opmf_log_queued(qid, l->address,
+			    g_ptr_array_index(st.queued, k));
+		opm_fanout_stats_clear(&st);
+		if (ok) {
 			v->copies = st.sent + st.already;
 			v->withheld = st.withheld;
 			continue;
@@ -727,7 +866,7 @@ opmf_eom(SMFICTX *ctx)
 		Ticker ticker;
 
 		ticker_start(&ticker, ctx, qid);
-		failed = distribute(m, msg, verdicts, now);
+		failed = distribute(m, qid, msg, verdicts, now);
 		ticker_stop(&ticker);
 		if (failed >= 0)
 			v = g_ptr_array_index(verdicts, failed);

@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <locale.h>
 #include <pwd.h>
@@ -176,6 +177,18 @@ check_delimiter(const OpmConfig *conf, const char *path, guint *errors,
 	}
 }
 
+/* Where syslog(3) sends its lines on Linux. */
+#define SYSLOG_SOCKET "/dev/log"
+
+/* A syslog daemon listens: SYSLOG_SOCKET is a socket. */
+static gboolean
+syslog_listens(void)
+{
+	struct stat st;
+
+	return stat(SYSLOG_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 /* -n */
 int
 opmf_check_run(const char *path)
@@ -232,38 +245,58 @@ opmf_check_run(const char *path)
 		printf("%s: warning: no lists are defined\n", path);
 		warnings++;
 	}
+	if (conf->log_file == NULL && !syslog_listens()) {
+		printf("%s: warning: the daemon logs to syslog, but %s is not a "
+		    "socket: no syslog daemon runs, and every log line would "
+		    "be lost; start one, or set LogFile (a file, or stderr)\n",
+		    path, SYSLOG_SOCKET);
+		warnings++;
+	}
 	printf("%u error%s, %u warning%s\n", errors, errors == 1 ? "" : "s",
 	    warnings, warnings == 1 ? "" : "s");
 	return errors > 0 ? EX_CONFIG : EX_OK;
 }
 
-static int
-drop_privileges(const char *spec)
+/* The user and group of spec, user[:group].  NULL (logged) if either is
+ * unknown.  (transfer none): getpwnam()'s. */
+static struct passwd *
+lookup_user(const char *spec, gid_t *gid)
 {
 	g_auto(GStrv) ug = g_strsplit(spec, ":", 2);
 	struct passwd *pw = getpwnam(ug[0]);
-	gid_t gid;
 
 	if (pw == NULL) {
 		g_critical("unknown user %s", ug[0]);
-		return EX_NOUSER;
+		return NULL;
 	}
-	gid = pw->pw_gid;
+	*gid = pw->pw_gid;
 	if (ug[1] != NULL) {
 		struct group *gr = getgrnam(ug[1]);
 
 		if (gr == NULL) {
 			g_critical("unknown group %s", ug[1]);
-			return EX_NOUSER;
+			return NULL;
 		}
-		gid = gr->gr_gid;
+		*gid = gr->gr_gid;
 	}
+	return pw;
+}
+
+static int
+drop_privileges(const char *spec)
+{
+	gid_t gid;
+	struct passwd *pw = lookup_user(spec, &gid);
+
+	if (pw == NULL)
+		return EX_NOUSER;
 	if (geteuid() == pw->pw_uid)
 		return EX_OK;
 	if (geteuid() != 0) {
-		g_critical("only root can become user %s", ug[0]);
+		g_critical("only root can become user %s", pw->pw_name);
 		return EX_NOPERM;
 	}
+	opmf_log_chown(pw->pw_uid, gid);
 	if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 ||
 	    setuid(pw->pw_uid) != 0) {
 		g_critical("cannot become user %s: %s", spec, g_strerror(errno));
@@ -291,13 +324,16 @@ reload_thread(gpointer data)
 
 		if (sigwait(&set, &sig) != 0)
 			continue;
+		/* after a rotation, the LogFile is a new file */
+		opmf_log_reopen();
 		conf = opmf_conf_load(conf_path, &error);
 		if (conf == NULL) {
 			g_warning("reload failed, keeping the configuration in "
 			    "force: %s", error->message);
 			continue;
 		}
-		opmf_log_configure(conf);
+		if (!opmf_log_configure(conf, &error))
+			g_warning("%s; logging on as before", error->message);
 		g_message("configuration reloaded: %u list%s", conf->lists->len,
 		    conf->lists->len == 1 ? "" : "s");
 		opmf_conf_set(conf);
@@ -324,7 +360,10 @@ worker_main(const char *socket)
 		g_critical("%s", error->message);
 		return EX_CONFIG;
 	}
-	opmf_log_configure(conf);
+	if (!opmf_log_configure(conf, &error)) {
+		g_warning("%s; logging on as before", error->message);
+		g_clear_error(&error);
+	}
 	opmf_conf_set(conf);
 	g_thread_unref(g_thread_new("reload", reload_thread, NULL));
 
@@ -366,6 +405,7 @@ supervise(const char *socket)
 			if (sigwait(&set, &sig) != 0)
 				continue;
 			if (sig == SIGHUP) {
+				opmf_log_reopen();
 				g_message("SIGHUP: reloading the configuration");
 				kill(pid, SIGUSR1);
 				continue;
@@ -409,13 +449,53 @@ supervise(const char *socket)
 	}
 }
 
+/* The PID file's directory, such as /run/openpgp-milter (a tmpfs, empty
+ * after a boot): made if missing, mode 0750, owned by user (may be NULL)
+ * so that the daemon can remove the file and make its socket there after
+ * dropping privileges. */
+static gboolean
+make_pid_dir(const char *path, const char *user, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	struct passwd *pw;
+	gid_t gid;
+	int e;
+
+	if (g_file_test(dir, G_FILE_TEST_IS_DIR))
+		return TRUE;
+	if (mkdir(dir, 0750) != 0) {
+		e = errno;
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO,
+		    "PidFile %s: cannot make %s: %s (set PidFile, or -P)", path,
+		    dir, g_strerror(e));
+		return FALSE;
+	}
+	if (user == NULL || geteuid() != 0)
+		return TRUE;
+	if ((pw = lookup_user(user, &gid)) == NULL) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+		    "PidFile %s: unknown user or group %s", path, user);
+		return FALSE;
+	}
+	if (chown(dir, pw->pw_uid, gid) != 0) {
+		e = errno;
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO,
+		    "PidFile %s: chown %s: %s", path, dir, g_strerror(e));
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 write_pid_file(const char *path)
 {
 	g_autofree char *text = g_strdup_printf("%ld\n", (long)getpid());
 	g_autoptr(GError) error = NULL;
 
-	if (!g_file_set_contents(path, text, -1, &error)) {
+	/* 0644 whatever UMask says: start-stop-daemon refuses to trust a
+	 * PID file that others may write */
+	if (!g_file_set_contents_full(path, text, -1,
+	    G_FILE_SET_CONTENTS_CONSISTENT, 0644, &error)) {
 		g_critical("%s", error->message);
 		return FALSE;
 	}
@@ -477,7 +557,7 @@ main(int argc, char **argv)
 	g_mime_init();
 
 	opmf_log_init("openpgp-milter", foreground || test_file != NULL ||
-	    check);
+	    check, test_file != NULL || check);
 	if (check || test_file != NULL) {
 		/* run as the milter user, so that nothing root-owned is left
 		 * in a list's GnuPG home */
@@ -496,7 +576,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "openpgp-milter: %s\n", error->message);
 		return EX_CONFIG;
 	}
-	opmf_log_configure(conf);
+	if (!opmf_log_configure(conf, &error)) {
+		fprintf(stderr, "openpgp-milter: %s\n", error->message);
+		opm_conf_unref(conf);
+		return EX_CANTCREAT;
+	}
 
 	if (test_file != NULL) {
 		g_ptr_array_add(rcpts, NULL);
@@ -512,9 +596,28 @@ main(int argc, char **argv)
 	pid_file = own_pid_file = g_strdup(pid_file != NULL ? pid_file :
 	    conf->pid_file);
 	umask((mode_t)conf->umask);
-	if (!foreground && daemon(0, 0) != 0) {
+	/* the PID file's directory now, while errors still reach the
+	 * terminal; the file itself holds the PID of the daemon() child */
+	if (pid_file != NULL && !make_pid_dir(pid_file, user, &error)) {
+		fprintf(stderr, "openpgp-milter: %s\n", error->message);
+		opm_conf_unref(conf);
+		return EX_CANTCREAT;
+	}
+	/* LogFile stderr: standard error stays open in the background */
+	if (!foreground && daemon(0, g_strcmp0(conf->log_file, "stderr") ==
+	    0) != 0) {
 		fprintf(stderr, "openpgp-milter: daemon: %s\n", g_strerror(errno));
 		return EX_OSERR;
+	}
+	if (!foreground && g_strcmp0(conf->log_file, "stderr") == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null >= 0) {
+			(void)dup2(null, STDIN_FILENO);
+			(void)dup2(null, STDOUT_FILENO);
+			if (null > STDERR_FILENO)
+				close(null);
+		}
 	}
 	if (pid_file != NULL && !write_pid_file(pid_file))
 		return EX_CANTCREAT;

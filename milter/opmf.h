@@ -13,6 +13,7 @@
 #include <libmilter/mfapi.h>
 
 #include "conf.h"
+#include "fanout.h"
 #include "gate.h"
 
 /* The seam around libmilter.  In the daemon these are the smfi_*
@@ -68,10 +69,22 @@ void opmf_set_injection(const char *method, gboolean dry_run,
     gboolean write_state);
 
 /* log.c */
-void opmf_log_init(const char *ident, gboolean to_stderr);
-void opmf_log_configure(const OpmConfig *conf);
+/* to_stderr: a plain copy of every line on stderr; interactive (-n, -t):
+ * never write to the LogFile. */
+void opmf_log_init(const char *ident, gboolean to_stderr,
+    gboolean interactive);
+/* LogLevel, SyslogFacility and, the first time only, LogFile; FALSE with
+ * error when the LogFile cannot be opened. */
+gboolean opmf_log_configure(const OpmConfig *conf, GError **error);
+/* Give a LogFile the daemon created to the user it becomes. */
+void opmf_log_chown(uid_t uid, gid_t gid);
+/* Open the LogFile again, after a rotation. */
+void opmf_log_reopen(void);
 void opmf_log_summary(const char *qid, const char *sender,
     const OpmVerdict *v, gint64 elapsed_ms);
+/* One line per message queued for the post qid: what, to whom, its
+ * Message-ID and the MTA's queue ID. */
+void opmf_log_queued(const char *qid, const char *list, const OpmQueued *q);
 
 /* testmode.c: -t, and the same seam for the benchmark */
 typedef struct {

@@ -9,12 +9,22 @@
  *	original is discarded unless other recipients still need it.
  *	Reply text lines are printable ASCII (the gate sanitizes what it
  *	takes from a message); '%' is doubled as libmilter requires.
+ *
+ *	A text of several lines goes out as one SMTP reply line, its lines
+ *	joined by spaces, whenever that line fits in the 512 octets RFC 5321
+ *	(4.5.3.1.5) allows.  libmilter joins the lines of a multi-line reply
+ *	with CRLF, and Postfix writes that CRLF into its log as "??" (and
+ *	the poster's bounce shows the codes between the lines); only a text
+ *	too long for one line is sent as a multi-line reply.
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "opmf.h"
+
+/* RFC 5321 4.5.3.1.5: a reply line, code and CRLF included */
+#define REPLY_LINE_MAX 512
 
 static char *
 escape_percent(const char *s)
@@ -54,6 +64,17 @@ opmf_reply(SMFICTX *ctx, const OpmVerdict *v, gboolean keep_original)
 
 		g_free(*l);
 		*l = e;
+	}
+	if (g_strv_length(lines) > 1) {
+		g_autofree char *one = g_strjoinv(" ", lines);
+
+		/* "550 5.7.1 " + text + CRLF */
+		if (strlen(v->rcode) + strlen(v->xcode) + 2 + strlen(one) + 2 <=
+		    REPLY_LINE_MAX) {
+			g_strfreev(lines);
+			lines = g_new0(char *, 2);
+			lines[0] = g_steal_pointer(&one);
+		}
 	}
 	if (opmf_smfi->setreply(ctx, v->rcode, v->xcode, lines) != MI_SUCCESS)
 		g_warning("%s: cannot set the SMTP reply text", v->list);

@@ -17,12 +17,17 @@
  *
  *	The envelope sender is the address in From:, the recipients are the
  *	-r arguments, or the single list's address when there is exactly one.
+ * DIAGNOSTICS
+ *	A file it cannot read is reported with the user it tried as: -t
+ *	started as root has already become the filter's user.
  */
 #include "config.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "mime.h"
 #include "opmf.h"
@@ -274,7 +279,17 @@ opmf_test_run(const char *file, char **rcpts, const char *outdir)
 	int status;
 
 	if (!g_file_get_contents(file, &text, &len, &error)) {
-		fprintf(stderr, "openpgp-milter: %s\n", error->message);
+		struct passwd *pw = getpwuid(geteuid());
+
+		/* -t runs as the filter's user: say so, since root could
+		 * have read the file */
+		fprintf(stderr, "openpgp-milter: %s (tried as user %s, uid "
+		    "%ld)\n", error->message, pw != NULL ? pw->pw_name : "?",
+		    (long)geteuid());
+		if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_ACCES))
+			fprintf(stderr, "openpgp-milter: make the file readable "
+			    "by that user, for example with a copy in /tmp, "
+			    "mode 0644\n");
 		return EX_NOINPUT;
 	}
 	raw = g_bytes_new_take(g_steal_pointer(&text), len);

@@ -2366,7 +2366,7 @@ main(int argc, char **argv)
 	g_mime_init();
 	if (opt_child != NULL) {
 		/* the milter's logging, to syslog as in production */
-		opmf_log_init("openpgp-milter-bench", FALSE);
+		opmf_log_init("openpgp-milter-bench", FALSE, TRUE);
 		return child_main();
 	}
 	if (opt_make_posts != NULL)

@@ -317,6 +317,7 @@ Socket local:$e2e_base/milter.sock
 StateDirectory $e2e_base/state-$1
 List $e2e_base/list.conf
 UMask 000
+PidFile $e2e_base/milter-$1.pid
 InjectMethod $2
 EOF
 	rm -f "$e2e_base/milter.sock"

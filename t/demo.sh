@@ -64,6 +64,7 @@ Socket local:$demo/milter.sock
 StateDirectory $demo/state
 List $demo/secir.conf
 UMask 000
+PidFile $demo/openpgp-milter.pid
 InjectMethod sendmail:$(pf_postbin sendmail)
 EOC
 say "The configuration"

@@ -147,11 +147,14 @@ on_failure()
 sed -e "s|^Socket[ 	].*|Socket local:$SOCK|" \
     -e "s|^StateDirectory[ 	].*|StateDirectory $RUN/state|" \
     -e "s|^List[ 	].*/secir\\.conf\$|List $RUN/lists/secir.conf|" \
+    -e "s|^PidFile[ 	].*|PidFile $RUN/openpgp-milter.pid|" \
     -e "/^InjectMethod[ 	]/d" \
     "$FIXTURES/openpgp-milter.conf" >"$RUN/openpgp-milter.conf"
 echo "InjectMethod sendmail:`pf_postbin sendmail`" >>"$RUN/openpgp-milter.conf"
 grep -q '^Socket[ 	]' "$RUN/openpgp-milter.conf" ||
 	echo "Socket local:$SOCK" >>"$RUN/openpgp-milter.conf"
+grep -q '^PidFile[ 	]' "$RUN/openpgp-milter.conf" ||
+	echo "PidFile $RUN/openpgp-milter.pid" >>"$RUN/openpgp-milter.conf"
 grep -q '^StateDirectory[ 	]' "$RUN/openpgp-milter.conf" ||
 	echo "StateDirectory $RUN/state" >>"$RUN/openpgp-milter.conf"
 grep -q "^List $RUN/lists/secir.conf\$" "$RUN/openpgp-milter.conf" ||
@@ -349,6 +352,23 @@ decrypts_for_bob()
 	    GNUPGHOME=$GNUPG_BOB "${GPG:-gpg}" --homedir "$GNUPG_BOB" \
 		--batch --no-tty --quiet --decrypt >"$1.bob" 2>"$1.bob-err"
 	grep -q -F -e "$2" "$1.bob" && copy_content_ok "$1.bob" "$GNUPG_LIST"
+}
+
+# reply_qid: the queue ID in the last reply of post ("... queued as ID").
+reply_qid()
+{
+	printf '%s\n' "$LAST" | sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p'
+}
+
+# mta_qid_of FILE: the queue ID under which Postfix logged the message of
+# the sink file FILE (cleanup's "QUEUEID: message-id=<...>" line).
+mta_qid_of()
+{
+	_mid=`pf_sink_header "$1" Message-ID | sed 's/^ *//; s/ *$//'`
+	test -n "$_mid" || return 1
+	grep -F -e ": message-id=$_mid" "$PFDIR/maillog" |
+	    sed -n 's/.*cleanup\[[0-9]*\]: \([0-9A-Za-z]*\): message-id=.*/\1/p' |
+	    tail -n 1
 }
 
 # count LINES: the number of non-empty lines.

@@ -209,6 +209,7 @@ validity() {
 	echo "StateDirectory $out/state"
 	echo "List $out/lists/secir.conf"
 	echo "UMask 000"
+	echo "PidFile $out/run/openpgp-milter.pid"
 } >"$out/openpgp-milter.conf"
 
 exit 0

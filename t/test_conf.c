@@ -513,6 +513,8 @@ static const struct {
 	    "maybe"},
 	{"bad enumeration word", "LogLevel loud", NULL, NULL, NULL, IN_MAIN, 4,
 	    "loud"},
+	{"relative LogFile", "LogFile milter.log", NULL, NULL, NULL, IN_MAIN,
+	    0, "milter.log"},
 	{"MD5 in AllowedHashes", NULL, "AllowedHashes SHA256 MD5", NULL, NULL,
 	    IN_LIST, 6, "MD5"},
 	{"empty AllowedHashes", NULL, "AllowedHashes ,", NULL, NULL, IN_LIST,

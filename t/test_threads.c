@@ -206,7 +206,7 @@ main(void)
 	setlocale(LC_ALL, "");
 	gpgme_check_version(NULL);
 	g_mime_init();
-	opmf_log_init("openpgp-milter-test", FALSE);
+	opmf_log_init("openpgp-milter-test", FALSE, TRUE);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, parallel_posts_and_reloads);
 	suite_add_tcase(s, tc);
