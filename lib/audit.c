@@ -2,8 +2,8 @@
  * NAME
  *	audit - the configuration check behind "openpgp-milter -n"
  * SYNOPSIS
- *	opm_audit_list(), opm_audit_list_key(), opm_problem_free(),
- *	opm_incident_begin(), opm_incident_end()
+ *	opm_audit_list(), opm_audit_key(), opm_audit_list_key(),
+ *	opm_problem_free(), opm_incident_begin(), opm_incident_end()
  * DESCRIPTION
  *	For one list: the GnuPG home must not fetch or import keys by itself;
  *	the list key must be there with its secret part, able to sign and to
@@ -11,7 +11,9 @@
  *	fingerprint, neither expired, revoked nor disabled, with a usable
  *	signing and encryption key, a user ID with the member's address, and
  *	an acceptable algorithm and size.  Keys that expire within
- *	KeyExpiryWarning give a warning.
+ *	KeyExpiryWarning give a warning, and so does a members file whose
+ *	directory this user cannot write (membership changes rename a new
+ *	file into it).
  *
  *	opm_audit_list_key() uses the list key as the daemon does, without a
  *	passphrase: it signs a text and decrypts one encrypted to the list
@@ -164,6 +166,49 @@ check_gpg_conf(GPtrArray *out, OpmList *list)
 	}
 }
 
+void
+opm_audit_key(GPtrArray *out, OpmList *list, const char *where,
+    const char *address, const char *fpr, const OpmKeyInfo *k, gint64 now)
+{
+	gint64 sign, enc;
+	gboolean uid = FALSE;
+
+	if (k == NULL) {
+		add(out, OPM_PROBLEM_ERROR, where, "%s: no key with primary "
+		    "fingerprint %s in %s (import it, and pin the "
+		    "primary key's fingerprint, not a subkey's)",
+		    address, fpr, list->gnupg_home);
+		return;
+	}
+	if (k->revoked || k->expired || k->disabled || k->invalid) {
+		add(out, OPM_PROBLEM_ERROR, where, "%s: key %s is %s",
+		    address, k->fpr, k->revoked ? "revoked" :
+		    k->expired ? "expired" : k->disabled ? "disabled" :
+		    "invalid");
+		return;
+	}
+	sign = capability(k, TRUE);
+	enc = capability(k, FALSE);
+	if (sign < 0)
+		add(out, OPM_PROBLEM_ERROR, where, "%s: key %s has no "
+		    "usable signing key", address, k->fpr);
+	if (enc < 0)
+		add(out, OPM_PROBLEM_ERROR, where, "%s: key %s has no "
+		    "usable encryption key", address, k->fpr);
+	for (guint j = 0; j < k->emails->len; j++)
+		if (g_ascii_strcasecmp(g_ptr_array_index(k->emails, j),
+		    address) == 0)
+			uid = TRUE;
+	if (!uid)
+		add(out, OPM_PROBLEM_ERROR, where, "%s: no valid user ID "
+		    "of key %s carries this address", address, k->fpr);
+	check_algorithms(out, list, where, k);
+	check_expiry(out, list, where, k, "its signing key", MAX(sign, 0),
+	    now);
+	check_expiry(out, list, where, k, "its encryption key",
+	    MAX(enc, 0), now);
+}
+
 GPtrArray *
 opm_audit_list(OpmList *list, gint64 now)
 {
@@ -197,48 +242,22 @@ opm_audit_list(OpmList *list, gint64 now)
 	if (list->members->len == 0)
 		add(out, OPM_PROBLEM_WARNING, list->members_file,
 		    "the list has no members");
+	{
+		/* membership changes replace the file by a rename */
+		g_autofree char *dir = g_path_get_dirname(list->members_file);
+
+		if (g_access(dir, W_OK) != 0)
+			add(out, OPM_PROBLEM_WARNING, list->members_file,
+			    "this user cannot write to %s: membership changes "
+			    "(openpgp-milter-admin, command mails) will fail",
+			    dir);
+	}
 	for (guint i = 0; i < list->members->len; i++) {
 		OpmMember *m = g_ptr_array_index(list->members, i);
 		g_autofree char *where = g_strdup_printf("%s:%u",
 		    list->members_file, m->line);
-		OpmKeyInfo *k = m->key;
-		gint64 sign, enc;
-		gboolean uid = FALSE;
 
-		if (k == NULL) {
-			add(out, OPM_PROBLEM_ERROR, where, "%s: no key with primary "
-			    "fingerprint %s in %s (import it, and pin the "
-			    "primary key's fingerprint, not a subkey's)",
-			    m->address, m->fpr, list->gnupg_home);
-			continue;
-		}
-		if (k->revoked || k->expired || k->disabled || k->invalid) {
-			add(out, OPM_PROBLEM_ERROR, where, "%s: key %s is %s",
-			    m->address, k->fpr, k->revoked ? "revoked" :
-			    k->expired ? "expired" : k->disabled ? "disabled" :
-			    "invalid");
-			continue;
-		}
-		sign = capability(k, TRUE);
-		enc = capability(k, FALSE);
-		if (sign < 0)
-			add(out, OPM_PROBLEM_ERROR, where, "%s: key %s has no "
-			    "usable signing key", m->address, k->fpr);
-		if (enc < 0)
-			add(out, OPM_PROBLEM_ERROR, where, "%s: key %s has no "
-			    "usable encryption key", m->address, k->fpr);
-		for (guint j = 0; j < k->emails->len; j++)
-			if (g_ascii_strcasecmp(g_ptr_array_index(k->emails, j),
-			    m->address) == 0)
-				uid = TRUE;
-		if (!uid)
-			add(out, OPM_PROBLEM_ERROR, where, "%s: no valid user ID "
-			    "of key %s carries this address", m->address, k->fpr);
-		check_algorithms(out, list, where, k);
-		check_expiry(out, list, where, k, "its signing key", MAX(sign, 0),
-		    now);
-		check_expiry(out, list, where, k, "its encryption key",
-		    MAX(enc, 0), now);
+		opm_audit_key(out, list, where, m->address, m->fpr, m->key, now);
 	}
 	return out;
 }

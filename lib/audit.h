@@ -6,6 +6,7 @@
 #define OPM_AUDIT_H
 
 #include "conf.h"
+#include "keys.h"
 
 typedef enum {
 	OPM_PROBLEM_WARNING,
@@ -37,5 +38,11 @@ gboolean opm_incident_begin(const char *state_dir, const char *list,
 
 /* The list key works: end list's incident.  TRUE when one was open. */
 gboolean opm_incident_end(const char *state_dir, const char *list);
+
+/* The checks -n makes of one member's key k (NULL: missing), pinned as
+ * fpr for address, with the list's key rules; problems are appended to
+ * out (OpmProblem *) with where as their place. */
+void opm_audit_key(GPtrArray *out, OpmList *list, const char *where,
+    const char *address, const char *fpr, const OpmKeyInfo *k, gint64 now);
 
 #endif

@@ -6,7 +6,9 @@
  *	opm_conf_unref(), opm_conf_resolve(), opm_conf_find_list(),
  *	opm_list_find_member(),
  *	opm_parse_duration(), opm_parse_size(), opm_fpr_canon(),
- *	opm_hash_name()
+ *	opm_hash_name(), opm_address_valid(), opm_members_parse(),
+ *	opm_member_free(), opm_members_stamp(), opm_conf_members_changed(),
+ *	opm_list_load(), opm_list_free()
  * DESCRIPTION
  *	One table row per option: name, scope (main file or list file), type,
  *	default, bounds and where the value goes.  The parser, the defaults
@@ -20,7 +22,10 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+
+#include <glib/gstdio.h>
 
 #include "conf.h"
 #include "keys.h"
@@ -102,6 +107,10 @@ static const OpmOption options[] = {
 	    "address fingerprint [name] per line"},
 	{"Admin", OPM_SCOPE_LIST, OPM_OPT_ADDRESS, NULL, 0, 0, L(admins),
 	    TRUE, FALSE, NULL, "a list administrator (repeatable)"},
+	{"AdminKey", OPM_SCOPE_LIST, OPM_OPT_STRING, NULL, 0, 0, L(admin_keys),
+	    TRUE, FALSE, NULL,
+	    "ADDRESS FINGERPRINT: an admin whose commands must be signed by "
+	    "this key (repeatable)"},
 	{"BounceAddress", OPM_SCOPE_LIST, OPM_OPT_ADDRESS, NULL, 0, 0,
 	    L(bounce_address), FALSE, FALSE, NULL,
 	    "envelope sender of copies (default: local-bounces@domain)"},
@@ -142,6 +151,18 @@ static const OpmOption options[] = {
 	{"InlinePgp", OPM_SCOPE_LIST, OPM_OPT_BOOL, "yes", 0, 0,
 	    L(inline_pgp), FALSE, FALSE, NULL,
 	    "accept inline PGP (one clear-signed or encrypted block)"},
+	{"RequestAddress", OPM_SCOPE_LIST, OPM_OPT_ADDRESS, NULL, 0, 0,
+	    L(request_address), FALSE, FALSE, NULL,
+	    "where commands go (default: local-request@domain)"},
+	{"MembersMayList", OPM_SCOPE_LIST, OPM_OPT_BOOL, "no", 0, 0,
+	    L(members_may_list), FALSE, FALSE, NULL,
+	    "members may ask for the list of members by command mail"},
+	{"KeyExpiryReminders", OPM_SCOPE_LIST, OPM_OPT_STRING, "30d 7d 1d", 0,
+	    0, L(reminders_words), FALSE, FALSE, NULL,
+	    "before a key expires, remind its owner this long before"},
+	{"Autocrypt", OPM_SCOPE_LIST, OPM_OPT_BOOL, "yes", 0, 0,
+	    L(autocrypt), FALSE, FALSE, NULL,
+	    "copies carry an Autocrypt: header with the list key"},
 	{NULL, 0, 0, NULL, 0, 0, 0, FALSE, FALSE, NULL, NULL},
 };
 
@@ -252,8 +273,8 @@ opm_fpr_canon(const char *s)
 	return g_string_free(out, FALSE);
 }
 
-static gboolean
-address_valid(const char *s)
+gboolean
+opm_address_valid(const char *s)
 {
 	const char *at = strrchr(s, '@');
 
@@ -342,7 +363,7 @@ set_value(const OpmOption *o, void *target, const char *value,
 	case OPM_OPT_ADDRESS:
 		if (*value == '\0')
 			BAD("%s", "empty value");
-		if (o->type == OPM_OPT_ADDRESS && !address_valid(value))
+		if (o->type == OPM_OPT_ADDRESS && !opm_address_valid(value))
 			BAD("\"%s\" is not a mail address", value);
 		if (o->repeat) {
 			GPtrArray **a = (GPtrArray **)p;
@@ -502,8 +523,8 @@ parse_file(const char *path, OpmScope scope, void *target, GError **error)
 	return TRUE;
 }
 
-static void
-member_free(OpmMember *m)
+void
+opm_member_free(OpmMember *m)
 {
 	if (m == NULL)
 		return;
@@ -513,8 +534,8 @@ member_free(OpmMember *m)
 	g_free(m);
 }
 
-static void
-list_free(OpmList *l)
+void
+opm_list_free(OpmList *l)
 {
 	if (l == NULL)
 		return;
@@ -531,6 +552,10 @@ list_free(OpmList *l)
 			g_clear_pointer((char **)p, g_free);
 	}
 	g_free(l->file);
+	g_free(l->members_stamp);
+	g_free(l->autocrypt_keydata);
+	g_clear_pointer(&l->reminders, g_array_unref);
+	g_clear_pointer(&l->admin_pins, g_hash_table_unref);
 	g_clear_pointer(&l->keys_by_fpr, g_hash_table_unref);
 	g_clear_pointer(&l->members, g_ptr_array_unref);
 	g_clear_pointer(&l->keys, g_ptr_array_unref);
@@ -551,21 +576,14 @@ list_free(OpmList *l)
 /*
  * Members file: "address fingerprint [display name]" per line.
  */
-static gboolean
-load_members(OpmList *list, GError **error)
+GPtrArray *
+opm_members_parse(const char *path, const char *text, GError **error)
 {
-	g_autofree char *text = NULL;
-	g_auto(GStrv) lines = NULL;
-	g_autoptr(GError) ioerr = NULL;
+	g_autoptr(GPtrArray) members =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)opm_member_free);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 	guint lineno = 0;
 
-	if (!g_file_get_contents(list->members_file, &text, NULL, &ioerr)) {
-		g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG, "%s: %s",
-		    list->members_file, ioerr->message);
-		return FALSE;
-	}
-	list->members = g_ptr_array_new_with_free_func((GDestroyNotify)member_free);
-	lines = g_strsplit(text, "\n", -1);
 	for (char **l = lines; *l != NULL; l++) {
 		char *line = *l, *hash;
 		g_auto(GStrv) f = NULL;
@@ -582,21 +600,21 @@ load_members(OpmList *list, GError **error)
 		if (g_strv_length(f) < 2) {
 			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 			    "%s:%u: want \"address fingerprint [name]\"",
-			    list->members_file, lineno);
-			return FALSE;
+			    path, lineno);
+			return NULL;
 		}
-		if (!address_valid(f[0])) {
+		if (!opm_address_valid(f[0])) {
 			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 			    "%s:%u: \"%s\" is not a mail address",
-			    list->members_file, lineno, f[0]);
-			return FALSE;
+			    path, lineno, f[0]);
+			return NULL;
 		}
 		if ((fpr = opm_fpr_canon(f[1])) == NULL) {
 			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 			    "%s:%u: \"%s\" is not a full key fingerprint "
 			    "(40 or 64 hex digits, no spaces)",
-			    list->members_file, lineno, f[1]);
-			return FALSE;
+			    path, lineno, f[1]);
+			return NULL;
 		}
 		m = g_new0(OpmMember, 1);
 		m->address = opm_address_normalize(f[0]);
@@ -608,25 +626,63 @@ load_members(OpmList *list, GError **error)
 
 			m->name = g_strstrip(g_strdup(rest));
 		}
-		for (guint i = 0; i < list->members->len; i++) {
-			OpmMember *o = g_ptr_array_index(list->members, i);
+		for (guint i = 0; i < members->len; i++) {
+			OpmMember *o = g_ptr_array_index(members, i);
 
 			if (strcmp(o->address, m->address) == 0) {
 				g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 				    "%s:%u: %s is already a member (line %u)",
-				    list->members_file, lineno, m->address,
-				    o->line);
-				member_free(m);
-				return FALSE;
+				    path, lineno, m->address, o->line);
+				opm_member_free(m);
+				return NULL;
 			}
 		}
-		g_ptr_array_add(list->members, m);
+		g_ptr_array_add(members, m);
 	}
-	return TRUE;
+	return g_steal_pointer(&members);
 }
 
-static OpmList *
-load_list(const char *path, GError **error)
+char *
+opm_members_stamp(const char *path)
+{
+	GStatBuf st;
+
+	if (g_stat(path, &st) != 0)
+		return g_strdup("missing");
+	return g_strdup_printf("%ju:%ju:%jd:%jd.%09ld", (uintmax_t)st.st_dev,
+	    (uintmax_t)st.st_ino, (intmax_t)st.st_size,
+	    (intmax_t)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+}
+
+static gboolean
+load_members(OpmList *list, GError **error)
+{
+	g_autofree char *text = NULL;
+	g_autoptr(GError) ioerr = NULL;
+
+	/* taken before the file is read: a change in between only makes
+	 * the daemon read it once more */
+	list->members_stamp = opm_members_stamp(list->members_file);
+	if (!g_file_get_contents(list->members_file, &text, NULL, &ioerr)) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG, "%s: %s",
+		    list->members_file, ioerr->message);
+		return FALSE;
+	}
+	list->members = opm_members_parse(list->members_file, text, error);
+	return list->members != NULL;
+}
+
+/* longest first */
+static gint
+compare_durations(gconstpointer a, gconstpointer b)
+{
+	gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+OpmList *
+opm_list_load(const char *path, GError **error)
 {
 	OpmList *l = g_new0(OpmList, 1);
 	const char *at;
@@ -648,13 +704,75 @@ load_list(const char *path, GError **error)
 	if (l->bounce_address == NULL)
 		l->bounce_address = g_strdup_printf("%.*s-bounces%s",
 		    (int)(at - l->address), l->address, at);
+	l->admin_pins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    g_free);
+	for (guint i = 0; l->admin_keys != NULL && i < l->admin_keys->len; i++) {
+		g_auto(GStrv) f = g_regex_split_simple("[ \t]+",
+		    g_ptr_array_index(l->admin_keys, i), 0, 0);
+		char *fpr = g_strv_length(f) == 2 ? opm_fpr_canon(f[1]) : NULL;
+		char *addr;
+
+		if (fpr == NULL || !opm_address_valid(f[0])) {
+			g_free(fpr);
+			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+			    "%s: AdminKey: want \"ADDRESS FINGERPRINT\" (the "
+			    "full fingerprint, without spaces), got \"%s\"", path,
+			    (char *)g_ptr_array_index(l->admin_keys, i));
+			goto FAIL;
+		}
+		addr = opm_address_normalize(f[0]);
+		if (g_hash_table_contains(l->admin_pins, addr)) {
+			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+			    "%s: AdminKey: %s is pinned twice", path, addr);
+			g_free(addr);
+			g_free(fpr);
+			goto FAIL;
+		}
+		/* an AdminKey is an Admin */
+		if (l->admins == NULL)
+			l->admins = g_ptr_array_new_with_free_func(g_free);
+		if (!g_ptr_array_find_with_equal_func(l->admins, addr,
+		    g_str_equal, NULL))
+			g_ptr_array_add(l->admins, g_strdup(addr));
+		g_hash_table_insert(l->admin_pins, addr, fpr);
+	}
+	if (l->request_address == NULL)
+		l->request_address = g_strdup_printf("%.*s-request%s",
+		    (int)(at - l->address), l->address, at);
+	else {
+		char *n = opm_address_normalize(l->request_address);
+
+		g_free(l->request_address);
+		l->request_address = n;
+	}
+	l->reminders = g_array_new(FALSE, FALSE, sizeof(gint64));
+	{
+		g_auto(GStrv) w = g_regex_split_simple("[ ,\t]+",
+		    l->reminders_words, 0, 0);
+
+		for (char **p = w; *p != NULL; p++) {
+			gint64 d;
+
+			if (**p == '\0')
+				continue;
+			if (!opm_parse_duration(*p, &d) || d <= 0 ||
+			    d > 3650 * DAY) {
+				g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
+				    "%s: KeyExpiryReminders: \"%s\" is not a "
+				    "duration between 1s and 3650d", path, *p);
+				goto FAIL;
+			}
+			g_array_append_val(l->reminders, d);
+		}
+		g_array_sort(l->reminders, compare_durations);
+	}
 	l->allowed_hashes = hashes_from_words(l->hashes_words);
 	l->encrypted_only = g_strcmp0(l->post_policy, "encrypted") == 0;
 	if (!load_members(l, error))
 		goto FAIL;
 	return l;
 FAIL:
-	list_free(l);
+	opm_list_free(l);
 	return NULL;
 }
 
@@ -672,7 +790,7 @@ opm_conf_load(const char *path, GError **error)
 
 	conf->refcount = 1;
 	conf->path = g_strdup(path);
-	conf->lists = g_ptr_array_new_with_free_func((GDestroyNotify)list_free);
+	conf->lists = g_ptr_array_new_with_free_func((GDestroyNotify)opm_list_free);
 	if (!parse_file(path, OPM_SCOPE_MAIN, conf, error))
 		return NULL;
 	if (!g_str_has_prefix(conf->inject_method, "sendmail:/") &&
@@ -715,14 +833,14 @@ opm_conf_load(const char *path, GError **error)
 	}
 	for (guint i = 0; i < files->len; i++) {
 		const char *f = g_ptr_array_index(files, i);
-		OpmList *l = load_list(f, error);
+		OpmList *l = opm_list_load(f, error);
 
 		if (l == NULL)
 			return NULL;
 		if (opm_conf_find_list(conf, l->address) != NULL) {
 			g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 			    "%s: list %s is defined twice", f, l->address);
-			list_free(l);
+			opm_list_free(l);
 			return NULL;
 		}
 		g_ptr_array_add(conf->lists, l);
@@ -781,6 +899,7 @@ static const struct {
 } owned_addresses[] = {
 	{OPM_ROLE_LIST, L(address)},
 	{OPM_ROLE_BOUNCE, L(bounce_address)},
+	{OPM_ROLE_REQUEST, L(request_address)},
 };
 
 OpmList *
@@ -819,6 +938,19 @@ opm_conf_find_list(OpmConfig *conf, const char *addr)
 	OpmList *l = opm_conf_resolve(conf, addr, &role);
 
 	return role == OPM_ROLE_LIST ? l : NULL;
+}
+
+gboolean
+opm_conf_members_changed(const OpmConfig *conf)
+{
+	for (guint i = 0; i < conf->lists->len; i++) {
+		OpmList *l = g_ptr_array_index(conf->lists, i);
+		g_autofree char *now = opm_members_stamp(l->members_file);
+
+		if (g_strcmp0(now, l->members_stamp) != 0)
+			return TRUE;
+	}
+	return FALSE;
 }
 
 OpmMember *

@@ -102,6 +102,19 @@ typedef struct {
 	gboolean inline_pgp;        /* inline PGP posts are accepted */
 	GHashTable *keys_by_fpr;    /* fpr of primary or subkey -> OpmKeyInfo *
 				       (not owned; owned by the members) */
+	char *request_address;      /* commands go here, normalized */
+	gboolean members_may_list;  /* list-members for members */
+	GPtrArray *admin_keys;      /* char *, "AdminKey" lines as written */
+	GHashTable *admin_pins;     /* normalized address -> fingerprint of
+				       each AdminKey; its addresses are in
+				       admins too; owned */
+	char *reminders_words;      /* KeyExpiryReminders as written */
+	GArray *reminders;          /* gint64 seconds, longest first */
+	gboolean autocrypt;         /* copies carry an Autocrypt: header */
+	char *autocrypt_keydata;    /* the list key, minimal, base64; filled
+				       by opm_keys_load(); owned */
+	char *members_stamp;        /* opm_members_stamp() of members_file
+				       taken when it was read; owned */
 } OpmList;
 
 typedef struct {
@@ -139,6 +152,11 @@ const OpmOption *opm_conf_options(void);
  * Errors name the file and line.  (transfer full): opm_conf_unref(). */
 OpmConfig *opm_conf_load(const char *path, GError **error);
 
+/* Read one list definition file and its members file, as
+ * opm_conf_load() does for each list.  (transfer full): opm_list_free() */
+OpmList *opm_list_load(const char *path, GError **error);
+void opm_list_free(OpmList *list); /* accepts NULL */
+
 OpmConfig *opm_conf_ref(OpmConfig *conf);
 void opm_conf_unref(OpmConfig *conf); /* accepts NULL */
 
@@ -147,6 +165,7 @@ typedef enum {
 	OPM_ROLE_NONE,   /* not an address of any list */
 	OPM_ROLE_LIST,   /* a list's posting address */
 	OPM_ROLE_BOUNCE, /* a list's bounce address */
+	OPM_ROLE_REQUEST, /* a list's request address (command mails) */
 } OpmAddrRole;
 
 /* The list that owns the envelope address addr, in any spelling the MTA
@@ -165,6 +184,26 @@ OpmList *opm_conf_find_list(OpmConfig *conf, const char *addr);
 /* The members whose pinned fingerprint is fpr.  (transfer none) */
 OpmMember *opm_list_find_member(OpmList *list, const char *fpr,
     const char *address);
+
+/* TRUE when s is an address a list or members file accepts:
+ * local@domain.tld, no white space, controls, <>, "" or commas. */
+gboolean opm_address_valid(const char *s);
+
+/* Parse the text of a members file (named path in errors): one
+ * OpmMember per member line, key NULL.  NULL with an OPM_ERROR_CONFIG
+ * error naming path and line.  (transfer full) */
+GPtrArray *opm_members_parse(const char *path, const char *text,
+    GError **error);
+void opm_member_free(OpmMember *m); /* accepts NULL */
+
+/* What identifies the present version of a members file (device, inode,
+ * size, modification time); "missing" when it cannot be examined.
+ * (transfer full) */
+char *opm_members_stamp(const char *path);
+
+/* TRUE when some list's members file is no longer the one conf read:
+ * replaced (as the membership changes do) or edited in place. */
+gboolean opm_conf_members_changed(const OpmConfig *conf);
 
 /* Parse "7d", "10m", "3600"; returns FALSE on junk. */
 gboolean opm_parse_duration(const char *s, gint64 *out);

@@ -5,8 +5,9 @@
  *	opm_copy_inner(), opm_copy_frame_new(), opm_copy_frame_free(),
  *	opm_copy_outer(), opm_copy_outer_pieces(), opm_copy_message_id(),
  *	opm_copy_withheld_notice(), opm_copy_admin_notice(),
- *	opm_copy_list_key_notice(), opm_copy_display_name(),
- *	opm_copy_long_header()
+ *	opm_copy_list_key_notice(), opm_copy_frame_notice(),
+ *	opm_copy_notice_inner(), opm_copy_signed_outer(),
+ *	opm_copy_display_name(), opm_copy_long_header()
  * DESCRIPTION
  *	Headers are written by hand, CRLF terminated, so that the poster's
  *	signed entity is carried byte for byte: only the header section of
@@ -527,6 +528,26 @@ outer_common(GString *h, OpmList *list, const char *from, const char *to,
 	outer_tail(h, list);
 }
 
+/* Autocrypt (autocrypt.org, Level 1): the list key for the list
+ * address, so that members' clients learn it from the copies.  keydata
+ * folded into lines of 76 characters. */
+static void
+add_autocrypt(GString *h, OpmList *list)
+{
+	const char *k = list->autocrypt_keydata;
+	gsize n;
+
+	if (!list->autocrypt || k == NULL)
+		return;
+	n = strlen(k);
+	g_string_append_printf(h, "Autocrypt: addr=%s; keydata=", list->address);
+	for (gsize i = 0; i < n; i += 76) {
+		g_string_append(h, "\r\n ");
+		g_string_append_len(h, k + i, (gssize)MIN(76, n - i));
+	}
+	g_string_append(h, "\r\n");
+}
+
 struct _OpmCopyFrame {
 	GString *head; /* the copy's header fields before the Message-ID */
 	GString *tail; /* those after it, but the Content-Type */
@@ -551,7 +572,46 @@ opm_copy_frame_new(OpmList *list, OpmMessage *msg, OpmMember *poster,
 	/* threading survives the encryption without revealing content */
 	add_header(f->tail, "In-Reply-To", irt);
 	add_header(f->tail, "References", refs);
+	add_autocrypt(f->tail, list);
 	return f;
+}
+
+OpmCopyFrame *
+opm_copy_frame_notice(OpmList *list, const char *to, const char *subject,
+    gint64 now)
+{
+	OpmCopyFrame *f = g_new0(OpmCopyFrame, 1);
+	g_autofree char *from = mailbox(list->name, list->address);
+	g_autofree char *subj = subject != NULL ?
+	    g_mime_utils_header_encode_text(NULL, subject, "utf-8") : NULL;
+
+	f->head = g_string_new(NULL);
+	outer_head(f->head, from, to, subj != NULL ? subj : "...", now);
+	f->tail = g_string_new(NULL);
+	outer_tail(f->tail, list);
+	add_header(f->tail, "Auto-Submitted", "auto-generated");
+	return f;
+}
+
+GBytes *
+opm_copy_notice_inner(OpmList *list, const char *to, const char *subject,
+    const char *body)
+{
+	GString *h = g_string_new(NULL);
+	g_autofree char *from = mailbox(list->name, list->address);
+	g_autofree char *subj = g_mime_utils_header_encode_text(NULL, subject,
+	    "utf-8");
+
+	add_header(h, "Content-Type",
+	    "text/plain; charset=utf-8; protected-headers=\"v1\"");
+	add_header(h, "Content-Transfer-Encoding", "8bit");
+	add_header(h, "From", from);
+	add_header(h, "To", to);
+	add_header(h, "Subject", subj);
+	add_header(h, "HP-Outer", "Subject: ...");
+	g_string_append(h, "\r\n");
+	opm_crlf_append(h, body, strlen(body));
+	return g_string_free_to_bytes(h);
 }
 
 void
@@ -612,6 +672,35 @@ opm_copy_outer(const OpmCopyFrame *f, const char *message_id,
 	if (len > 0 && a[len - 1] != '\n')
 		g_string_append(h, "\r\n");
 	g_string_append_len(h, tp, (gssize)tl);
+	return g_string_free_to_bytes(h);
+}
+
+GBytes *
+opm_copy_signed_outer(const OpmCopyFrame *f, const char *message_id,
+    GBytes *entity, GBytes *signature, const char *micalg)
+{
+	gsize elen, slen;
+	const char *e = g_bytes_get_data(entity, &elen);
+	const char *sg = g_bytes_get_data(signature, &slen);
+	GString *h = g_string_new(NULL);
+	g_autofree char *b = boundary();
+	g_autofree char *ct = NULL;
+
+	g_string_append_len(h, f->head->str, (gssize)f->head->len);
+	add_header(h, "Message-ID", message_id);
+	g_string_append_len(h, f->tail->str, (gssize)f->tail->len);
+	ct = g_strdup_printf("multipart/signed; micalg=%s;\r\n"
+	    " protocol=\"application/pgp-signature\";\r\n boundary=\"%s\"",
+	    micalg, b);
+	add_header(h, "Content-Type", ct);
+	g_string_append_printf(h, "\r\nThis is an OpenPGP/MIME signed message "
+	    "(RFC 3156).\r\n\r\n--%s\r\n", b);
+	g_string_append_len(h, e, (gssize)elen);
+	g_string_append_printf(h, "\r\n--%s\r\n"
+	    "Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n"
+	    "Content-Description: OpenPGP digital signature\r\n\r\n", b);
+	opm_crlf_append(h, sg, slen);
+	g_string_append_printf(h, "\r\n--%s--\r\n", b);
 	return g_string_free_to_bytes(h);
 }
 

@@ -35,6 +35,23 @@ OpmCopyFrame *opm_copy_frame_new(OpmList *list, OpmMessage *msg,
 void opm_copy_frame_free(OpmCopyFrame *f); /* accepts NULL */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmCopyFrame, opm_copy_frame_free)
 
+/* The frame of a text the list itself writes to one person (membership
+ * notices, replies to command mails): From: the list, To: to, Subject:
+ * subject (NULL: "...", for an encrypted one), Auto-Submitted.
+ * (transfer full) */
+OpmCopyFrame *opm_copy_frame_notice(OpmList *list, const char *to,
+    const char *subject, gint64 now);
+
+/* An RFC 3156 multipart/signed message around entity (a MIME entity,
+ * CRLF) and its armored detached signature.  (transfer full) */
+GBytes *opm_copy_signed_outer(const OpmCopyFrame *f, const char *message_id,
+    GBytes *entity, GBytes *signature, const char *micalg);
+
+/* The entity such a notice encrypts: body as text/plain under protected
+ * header fields carrying the real subject.  (transfer full) */
+GBytes *opm_copy_notice_inner(OpmList *list, const char *to,
+    const char *subject, const char *body);
+
 /* A member's copy around armored ciphertext.  (transfer full) */
 GBytes *opm_copy_outer(const OpmCopyFrame *f, const char *message_id,
     GBytes *armored);

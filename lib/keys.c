@@ -3,7 +3,7 @@
  *	keys - member keys and verification through gpgme
  * SYNOPSIS
  *	opm_gpg_context(), opm_gpg_acquire(), opm_gpg_release(),
- *	opm_keys_load(), opm_keys_lookup(),
+ *	opm_keys_load(), opm_keys_lookup(), opm_key_info_new(),
  *	opm_verify_detached(), opm_verify_opaque(), opm_decrypt_verify(),
  *	opm_sign_encrypt(), opm_sign_encrypt_to(), opm_list_key_check(),
  *	opm_gpg_error_is_data(), opm_gpg_strerror()
@@ -191,8 +191,8 @@ subkey_info_free(OpmSubkeyInfo *s)
 	g_free(s);
 }
 
-static OpmKeyInfo *
-key_info_from_gpgme(gpgme_key_t key)
+OpmKeyInfo *
+opm_key_info_new(gpgme_key_t key)
 {
 	OpmKeyInfo *k = g_new0(OpmKeyInfo, 1);
 
@@ -287,6 +287,30 @@ agent_socket(const char *gnupg_home)
 	return out;
 }
 
+/* The list key for an Autocrypt: header: exported minimal (the
+ * primary key, its user ID, the encryption subkey and their
+ * self-signatures), base64.  NULL when gpg cannot export it.
+ * (transfer full) */
+static char *
+autocrypt_keydata(gpgme_ctx_t ctx, const char *fpr)
+{
+	gpgme_data_t d = NULL;
+	size_t n = 0;
+	char *p, *b64 = NULL;
+
+	if (gpgme_data_new(&d) != 0)
+		return NULL;
+	if (gpgme_op_export(ctx, fpr, GPGME_EXPORT_MODE_MINIMAL, d) != 0) {
+		gpgme_data_release(d);
+		return NULL;
+	}
+	p = gpgme_data_release_and_get_mem(d, &n);
+	if (n > 0)
+		b64 = g_base64_encode((const guchar *)p, n);
+	gpgme_free(p);
+	return b64;
+}
+
 gboolean
 opm_keys_load(OpmList *list, GError **error)
 {
@@ -305,7 +329,7 @@ opm_keys_load(OpmList *list, GError **error)
 	if ((err = gpgme_op_keylist_start(ctx, NULL, 0)) != 0)
 		goto FAIL;
 	while ((err = gpgme_op_keylist_next(ctx, &key)) == 0) {
-		OpmKeyInfo *k = key_info_from_gpgme(key);
+		OpmKeyInfo *k = opm_key_info_new(key);
 
 		gpgme_key_unref(key);
 		k->position = position++;
@@ -351,6 +375,9 @@ opm_keys_load(OpmList *list, GError **error)
 	}
 	g_free(list->agent_socket);
 	list->agent_socket = agent_socket(list->gnupg_home);
+	g_clear_pointer(&list->autocrypt_keydata, g_free);
+	if (list->autocrypt && list->list_keyinfo != NULL)
+		list->autocrypt_keydata = autocrypt_keydata(ctx, list->list_key);
 	list->keys_by_fpr = g_hash_table_new(g_str_hash, g_str_equal);
 	list->keys = g_ptr_array_new_with_free_func(
 	    (GDestroyNotify)opm_key_info_free);

@@ -34,6 +34,10 @@ struct OpmKeyInfo {
 
 void opm_key_info_free(OpmKeyInfo *k); /* accepts NULL */
 
+/* What the library keeps of a key gpgme listed; position 0, has_secret
+ * FALSE.  (transfer full): opm_key_info_free() */
+OpmKeyInfo *opm_key_info_new(gpgme_key_t key);
+
 /* A gpgme context for the GnuPG home, OpenPGP, offline, armor off, with
  * the trust model set to "always" (trust comes from the members file).
  * NULL with error on failure.  (transfer full): gpgme_release(). */

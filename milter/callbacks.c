@@ -31,6 +31,11 @@
  *	post it belongs to, and it is logged once more under the post's
  *	queue ID with the queue ID the MTA gave it, which sendmail(1)
  *	itself never tells.
+ *
+ *	When a transaction begins and a list's members file is no longer
+ *	the one the configuration in force was read from (a membership
+ *	change replaced it), the configuration is loaded again first, so the
+ *	change applies from the next post on without SIGHUP.
  * DIAGNOSTICS
  *	Allocation failures abort (GLib); everything else becomes a verdict.
  */
@@ -48,6 +53,7 @@
 #include "keys.h"
 #include "mime.h"
 #include "opmf.h"
+#include "request.h"
 
 typedef struct {
 	OpmConfig *conf;      /* the configuration of this transaction */
@@ -57,6 +63,10 @@ typedef struct {
 	gboolean other_rcpts; /* a recipient that is not a list */
 	gboolean loop;        /* sent by one of our lists: hands off */
 	char *loop_rcpt;      /* its first recipient, for the log */
+	OpmList *request;     /* a list whose request address is a
+				 recipient, (transfer none), or NULL */
+	char *request_rcpt;   /* that recipient as given */
+	gboolean requests_mixed; /* with a second request address or a list */
 	GByteArray *buf;      /* header block, then body */
 	gboolean in_body;
 	gboolean oversize;
@@ -74,14 +84,82 @@ typedef struct {
 static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static OpmConfig *conf_current;
 
-OpmConfig *
-opmf_conf_get(void)
+static OpmConfig *
+conf_current_ref(void)
 {
 	OpmConfig *c;
 
 	pthread_mutex_lock(&conf_lock);
 	c = conf_current != NULL ? opm_conf_ref(conf_current) : NULL;
 	pthread_mutex_unlock(&conf_lock);
+	return c;
+}
+
+/* The stamps of every members file of c as they are now.  (transfer full) */
+static char *
+members_stamps(OpmConfig *c)
+{
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; i < c->lists->len; i++) {
+		OpmList *l = g_ptr_array_index(c->lists, i);
+		g_autofree char *st = opm_members_stamp(l->members_file);
+
+		g_string_append_printf(s, "%s\n", st);
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* One reload at a time; the members files as they were when the last one
+ * failed, so that a broken file is not read again for every mail. */
+static pthread_mutex_t members_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *members_failed;
+
+/* A members file changed (a membership change, or an edit): load the
+ * configuration again and install it, as SIGHUP would.  Transactions
+ * that began before keep the configuration they hold.  Takes over the
+ * reference c and returns one to the configuration to use. */
+static OpmConfig *
+members_reload(OpmConfig *c)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *stamps = NULL;
+	OpmConfig *fresh;
+
+	pthread_mutex_lock(&members_lock);
+	/* another transaction may have reloaded meanwhile */
+	opm_conf_unref(c);
+	c = conf_current_ref();
+	if (c == NULL || !opm_conf_members_changed(c))
+		goto DONE;
+	stamps = members_stamps(c);
+	if (g_strcmp0(stamps, members_failed) == 0)
+		goto DONE;
+	fresh = opmf_conf_load(c->path, &error);
+	if (fresh == NULL) {
+		g_warning("a members file changed, but the configuration "
+		    "cannot be loaded; keeping the one in force: %s",
+		    error->message);
+		g_free(members_failed);
+		members_failed = g_steal_pointer(&stamps);
+		goto DONE;
+	}
+	g_message("a members file changed: configuration reloaded");
+	opmf_conf_set(opm_conf_ref(fresh));
+	opm_conf_unref(c);
+	c = fresh;
+DONE:
+	pthread_mutex_unlock(&members_lock);
+	return c;
+}
+
+OpmConfig *
+opmf_conf_get(void)
+{
+	OpmConfig *c = conf_current_ref();
+
+	if (c != NULL && opm_conf_members_changed(c))
+		c = members_reload(c);
 	return c;
 }
 
@@ -138,6 +216,7 @@ msg_free(OpmfMsg *m)
 	opm_conf_unref(m->conf);
 	g_free(m->sender);
 	g_free(m->loop_rcpt);
+	g_free(m->request_rcpt);
 	g_clear_pointer(&m->lists, g_ptr_array_unref);
 	g_clear_pointer(&m->list_rcpts, g_ptr_array_unref);
 	g_clear_pointer(&m->buf, g_byte_array_unref);
@@ -200,6 +279,16 @@ opmf_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	rcpt = opm_envelope_address(argv[0]);
 	l = opm_conf_find_list(c->msg->conf, rcpt);
+	if (l == NULL && (l = opm_request_list(c->msg->conf, rcpt)) != NULL &&
+	    !c->msg->loop) {
+		/* a command mail: never delivered, never fanned out */
+		if (c->msg->request != NULL)
+			c->msg->requests_mixed = TRUE;
+		c->msg->request = l;
+		g_free(c->msg->request_rcpt);
+		c->msg->request_rcpt = g_strdup(argv[0]);
+		return SMFIS_CONTINUE;
+	}
 	if (l == NULL) {
 		c->msg->other_rcpts = TRUE;
 		if (c->msg->loop && c->msg->loop_rcpt == NULL)
@@ -369,7 +458,7 @@ opmf_header(SMFICTX *ctx, char *name, char *value)
 		copy_returned(ctx, m, value);
 		return SMFIS_ACCEPT;
 	}
-	if (m->lists->len == 0)
+	if (m->lists->len == 0 && m->request == NULL)
 		return SMFIS_ACCEPT; /* no list recipient: not our business */
 	append(m, name, strlen(name));
 	append(m, ": ", 2);
@@ -394,7 +483,7 @@ opmf_eoh(SMFICTX *ctx)
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
-	if (m->lists->len == 0)
+	if (m->lists->len == 0 && m->request == NULL)
 		return SMFIS_ACCEPT;
 	append(m, "\r\n", 2);
 	m->in_body = TRUE;
@@ -825,6 +914,65 @@ list_key_incident(OpmfMsg *m, const OpmVerdict *v, gint64 now)
 		    "used", l->address);
 }
 
+/* A mail to a request address (lib/request.c). */
+static sfsistat
+request_eom(SMFICTX *ctx, OpmfConn *c, OpmfMsg *m)
+{
+	g_autoptr(OpmMessage) msg = NULL;
+	g_autoptr(OpmVerdict) v = NULL;
+	g_autoptr(OpmInjector) inj = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *summary = NULL;
+	OpmRequestOptions o = {0};
+	const char *qid = queue_id(ctx);
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	sfsistat rc;
+
+	if (m->requests_mixed || m->lists->len > 0) {
+		v = opm_verdict_tempfail(m->request->address, "5.5.3", "mixed");
+		v->action = OPM_ACTION_REJECT;
+		g_strlcpy(v->rcode, "550", sizeof(v->rcode));
+		g_free(v->text);
+		v->text = g_strdup_printf("list %s: send commands in a mail of "
+		    "their own, to %s alone, not together with a post or "
+		    "another list's commands.", m->request->address,
+		    m->request->request_address);
+	} else {
+		msg = parse(m);
+		if (!inject_dry_run)
+			inj = opm_injector_new(inject_override != NULL ?
+			    inject_override : m->conf->inject_method, &error);
+		if (!inject_dry_run && inj == NULL) {
+			g_warning("%s", error->message);
+			v = opm_verdict_tempfail(m->request->address, "4.3.0",
+			    "replies cannot be queued");
+		} else {
+			o.apply = inject_write_state;
+			o.inj = inj;
+			o.sender = m->sender;
+			if (!inject_write_state && inject_override != NULL &&
+			    g_str_has_prefix(inject_override, "dir:"))
+				summary = g_build_filename(inject_override + 4,
+				    "summary", NULL);
+			o.summary = summary;
+			v = opm_request_run(m->conf, m->request, msg, &o, now);
+		}
+	}
+	if (v->action == OPM_ACTION_ACCEPT && m->other_rcpts &&
+	    opmf_smfi->delrcpt(ctx, m->request_rcpt) != MI_SUCCESS) {
+		g_warning("%s: cannot remove recipient %s", qid, m->request_rcpt);
+		opm_verdict_free(v);
+		v = opm_verdict_tempfail(m->request->address, "4.3.0",
+		    "recipient removal failed");
+	}
+	rc = opmf_reply(ctx, v, m->other_rcpts);
+	opmf_log_summary(qid, m->sender, v,
+	    (g_get_monotonic_time() - m->start_us) / 1000);
+	msg_free(m);
+	c->msg = NULL;
+	return rc;
+}
+
 sfsistat
 opmf_eom(SMFICTX *ctx)
 {
@@ -842,6 +990,8 @@ opmf_eom(SMFICTX *ctx)
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
+	if (m->request != NULL)
+		return request_eom(ctx, c, m);
 	if (m->lists->len == 0)
 		return SMFIS_ACCEPT;
 	qid = queue_id(ctx);

@@ -23,7 +23,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <locale.h>
 #include <pwd.h>
 #include <signal.h>
@@ -257,58 +256,6 @@ opmf_check_run(const char *path)
 	return errors > 0 ? EX_CONFIG : EX_OK;
 }
 
-/* The user and group of spec, user[:group].  NULL (logged) if either is
- * unknown.  (transfer none): getpwnam()'s. */
-static struct passwd *
-lookup_user(const char *spec, gid_t *gid)
-{
-	g_auto(GStrv) ug = g_strsplit(spec, ":", 2);
-	struct passwd *pw = getpwnam(ug[0]);
-
-	if (pw == NULL) {
-		g_critical("unknown user %s", ug[0]);
-		return NULL;
-	}
-	*gid = pw->pw_gid;
-	if (ug[1] != NULL) {
-		struct group *gr = getgrnam(ug[1]);
-
-		if (gr == NULL) {
-			g_critical("unknown group %s", ug[1]);
-			return NULL;
-		}
-		*gid = gr->gr_gid;
-	}
-	return pw;
-}
-
-static int
-drop_privileges(const char *spec)
-{
-	gid_t gid;
-	struct passwd *pw = lookup_user(spec, &gid);
-
-	if (pw == NULL)
-		return EX_NOUSER;
-	if (geteuid() == pw->pw_uid)
-		return EX_OK;
-	if (geteuid() != 0) {
-		g_critical("only root can become user %s", pw->pw_name);
-		return EX_NOPERM;
-	}
-	opmf_log_chown(pw->pw_uid, gid);
-	if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 ||
-	    setuid(pw->pw_uid) != 0) {
-		g_critical("cannot become user %s: %s", spec, g_strerror(errno));
-		return EX_OSERR;
-	}
-	if (setuid(0) == 0) {
-		g_critical("privileges could not be dropped");
-		return EX_SOFTWARE;
-	}
-	return EX_OK;
-}
-
 /* The worker's reload thread: SIGUSR1 from the supervisor. */
 static gpointer
 reload_thread(gpointer data)
@@ -366,6 +313,7 @@ worker_main(const char *socket)
 	}
 	opmf_conf_set(conf);
 	g_thread_unref(g_thread_new("reload", reload_thread, NULL));
+	opmf_expiry_start();
 
 	if (smfi_register(opmf_desc) != MI_SUCCESS ||
 	    smfi_setconn((char *)socket) != MI_SUCCESS ||
@@ -472,7 +420,7 @@ make_pid_dir(const char *path, const char *user, GError **error)
 	}
 	if (user == NULL || geteuid() != 0)
 		return TRUE;
-	if ((pw = lookup_user(user, &gid)) == NULL) {
+	if ((pw = opmf_lookup_user(user, &gid)) == NULL) {
 		g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG,
 		    "PidFile %s: unknown user or group %s", path, user);
 		return FALSE;
@@ -566,7 +514,7 @@ main(int argc, char **argv)
 		if (user == NULL && peek != NULL)
 			user = peek->user;
 		if (user != NULL && geteuid() == 0 &&
-		    (rc = drop_privileges(user)) != EX_OK)
+		    (rc = opmf_drop_privileges(user)) != EX_OK)
 			return rc;
 	}
 	if (check)
@@ -621,7 +569,7 @@ main(int argc, char **argv)
 	}
 	if (pid_file != NULL && !write_pid_file(pid_file))
 		return EX_CANTCREAT;
-	if (user != NULL && (rc = drop_privileges(user)) != EX_OK)
+	if (user != NULL && (rc = opmf_drop_privileges(user)) != EX_OK)
 		return rc;
 	if (g_mkdir_with_parents(conf->state_dir, 0700) != 0) {
 		g_critical("StateDirectory %s: %s", conf->state_dir,

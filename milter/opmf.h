@@ -10,6 +10,8 @@
 #ifndef OPMF_H
 #define OPMF_H
 
+#include <pwd.h>
+
 #include <libmilter/mfapi.h>
 
 #include "conf.h"
@@ -104,6 +106,15 @@ void opmf_test_init(const char *inject_method, gboolean write_state);
 sfsistat opmf_test_message(GBytes *raw, char **rcpts, OpmfTestResult *res);
 void opmf_test_result_clear(OpmfTestResult *res);
 int opmf_test_run(const char *file, char **rcpts, const char *outdir);
+
+/* priv.c: the passwd entry of user[:group] and the group's ID in *gid;
+ * NULL (logged) if either is unknown.  (transfer none): getpwnam()'s. */
+struct passwd *opmf_lookup_user(const char *spec, gid_t *gid);
+/* Become user[:group] (as UserID); EX_OK or a sysexits code. */
+int opmf_drop_privileges(const char *spec);
+
+/* expiry.c: the daily key expiry check, in a thread of the worker */
+void opmf_expiry_start(void);
 
 /* check: -n */
 int opmf_check_run(const char *conf_path);

@@ -6,8 +6,9 @@
 # DESCRIPTION
 #	Installs the dependencies (t/deps.sh), builds, makes insecure demo
 #	keys, starts a private Postfix on 127.0.0.1 with the milter on a unix
-#	socket and a sink that keeps every delivered message, defines a list
-#	secir@lists.example.org with three members (alice and bob: ed25519,
+#	socket and a sink that keeps every delivered message, makes the list
+#	secir@lists.example.org with openpgp-milter-admin (create-list with
+#	alice as admin, add-member for bob and carol; alice and bob: ed25519,
 #	carol: RSA-3072), and then:
 #	  1. alice sends a post signed with her key: it is accepted, and each
 #	     member receives an encrypted copy, which the demo decrypts with
@@ -39,7 +40,7 @@ milter_pid=
 cleanup() {
 	[ -n "$milter_pid" ] && kill -TERM "$milter_pid" 2>/dev/null && wait "$milter_pid" 2>/dev/null
 	pf_stop "$demo/pf" >/dev/null 2>&1 || :
-	for h in "$demo"/keys/gnupg-*; do
+	for h in "$demo"/keys/gnupg-* "$demo"/state/lists/*/gnupg; do
 		[ -d "$h" ] && gpgconf --homedir "$h" --kill all 2>/dev/null
 	done
 	[ -n "${DEMO_KEEP:-}" ] && echo "kept $demo" || rm -rf "$demo"
@@ -53,34 +54,64 @@ keys=$demo/keys
 for p in alice bob carol; do
 	printf '  %-6s %s\n' "$p" "$(cat "$keys/fpr/$p")"
 done
-# the demo list: three members
-grep -E '^(alice|bob|carol)@' "$keys/members" >"$demo/members"
-sed -e "s|^MembersFile .*|MembersFile $demo/members|" \
-    "$keys/lists/secir.conf" >"$demo/secir.conf"
 smtp_port=$(pf_free_port 26025)
 sink_port=$(pf_free_port $((smtp_port + 1)))
+mkdir "$demo/lists"
 cat >"$demo/openpgp-milter.conf" <<EOC
 Socket local:$demo/milter.sock
 StateDirectory $demo/state
-List $demo/secir.conf
+ListDirectory $demo/lists
 UMask 000
 PidFile $demo/openpgp-milter.pid
 InjectMethod sendmail:$(pf_postbin sendmail)
 EOC
 say "The configuration"
-cat "$demo/openpgp-milter.conf" "$demo/secir.conf" "$demo/members"
-say "openpgp-milter -n: checking it"
-milter/openpgp-milter -c "$demo/openpgp-milter.conf" -n
+cat "$demo/openpgp-milter.conf"
 
 say "Starting a private Postfix on 127.0.0.1:$smtp_port with the milter"
 mkdir "$demo/pf"
-MAIL_CONFIG=$demo/pf/etc milter/openpgp-milter -c "$demo/openpgp-milter.conf" \
-    -f >"$demo/milter.log" 2>&1 &
+MAIL_CONFIG=$demo/pf/etc milter/openpgp-milter -c "$demo/openpgp-milter.conf" -f \
+    >"$demo/milter.log" 2>&1 &
 milter_pid=$!
 i=0
 while [ ! -S "$demo/milter.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 pf_start "$demo/pf" "$smtp_port" "$sink_port" "$demo/milter.sock"
 echo "  smtpd_milters = unix:$demo/milter.sock; delivered mail goes to a sink"
+
+admin() {
+	echo "  # openpgp-milter-admin $*" | sed "s|$demo|\$demo|g"
+	# its notices to the admins go through the private Postfix
+	MAIL_CONFIG=$demo/pf/etc milter/openpgp-milter-admin \
+	    -c "$demo/openpgp-milter.conf" "$@" >"$demo/admin.out" 2>&1 || { cat "$demo/admin.out"; exit 1; }
+	sed 's/^/    /' "$demo/admin.out"
+}
+say "openpgp-milter-admin: the list, its key, alice as admin, bob and carol"
+for p in alice bob carol; do
+	gpg --homedir "$keys/gnupg-list" --armor --export "$(cat "$keys/fpr/$p")" \
+	    >"$demo/$p.asc" 2>/dev/null
+done
+admin create-list secir@lists.example.org --admin alice@example.org \
+    "$(cat "$keys/fpr/alice")" "$demo/alice.asc"
+admin add-member secir@lists.example.org bob@example.org "$demo/bob.asc" "Bob Example"
+admin add-member secir@lists.example.org carol@example.net "$demo/carol.asc"
+admin members secir@lists.example.org
+members=$demo/state/lists/secir@lists.example.org/members
+# the members check the list's signature on their copies with its key
+milter/openpgp-milter-admin -c "$demo/openpgp-milter.conf" export-key \
+    secir@lists.example.org >"$demo/list.asc"
+for p in alice bob carol; do
+	gpg --homedir "$keys/gnupg-$p" --batch --quiet --import "$demo/list.asc"
+done
+say "openpgp-milter -n: checking it"
+milter/openpgp-milter -c "$demo/openpgp-milter.conf" -n
+echo "  # kill -HUP $milter_pid   (the daemon learns of the new list)"
+kill -HUP "$milter_pid"
+sleep 1
+pf_wait_sink "$demo/pf" 4 60
+echo "  $(pf_sink_count "$demo/pf") encrypted messages went out: a welcome to bob and to carol,"
+echo "  and to alice, the admin, a notice of each change"
+mkdir "$demo/notices"
+mv "$demo/pf/sink"/* "$demo/notices/"
 
 FIXTURES=$keys
 export FIXTURES
@@ -92,7 +123,7 @@ pf_send "$smtp_port" alice@example.org secir@lists.example.org \
 echo "  her mail client gets: $(pf_data_reply_text <"$demo/signed.transcript")"
 pf_wait_sink "$demo/pf" 3 60
 for p in alice bob carol; do
-	addr=$(awk -v f="$(cat "$keys/fpr/$p")" '$2 == f { print $1 }' "$demo/members")
+	addr=$(awk -v f="$(cat "$keys/fpr/$p")" '$2 == f { print $1 }' "$members")
 	f=
 	for g in "$demo/pf/sink"/*; do
 		pf_sink_rcpts "$g" | grep -qix "$addr" && f=$g

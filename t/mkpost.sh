@@ -30,6 +30,10 @@
 #	--attach-size N	the attachment (implies --attach) holds N random
 #			bytes, base64: content that does not compress, as a
 #			zip file or a photo
+#	--text FILE	the body text is exactly FILE (a command mail), with
+#			the nonce after a "-- " line
+#	--keys FILE	the signed part is multipart/mixed: the text plus
+#			FILE as an application/pgp-keys part
 #	--depth N	for --shape deep (default 12)
 #	--parts N	for --shape many-parts (default 150)
 #	--protected	the signed (or encrypted) entity carries protected
@@ -152,7 +156,7 @@ signer=alice from='' to=secir@lists.example.org subject='' msgid='' extra=''
 when='' faked='' digest=SHA256 body_size=0 attach=no depth=12 parts=150
 attach_size=0
 shape=signed protected=no pfrom='' outer_subject='' charset=us-ascii
-dashes=no inject='' inner_signer=''
+dashes=no inject='' inner_signer='' text_file='' keys_file=''
 
 while [ $# -gt 0 ]; do
 	opt=$1
@@ -184,6 +188,8 @@ while [ $# -gt 0 ]; do
 	--charset) charset=$val ;;
 	--inject) inject=$val ;;
 	--inner-signer) inner_signer=$val ;;
+	--text) text_file=$val ;;
+	--keys) keys_file=$val ;;
 	*) usage "unknown option: $opt" ;;
 	esac
 done
@@ -375,6 +381,15 @@ text_part() {
 		fi
 		echo "Content-Transfer-Encoding: 7bit"
 		echo
+		if [ -n "$text_file" ]; then
+			# a command mail: exactly these lines, the nonce after
+			# the signature delimiter
+			cat "$text_file"
+			echo
+			echo "-- "
+			echo "Nonce: $nonce"
+			return
+		fi
 		echo "Hello list,"
 		echo
 		echo "this is a test post to $to."
@@ -456,7 +471,15 @@ first_part() {
 		multipart "$f" mixed "=-parts-$nonce" "$@"
 		;;
 	*)
-		if [ "$attach" = yes ]; then
+		if [ -n "$keys_file" ]; then
+			{
+				echo "Content-Type: application/pgp-keys; name=\"keys.asc\""
+				echo "Content-Disposition: attachment; filename=\"keys.asc\""
+				echo
+				cat "$keys_file"
+			} >"$tmp/keys"
+			multipart "$1" mixed "=-keys-$nonce" "$tmp/text" "$tmp/keys"
+		elif [ "$attach" = yes ]; then
 			attachment_part "$tmp/attachment"
 			multipart "$1" mixed "=-mixed-$nonce" "$tmp/text" \
 			    "$tmp/attachment"

@@ -94,27 +94,13 @@ teardown(void)
 	g_clear_pointer(&home, g_free);
 }
 
-/* A gpgme context of our own on a GnuPG home.  (transfer full) */
-static gpgme_ctx_t
-own_context(const char *dir)
-{
-	gpgme_ctx_t ctx = NULL;
-
-	ck_assert_msg(gpgme_new(&ctx) == 0 &&
-	    gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP) == 0 &&
-	    gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, dir) ==
-	    0, "cannot make a gpgme context for %s", dir);
-	gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
-	return ctx;
-}
-
 /* The fingerprint of NAME's first subkey (the encryption subkey), as
  * gpgme lists it from the list's home.  (transfer full) */
 static char *
 subkey_fpr(const char *name)
 {
 	g_autofree char *fpr = tu_fpr(name);
-	g_auto(gpgme_ctx_t) ctx = own_context(home);
+	g_auto(gpgme_ctx_t) ctx = tu_gpg_context(home);
 	g_auto(gpgme_key_t) key = NULL;
 
 	ck_assert_msg(gpgme_get_key(ctx, fpr, &key, 0) == 0 && key != NULL,
@@ -583,7 +569,7 @@ START_TEST(copy_is_readable_by_its_member_only)
 
 		src = tu_fixture(rel);
 		tu_copy_home(src, dir);
-		rc = own_context(dir);
+		rc = tu_gpg_context(dir);
 		ck_assert_msg(gpgme_data_new_from_mem(&in,
 		    g_bytes_get_data(cipher, NULL), g_bytes_get_size(cipher),
 		    0) == 0 && gpgme_data_new(&out) == 0, "gpgme data");

@@ -15,6 +15,7 @@
 #include <locale.h>
 
 #include "tutil.h"
+#include "member.h"
 #include "opmf.h"
 
 #define THREADS 4
@@ -197,6 +198,116 @@ START_TEST(parallel_posts_and_reloads)
 }
 END_TEST
 
+/* The armored public key of a fixture person from the list's home copy.
+ * (transfer full) */
+static GBytes *
+public_key(const char *home, const char *name)
+{
+	g_autofree char *fpr = tu_fpr(name);
+	gpgme_ctx_t ctx = NULL;
+	gpgme_data_t d = NULL;
+	size_t n = 0;
+	char *p;
+	GBytes *b;
+
+	ck_assert(gpgme_new(&ctx) == 0 &&
+	    gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL,
+	    home) == 0 && gpgme_data_new(&d) == 0);
+	gpgme_set_armor(ctx, 1);
+	ck_assert(gpgme_op_export(ctx, fpr, 0, d) == 0);
+	p = gpgme_data_release_and_get_mem(d, &n);
+	ck_assert_msg(n > 0, "no key %s in %s", fpr, home);
+	b = g_bytes_new(p, n);
+	gpgme_free(p);
+	gpgme_release(ctx);
+	return b;
+}
+
+/* A membership change made beside the running callbacks applies to the
+ * next transaction, with no reload asked for. */
+START_TEST(membership_change_applies_to_the_next_post)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *home = NULL;
+	g_autofree char *list = NULL;
+	g_autofree char *members = NULL;
+	g_autofree char *method = NULL;
+	g_autofree char *text = NULL;
+	g_autofree char *copy = NULL;
+	g_autoptr(GBytes) post1 = NULL;
+	g_autoptr(GBytes) post2 = NULL;
+	g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)opm_change_free);
+	g_autoptr(GBytes) key = NULL;
+	char rcpt[] = "secir@lists.example.org";
+	char *rcpts[] = {rcpt, NULL};
+	OpmfTestResult res = {0};
+	OpmConfig *c;
+	const char *opts1[] = {"--signer", "mallory", "--from",
+	    "mallory@example.com", "--body", "first", NULL};
+	const char *opts2[] = {"--signer", "mallory", "--from",
+	    "mallory@example.com", "--body", "second", NULL};
+
+	tmp = tu_tmpdir("pickup");
+	home = g_build_filename(tmp, "gnupg-list", NULL);
+	outdir = g_build_filename(tmp, "out", NULL);
+	list = g_build_filename(tmp, "list.conf", NULL);
+	members = g_build_filename(tmp, "members", NULL);
+	conf_path = g_build_filename(tmp, "openpgp-milter.conf", NULL);
+	{
+		g_autofree char *src = tu_fixture("gnupg-list");
+		g_autofree char *lc = tu_fixture("lists/secir.conf");
+		g_autofree char *ms = tu_fixture("members");
+		g_autofree char *mt = tu_read(ms);
+		g_autofree char *a = NULL;
+		g_autofree char *b = NULL;
+
+		tu_copy_home(src, home);
+		tu_write(members, "%s", mt);
+		text = tu_read(lc);
+		a = tu_replace(text, "GnupgHome ", "#GnupgHome ");
+		b = tu_replace(a, "MembersFile ", "#MembersFile ");
+		tu_write(list, "%sGnupgHome %s\nMembersFile %s\n", b, home,
+		    members);
+	}
+	tu_write(conf_path, "StateDirectory %s/state\nList %s\n", tmp, list);
+	post1 = tu_mkpost(tmp, opts1);
+	post2 = tu_mkpost(tmp, opts2);
+	c = opmf_conf_load(conf_path, &error);
+	ck_assert_msg(c != NULL, "load: %s", error != NULL ? error->message : "");
+	opmf_conf_set(c);
+	method = g_strconcat("dir:", outdir, NULL);
+	opmf_test_init(method, TRUE);
+
+	opmf_test_message(post1, rcpts, &res);
+	ck_assert_msg(res.rc == SMFIS_REJECT && g_strcmp0(res.xcode, "5.7.1") ==
+	    0, "mallory before she is a member: got %d %s, want REJECT 5.7.1",
+	    res.rc, res.xcode);
+	opmf_test_result_clear(&res);
+
+	key = public_key(home, "mallory");
+	g_ptr_array_add(changes, opm_change_new(OPM_CHANGE_ADD,
+	    "mallory@example.com", NULL, NULL, key));
+	c = opmf_conf_get();
+	ck_assert_msg(opm_member_apply(c, opm_conf_find_list(c, rcpt), changes,
+	    FALSE, g_get_real_time() / G_USEC_PER_SEC, NULL, &error),
+	    "add-member: %s", error != NULL ? error->message : "");
+	opm_conf_unref(c);
+
+	opmf_test_message(post2, rcpts, &res);
+	ck_assert_msg(res.rc == SMFIS_DISCARD, "mallory's next post: got %d %s "
+	    "%s, want accepted", res.rc, res.xcode, res.text);
+	opmf_test_result_clear(&res);
+	copy = g_build_filename(outdir, "mallory@example.com", NULL);
+	ck_assert_msg(g_file_test(copy, G_FILE_TEST_EXISTS), "mallory got no "
+	    "copy of her own post: the new member is not on the list");
+	opmf_conf_set(NULL);
+	tu_gpg_kill(home);
+	g_clear_pointer(&conf_path, g_free);
+	g_clear_pointer(&outdir, g_free);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -209,6 +320,7 @@ main(void)
 	opmf_log_init("openpgp-milter-test", FALSE, TRUE);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, parallel_posts_and_reloads);
+	tcase_add_test(tc, membership_change_applies_to_the_next_post);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -32,6 +32,7 @@
 #endif
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <gpgme.h>
 
 /* Per-test time limit for tests that run gpg (Check's default is 4 s). */
 #define TU_GPG_TIMEOUT 120
@@ -216,6 +217,21 @@ tu_copy_home(const char *src, const char *dst)
 		}
 	}
 	g_dir_close(d);
+}
+
+/* A gpgme context of the test's own on the GnuPG home dir, OpenPGP,
+ * passphrases by loopback.  (transfer full): gpgme_release() */
+static inline gpgme_ctx_t
+tu_gpg_context(const char *dir)
+{
+	gpgme_ctx_t ctx = NULL;
+
+	ck_assert_msg(gpgme_new(&ctx) == 0 &&
+	    gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP) == 0 &&
+	    gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, dir) ==
+	    0, "cannot make a gpgme context for %s", dir);
+	gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+	return ctx;
 }
 
 /* A GBytes holding the bytes of a string, without the NUL.

@@ -1,0 +1,68 @@
+/*
+ * NAME
+ *	expiry - the daemon's daily key expiry check
+ * SYNOPSIS
+ *	opmf_expiry_start()
+ * DESCRIPTION
+ *	A thread of the worker: a minute after start and then once a day it
+ *	runs opm_expiry_run() for every list of the configuration in force,
+ *	sending through its InjectMethod.  No cron job is needed; what was
+ *	sent is kept in the state directory, so the check after a restart
+ *	sends nothing twice.
+ */
+#include "config.h"
+
+#include "expiry.h"
+#include "inject.h"
+#include "opmf.h"
+
+#define FIRST_DELAY 60
+#define PERIOD (24 * 3600)
+
+static void
+check_all(void)
+{
+	g_autoptr(OpmConfig) conf = opmf_conf_get();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OpmInjector) inj = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (conf == NULL)
+		return;
+	if ((inj = opm_injector_new(conf->inject_method, &error)) == NULL) {
+		g_warning("key expiry check: %s", error->message);
+		return;
+	}
+	for (guint i = 0; i < conf->lists->len; i++) {
+		OpmList *l = g_ptr_array_index(conf->lists, i);
+		OpmExpiryStats st;
+
+		if (!opm_expiry_run(conf->state_dir, l, inj, now, &st, &error)) {
+			g_warning("%s: key expiry check: %s", l->address,
+			    error->message);
+			g_clear_error(&error);
+		} else if (st.reminders > 0 || st.list_key)
+			g_message("%s: key expiry check: %u reminder%s, %u "
+			    "admin summar%s", l->address, st.reminders,
+			    st.reminders == 1 ? "" : "s", st.summaries,
+			    st.summaries == 1 ? "y" : "ies");
+	}
+}
+
+static gpointer
+expiry_thread(gpointer data)
+{
+	(void)data;
+	g_usleep((gulong)FIRST_DELAY * G_USEC_PER_SEC);
+	for (;;) {
+		check_all();
+		g_usleep((gulong)PERIOD * G_USEC_PER_SEC);
+	}
+	return NULL;
+}
+
+void
+opmf_expiry_start(void)
+{
+	g_thread_unref(g_thread_new("expiry", expiry_thread, NULL));
+}

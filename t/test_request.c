@@ -1,0 +1,598 @@
+/*
+ * NAME
+ *	test_request - command mails through the daemon's own callbacks
+ * DESCRIPTION
+ *	Mails to secir-request@lists.example.org fed through the callbacks
+ *	the daemon registers (the -t seam), with the state written and the
+ *	replies and copies kept in a directory, as the running daemon would
+ *	send them.  alice is the list's admin, bob and carol members,
+ *	mallory a stranger.  Checked: what the SMTP session answers, what
+ *	the members file holds afterwards, which replies, welcomes and
+ *	notices go out and that each decrypts with its reader's key alone,
+ *	and that the next post reaches the new membership.  Refused during
+ *	SMTP and changing nothing: an unsigned command, a stranger's, an
+ *	admin command from a member, a replay, a stale one.
+ */
+#include "config.h"
+
+#include <locale.h>
+#include <string.h>
+
+#include "tutil.h"
+
+#include "member.h"
+#include "opmf.h"
+
+#define LIST "secir@lists.example.org"
+#define REQUEST "secir-request@lists.example.org"
+
+static char *tmp;
+static char *conf_path;
+static char *list_path;
+static char *home;
+static char *members;
+static char *out;
+
+static void
+setup(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *src = tu_fixture("gnupg-list");
+	g_autofree char *lc = tu_fixture("lists/secir.conf");
+	g_autofree char *ms = tu_fixture("members");
+	g_autofree char *mtext = tu_read(ms);
+	g_autofree char *ltext = tu_read(lc);
+	g_autofree char *method = NULL;
+	char *list, *conf;
+	g_auto(GStrv) lines = g_strsplit(mtext, "\n", -1);
+	GString *m = g_string_new(NULL);
+	OpmConfig *c;
+
+	tmp = tu_tmpdir("request");
+	home = g_build_filename(tmp, "gnupg-list", NULL);
+	members = g_build_filename(tmp, "members", NULL);
+	out = g_build_filename(tmp, "out", NULL);
+	list = list_path = g_build_filename(tmp, "list.conf", NULL);
+	conf = conf_path = g_build_filename(tmp, "openpgp-milter.conf", NULL);
+	tu_copy_home(src, home);
+	for (char **l = lines; *l != NULL; l++)
+		if (g_str_has_prefix(*l, "alice@") || g_str_has_prefix(*l, "bob@") ||
+		    g_str_has_prefix(*l, "carol@"))
+			g_string_append_printf(m, "%s\n", *l);
+	tu_write(members, "%s", m->str);
+	g_string_free(m, TRUE);
+	{
+		g_autofree char *a = tu_replace(ltext, "GnupgHome ", "#GnupgHome ");
+		g_autofree char *b = tu_replace(a, "MembersFile ", "#MembersFile ");
+		g_autofree char *d = tu_replace(b, "Admin ", "#Admin ");
+
+		tu_write(list, "%sGnupgHome %s\nMembersFile %s\n"
+		    "Admin alice@example.org\n", d, home, members);
+	}
+	tu_write(conf, "StateDirectory %s/state\nList %s\n", tmp, list);
+	ck_assert(g_mkdir_with_parents(out, 0700) == 0);
+	c = opmf_conf_load(conf, &error);
+	ck_assert_msg(c != NULL, "load: %s", error != NULL ? error->message : "");
+	opmf_conf_set(c);
+	method = g_strconcat("dir:", out, NULL);
+	opmf_test_init(method, TRUE);
+}
+
+static void
+teardown(void)
+{
+	opmf_conf_set(NULL);
+	tu_gpg_kill_all(tmp);
+	tu_rmtree(tmp);
+	g_clear_pointer(&tmp, g_free);
+	g_clear_pointer(&home, g_free);
+	g_clear_pointer(&members, g_free);
+	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&conf_path, g_free);
+	g_clear_pointer(&list_path, g_free);
+}
+
+/* Add a line to the list definition and load the configuration again. */
+static void
+list_line(const char *line)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *text = tu_read(list_path);
+	OpmConfig *c;
+
+	tu_write(list_path, "%s%s\n", text, line);
+	c = opmf_conf_load(conf_path, &error);
+	ck_assert_msg(c != NULL, "load: %s", error != NULL ? error->message : "");
+	opmf_conf_set(c);
+}
+
+/* Empty the output directory. */
+static void
+clear_out(void)
+{
+	tu_rmtree(out);
+	ck_assert(g_mkdir_with_parents(out, 0700) == 0);
+}
+
+static gboolean
+dir_empty(const char *dir)
+{
+	GDir *d = g_dir_open(dir, 0, NULL);
+	gboolean empty = d == NULL || g_dir_read_name(d) == NULL;
+
+	if (d != NULL)
+		g_dir_close(d);
+	return empty;
+}
+
+static char *
+out_file(const char *rcpt)
+{
+	return g_build_filename(out, rcpt, NULL);
+}
+
+/* A command mail signed by signer (NULL-terminated extra mkpost options
+ * may follow in opts) with text, and keyfile attached when not NULL. */
+static GBytes *
+command_mail(const char *signer, const char *from, const char *text,
+    const char *keyfile, const char *const *opts)
+{
+	g_autofree char *tf = g_build_filename(tmp, "cmd.txt", NULL);
+	g_autoptr(GPtrArray) a = g_ptr_array_new();
+
+	tu_write(tf, "%s", text);
+	g_ptr_array_add(a, (gpointer) "--signer");
+	g_ptr_array_add(a, (gpointer)signer);
+	g_ptr_array_add(a, (gpointer) "--from");
+	g_ptr_array_add(a, (gpointer)from);
+	g_ptr_array_add(a, (gpointer) "--to");
+	g_ptr_array_add(a, (gpointer)REQUEST);
+	g_ptr_array_add(a, (gpointer) "--text");
+	g_ptr_array_add(a, tf);
+	if (keyfile != NULL) {
+		g_ptr_array_add(a, (gpointer) "--keys");
+		g_ptr_array_add(a, (gpointer)keyfile);
+	}
+	for (const char *const *o = opts; o != NULL && *o != NULL; o++)
+		g_ptr_array_add(a, (gpointer)*o);
+	g_ptr_array_add(a, NULL);
+	return tu_mkpost(tmp, (const char *const *)a->pdata);
+}
+
+static sfsistat
+feed(GBytes *mail, const char *rcpt, OpmfTestResult *res)
+{
+	char *r = g_strdup(rcpt);
+	char *rcpts[] = {r, NULL};
+	sfsistat rc;
+
+	rc = opmf_test_message(mail, rcpts, res);
+	g_free(r);
+	return rc;
+}
+
+static char *
+export_key(const char *dir, const char *fpr)
+{
+	g_auto(gpgme_ctx_t) ctx = tu_gpg_context(dir);
+	gpgme_data_t d = NULL;
+	g_autofree char *path = g_strdup_printf("%s/%s.asc", tmp, fpr);
+	size_t n = 0;
+	char *p;
+
+	gpgme_set_armor(ctx, 1);
+	ck_assert(gpgme_data_new(&d) == 0);
+	ck_assert(gpgme_op_export(ctx, fpr, 0, d) == 0);
+	p = gpgme_data_release_and_get_mem(d, &n);
+	ck_assert_msg(n > 0, "no key %s in %s", fpr, dir);
+	{
+		g_autoptr(GError) error = NULL;
+
+		ck_assert(g_file_set_contents(path, p, (gssize)n, &error));
+	}
+	gpgme_free(p);
+	return g_steal_pointer(&path);
+}
+
+static char *
+fixture_keyfile(const char *name)
+{
+	g_autofree char *fpr = tu_fpr(name);
+	g_autofree char *dir = tu_fixture("gnupg-list");
+
+	return export_key(dir, fpr);
+}
+
+/* Decrypt file with a private copy of the GnuPG home dir; NULL when it
+ * does not decrypt.  (transfer full) */
+static char *
+decrypt_with(const char *dir, const char *file)
+{
+	g_auto(gpgme_ctx_t) ctx = tu_gpg_context(dir);
+	char *text = NULL;
+	const char *arm;
+	gpgme_data_t c = NULL, p = NULL;
+	gpgme_error_t err;
+	char *plain = NULL;
+	size_t n = 0;
+	char *buf;
+
+	if (!g_file_get_contents(file, &text, NULL, NULL))
+		return NULL;
+	arm = strstr(text, "-----BEGIN PGP MESSAGE");
+	if (arm == NULL) {
+		g_free(text);
+		return NULL;
+	}
+	ck_assert(gpgme_data_new_from_mem(&c, arm, strlen(arm), 1) == 0);
+	ck_assert(gpgme_data_new(&p) == 0);
+	err = gpgme_op_decrypt(ctx, c, p);
+	gpgme_data_release(c);
+	buf = gpgme_data_release_and_get_mem(p, &n);
+	if (err == 0)
+		plain = g_strndup(buf, n);
+	gpgme_free(buf);
+	g_free(text);
+	return plain;
+}
+
+static char *
+person_home(const char *name)
+{
+	g_autofree char *rel = g_strdup_printf("gnupg-%s", name);
+	g_autofree char *src = tu_fixture(rel);
+	char *dst = g_build_filename(tmp, rel, NULL);
+
+	if (!g_file_test(dst, G_FILE_TEST_IS_DIR))
+		tu_copy_home(src, dst);
+	return dst;
+}
+
+static char *
+decrypt_as(const char *name, const char *file)
+{
+	g_autofree char *h = person_home(name);
+
+	return decrypt_with(h, file);
+}
+
+START_TEST(admin_adds_a_member_who_then_posts)
+{
+	g_autofree char *key = fixture_keyfile("mallory");
+	g_autofree char *fpr = tu_fpr("mallory");
+	g_autofree char *text = g_strdup_printf("add-member mallory@example.com "
+	    "%s Mallory Now\n", fpr);
+	g_autoptr(GBytes) cmd = command_mail("alice", "alice@example.org", text,
+	    key, NULL);
+	const char *post_opts[] = {"--signer", "mallory", "--from",
+	    "mallory@example.com", NULL};
+	g_autoptr(GBytes) post = NULL;
+	g_autofree char *to_alice = out_file("alice@example.org");
+	g_autofree char *to_mallory = out_file("mallory@example.com");
+	g_autofree char *plain = NULL;
+	g_autofree char *stolen = NULL;
+	g_autofree char *mtext = NULL;
+	OpmfTestResult res = {0};
+
+	post = tu_mkpost(tmp, post_opts);
+	feed(cmd, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_DISCARD, "the admin's command: got %d %s "
+	    "%s, want it accepted and not delivered", res.rc, res.xcode,
+	    res.text);
+	opmf_test_result_clear(&res);
+	mtext = tu_read(members);
+	ck_assert_msg(strstr(mtext, fpr) != NULL, "the members file lacks "
+	    "mallory:\n%s", mtext);
+	/* alice: the reply and the admins' notice, two files */
+	plain = decrypt_as("alice", to_alice);
+	ck_assert_msg(plain != NULL, "alice cannot decrypt what she got");
+	stolen = decrypt_as("bob", to_alice);
+	ck_assert_msg(stolen == NULL, "bob can decrypt alice's reply");
+	g_clear_pointer(&plain, g_free);
+	plain = decrypt_as("mallory", to_mallory);
+	ck_assert_msg(plain != NULL && strstr(plain, "Welcome to the list") !=
+	    NULL && strstr(plain, "BEGIN PGP PUBLIC KEY BLOCK") != NULL,
+	    "mallory's welcome: got \"%s\"", plain != NULL ? plain : "(none)");
+	clear_out();
+	/* her next post reaches her */
+	feed(post, LIST, &res);
+	ck_assert_msg(res.rc == SMFIS_DISCARD, "mallory's post: got %d %s %s, "
+	    "want accepted", res.rc, res.xcode, res.text);
+	opmf_test_result_clear(&res);
+	g_clear_pointer(&plain, g_free);
+	plain = decrypt_as("mallory", to_mallory);
+	ck_assert_msg(plain != NULL, "mallory got no copy she can decrypt");
+}
+END_TEST
+
+START_TEST(member_rotates_the_key)
+{
+	g_autofree char *gen = g_build_filename(tmp, "gen", NULL);
+	g_autofree char *newfpr = NULL;
+	g_autofree char *keyfile = NULL;
+	g_autofree char *text = NULL;
+	g_autofree char *to_bob = out_file("bob@example.org");
+	g_autofree char *plain = NULL;
+	g_autofree char *old = NULL;
+	g_autoptr(GBytes) cmd = NULL;
+	g_autoptr(GBytes) post = NULL;
+	g_autoptr(GBytes) oldpost = NULL;
+	const char *alice_post[] = {"--signer", "alice", NULL};
+	const char *bob_post[] = {"--signer", "bob", NULL};
+	OpmfTestResult res = {0};
+
+	/* bob's new key, made here */
+	ck_assert(g_mkdir_with_parents(gen, 0700) == 0);
+	{
+		g_autofree char *bobhome = person_home("bob");
+		g_autofree char *cmdline = g_strdup_printf("gpg --homedir %s "
+		    "--batch --pinentry-mode loopback --passphrase '' "
+		    "--quick-gen-key 'Bob New <bob@example.org>' ed25519 sign 1y",
+		    gen);
+		int st = 0;
+
+		ck_assert(g_spawn_command_line_sync(cmdline, NULL, NULL, &st,
+		    NULL) && st == 0);
+		{
+			g_auto(gpgme_ctx_t) ctx = tu_gpg_context(gen);
+			gpgme_key_t k = NULL;
+
+			ck_assert(gpgme_op_keylist_start(ctx, NULL, 0) == 0 &&
+			    gpgme_op_keylist_next(ctx, &k) == 0);
+			newfpr = g_ascii_strup(k->fpr, -1);
+			gpgme_key_unref(k);
+			(void)gpgme_op_keylist_end(ctx);
+		}
+		g_free(cmdline);
+		cmdline = g_strdup_printf("gpg --homedir %s --batch "
+		    "--pinentry-mode loopback --passphrase '' --quick-add-key %s "
+		    "cv25519 encr 1y", gen, newfpr);
+		ck_assert(g_spawn_command_line_sync(cmdline, NULL, NULL, &st,
+		    NULL) && st == 0);
+		(void)bobhome;
+	}
+	keyfile = export_key(gen, newfpr);
+	text = g_strdup_printf("update-key %s\n", newfpr);
+	cmd = command_mail("bob", "bob@example.org", text, keyfile, NULL);
+	oldpost = tu_mkpost(tmp, bob_post);
+	post = tu_mkpost(tmp, alice_post);
+	feed(cmd, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_DISCARD, "update-key: got %d %s %s",
+	    res.rc, res.xcode, res.text);
+	opmf_test_result_clear(&res);
+	{
+		g_autofree char *mt = tu_read(members);
+
+		ck_assert_msg(strstr(mt, newfpr) != NULL, "bob's new key is not "
+		    "pinned:\n%s", mt);
+	}
+	/* the reply goes to the new key */
+	plain = decrypt_with(gen, to_bob);
+	ck_assert_msg(plain != NULL && strstr(plain, "update-key: ok") != NULL,
+	    "bob's reply: got \"%s\"", plain != NULL ? plain : "(none)");
+	g_clear_pointer(&plain, g_free);
+	clear_out();
+	/* his old key no longer posts */
+	feed(oldpost, LIST, &res);
+	ck_assert_msg(res.rc == SMFIS_REJECT, "a post signed with bob's old "
+	    "key: got %d, want REJECT", res.rc);
+	opmf_test_result_clear(&res);
+	/* the next copy is his with the new key only */
+	feed(post, LIST, &res);
+	ck_assert_msg(res.rc == SMFIS_DISCARD, "alice's post: %d %s", res.rc,
+	    res.text);
+	opmf_test_result_clear(&res);
+	plain = decrypt_with(gen, to_bob);
+	ck_assert_msg(plain != NULL, "bob's copy does not decrypt with his new "
+	    "key");
+	old = decrypt_as("bob", to_bob);
+	ck_assert_msg(old == NULL, "bob's copy decrypts with his old key");
+}
+END_TEST
+
+static const struct {
+	const char *name;
+	const char *signer;
+	const char *from;
+	const char *shape;
+	const char *age;
+	const char *text;   /* %s: mallory's fingerprint */
+	const char *xcode;
+	const char *want;
+} forged[] = {
+	{"unsigned", "alice", "alice@example.org", "unsigned", NULL,
+	    "add-member mallory@example.com %s\n", "5.7.1",
+	    "must be signed"},
+	{"by a stranger", "mallory", "mallory@example.com", NULL, NULL,
+	    "add-member mallory@example.com %s\n", "5.7.1", "not registered"},
+	{"admin command from a member", "bob", "bob@example.org", NULL, NULL,
+	    "help\nadd-member mallory@example.com %s\n", "5.7.1",
+	    "line 2: \"add-member\" is a command for the list's admins"},
+	{"stale", "alice", "alice@example.org", NULL, "-10 days",
+	    "add-member mallory@example.com %s\n", "5.7.5", NULL},
+	{"From: not the signer", "alice", "bob@example.org", NULL, NULL,
+	    "add-member mallory@example.com %s\n", "5.7.1", NULL},
+};
+
+START_TEST(forged_commands_are_refused_in_smtp)
+{
+	g_autofree char *key = fixture_keyfile("mallory");
+	g_autofree char *fpr = tu_fpr("mallory");
+	g_autofree char *text = tu_replace(forged[_i].text, "%s", fpr);
+	g_autofree char *before = tu_read(members);
+	g_autofree char *after = NULL;
+	g_autoptr(GPtrArray) opts = g_ptr_array_new();
+	g_autoptr(GBytes) cmd = NULL;
+	OpmfTestResult res = {0};
+
+	if (forged[_i].shape != NULL) {
+		g_ptr_array_add(opts, (gpointer) "--shape");
+		g_ptr_array_add(opts, (gpointer)forged[_i].shape);
+	}
+	if (forged[_i].age != NULL) {
+		g_ptr_array_add(opts, (gpointer) "--date-offset");
+		g_ptr_array_add(opts, (gpointer)forged[_i].age);
+	}
+	g_ptr_array_add(opts, NULL);
+	cmd = command_mail(forged[_i].signer, forged[_i].from, text, key,
+	    (const char *const *)opts->pdata);
+	feed(cmd, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_REJECT &&
+	    g_strcmp0(res.xcode, forged[_i].xcode) == 0 &&
+	    (forged[_i].want == NULL || strstr(res.text, forged[_i].want) !=
+	    NULL), "%s: got %d %s \"%s\", want REJECT %s \"%s\"",
+	    forged[_i].name, res.rc, res.xcode, res.text, forged[_i].xcode,
+	    forged[_i].want != NULL ? forged[_i].want : "");
+	opmf_test_result_clear(&res);
+	after = tu_read(members);
+	ck_assert_msg(strcmp(after, before) == 0, "%s: the members file "
+	    "changed", forged[_i].name);
+	ck_assert_msg(dir_empty(out), "%s: something was sent",
+	    forged[_i].name);
+}
+END_TEST
+
+START_TEST(replay_is_refused_and_changes_nothing)
+{
+	g_autoptr(GBytes) cmd = command_mail("alice", "alice@example.org",
+	    "remove-member carol@example.net\n", NULL, NULL);
+	g_autofree char *after = NULL;
+	OpmfTestResult res = {0};
+
+	feed(cmd, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_DISCARD, "remove-member: %d %s", res.rc,
+	    res.text);
+	opmf_test_result_clear(&res);
+	/* carol is back, then the same mail again */
+	{
+		g_autofree char *m = tu_read(members);
+
+		ck_assert(strstr(m, "carol@") == NULL);
+		tu_write(members, "%scarol@example.net %s\n", m, tu_fpr("carol"));
+	}
+	clear_out();
+	feed(cmd, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_REJECT && g_strcmp0(res.xcode, "5.7.5") ==
+	    0, "the replay: got %d %s %s, want REJECT 5.7.5", res.rc, res.xcode,
+	    res.text);
+	opmf_test_result_clear(&res);
+	after = tu_read(members);
+	ck_assert_msg(strstr(after, "carol@") != NULL, "the replay removed "
+	    "carol again");
+	ck_assert(dir_empty(out));
+}
+END_TEST
+
+START_TEST(a_bad_line_fails_the_whole_mail)
+{
+	g_autofree char *key = fixture_keyfile("mallory");
+	g_autofree char *text = g_strdup_printf("remove-member bob@example.org\n"
+	    "add-member mallory@example.com %s\n"
+	    "remove-member nobody@example.org\n", tu_fpr("mallory"));
+	g_autoptr(GBytes) cmd = command_mail("alice", "alice@example.org", text,
+	    key, NULL);
+	g_autofree char *before = tu_read(members);
+	g_autofree char *after = NULL;
+	g_autofree char *to_alice = out_file("alice@example.org");
+	g_autofree char *plain = NULL;
+	OpmfTestResult res = {0};
+
+	feed(cmd, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_DISCARD, "got %d %s", res.rc, res.text);
+	opmf_test_result_clear(&res);
+	after = tu_read(members);
+	ck_assert_msg(strcmp(after, before) == 0, "a part of the mail was "
+	    "carried out:\n%s", after);
+	plain = decrypt_as("alice", to_alice);
+	ck_assert_msg(plain != NULL && strstr(plain, "line 3: remove-member: "
+	    "nobody@example.org is not a member") != NULL, "the reply: got "
+	    "\"%s\", want the failed line named", plain != NULL ? plain : "");
+}
+END_TEST
+
+START_TEST(anyone_gets_the_list_key_unsigned)
+{
+	g_autoptr(GBytes) cmd = command_mail("mallory", "mallory@example.com",
+	    "get-list-key\n", NULL, (const char *[]){"--shape", "unsigned",
+	    NULL});
+	g_autofree char *to = out_file("mallory@example.com");
+	g_autofree char *text = NULL;
+	OpmfTestResult res = {0};
+
+	feed(cmd, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_DISCARD, "get-list-key: got %d %s",
+	    res.rc, res.text);
+	opmf_test_result_clear(&res);
+	text = tu_read(to);
+	ck_assert_msg(strstr(text, "multipart/signed") != NULL &&
+	    strstr(text, "BEGIN PGP PUBLIC KEY BLOCK") != NULL &&
+	    strstr(text, "BEGIN PGP SIGNATURE") != NULL, "the reply is not the "
+	    "signed list key:\n%.400s", text);
+}
+END_TEST
+
+/* AdminKey pins the admin's key in the list definition. */
+START_TEST(admin_key_pins_the_admin)
+{
+	g_autofree char *bob = tu_fpr("bob");
+	g_autofree char *alice = tu_fpr("alice");
+	g_autofree char *wrong = g_strdup_printf("AdminKey alice@example.org %s",
+	    bob);
+	g_autofree char *right = g_strdup_printf("AdminKey alice@example.org %s",
+	    alice);
+	g_autofree char *before = tu_read(members);
+	g_autofree char *after = NULL;
+	g_autoptr(GBytes) cmd = command_mail("alice", "alice@example.org",
+	    "remove-member carol@example.net\n", NULL, NULL);
+	OpmfTestResult res = {0};
+
+	list_line(wrong);
+	feed(cmd, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_REJECT && strstr(res.text, "pins the "
+	    "admin key") != NULL, "alice signing with a key other than her "
+	    "AdminKey: got %d %s \"%s\", want a refusal", res.rc, res.xcode,
+	    res.text);
+	opmf_test_result_clear(&res);
+	after = tu_read(members);
+	ck_assert_str_eq(after, before);
+	/* the right pin: the very same mail is carried out */
+	{
+		g_autofree char *text = tu_read(list_path);
+		g_autofree char *fixed = tu_replace(text, wrong, right);
+
+		tu_write(list_path, "%s", fixed);
+		list_line("# pinned");
+	}
+	feed(cmd, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_DISCARD, "alice with her AdminKey: got "
+	    "%d %s \"%s\"", res.rc, res.xcode, res.text);
+	opmf_test_result_clear(&res);
+	g_free(after);
+	after = tu_read(members);
+	ck_assert_msg(strstr(after, "carol@") == NULL, "carol was not removed");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("request");
+	TCase *tc = tcase_create("request");
+
+	setlocale(LC_ALL, "");
+	gpgme_check_version(NULL);
+	g_mime_init();
+	opmf_log_init("openpgp-milter-test", FALSE, TRUE);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, TU_GPG_TIMEOUT);
+	tcase_add_test(tc, admin_adds_a_member_who_then_posts);
+	tcase_add_test(tc, member_rotates_the_key);
+	tcase_add_loop_test(tc, forged_commands_are_refused_in_smtp, 0,
+	    G_N_ELEMENTS(forged));
+	tcase_add_test(tc, replay_is_refused_and_changes_nothing);
+	tcase_add_test(tc, a_bad_line_fails_the_whole_mail);
+	tcase_add_test(tc, anyone_gets_the_list_key_unsigned);
+	tcase_add_test(tc, admin_key_pins_the_admin);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
