@@ -65,7 +65,7 @@ static const OpmOption options[] = {
 	{"ListDirectory", OPM_SCOPE_MAIN, OPM_OPT_PATH, NULL, 0, 0,
 	    M(list_dir), FALSE, FALSE, NULL,
 	    "every *.conf file in it is a list definition"},
-	{"MaxMessageSize", OPM_SCOPE_MAIN, OPM_OPT_SIZE, "10M", 1024,
+	{"MaxMessageSize", OPM_SCOPE_MAIN, OPM_OPT_SIZE, "6M", 1024,
 	    G_GINT64_CONSTANT(1) << 30, M(max_message_size), FALSE, FALSE,
 	    NULL, "largest post accepted, in bytes"},
 	{"MaxMimeDepth", OPM_SCOPE_MAIN, OPM_OPT_INT, "8", 1, 64,

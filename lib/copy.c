@@ -3,7 +3,7 @@
  *	copy - build the messages a post becomes
  * SYNOPSIS
  *	opm_copy_inner(), opm_copy_frame_new(), opm_copy_frame_free(),
- *	opm_copy_outer(), opm_copy_message_id(),
+ *	opm_copy_outer(), opm_copy_outer_pieces(), opm_copy_message_id(),
  *	opm_copy_withheld_notice(), opm_copy_admin_notice(),
  *	opm_copy_list_key_notice(), opm_copy_frame_notice(),
  *	opm_copy_notice_inner(), opm_copy_signed_outer(),
@@ -624,14 +624,11 @@ opm_copy_frame_free(OpmCopyFrame *f)
 	g_free(f);
 }
 
-GBytes *
-opm_copy_outer(const OpmCopyFrame *f, const char *message_id,
-    GBytes *armored)
+void
+opm_copy_outer_pieces(const OpmCopyFrame *f, const char *message_id,
+    GBytes **head, GBytes **tail)
 {
-	gsize len;
-	const char *a = g_bytes_get_data(armored, &len);
-	GString *h = g_string_sized_new(f->head->len + f->tail->len +
-	    len + len / 32 + 1024);
+	GString *h = g_string_sized_new(f->head->len + f->tail->len + 1024);
 	g_autofree char *b = boundary();
 	g_autofree char *ct = NULL;
 
@@ -650,10 +647,31 @@ opm_copy_outer(const OpmCopyFrame *f, const char *message_id,
 	    "Content-Description: OpenPGP encrypted message\r\n"
 	    "Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n",
 	    b, b);
+	*head = g_string_free_to_bytes(h);
+	*tail = g_bytes_new_take(g_strdup_printf("\r\n--%s--\r\n", b),
+	    strlen(b) + 8);
+}
+
+GBytes *
+opm_copy_outer(const OpmCopyFrame *f, const char *message_id,
+    GBytes *armored)
+{
+	gsize len, hl, tl;
+	const char *a = g_bytes_get_data(armored, &len);
+	g_autoptr(GBytes) head = NULL;
+	g_autoptr(GBytes) tail = NULL;
+	const char *hp, *tp;
+	GString *h;
+
+	opm_copy_outer_pieces(f, message_id, &head, &tail);
+	hp = g_bytes_get_data(head, &hl);
+	tp = g_bytes_get_data(tail, &tl);
+	h = g_string_sized_new(hl + len + len / 32 + tl + 2);
+	g_string_append_len(h, hp, (gssize)hl);
 	opm_crlf_append(h, a, len);
 	if (len > 0 && a[len - 1] != '\n')
 		g_string_append(h, "\r\n");
-	g_string_append_printf(h, "\r\n--%s--\r\n", b);
+	g_string_append_len(h, tp, (gssize)tl);
 	return g_string_free_to_bytes(h);
 }
 

@@ -56,6 +56,13 @@ GBytes *opm_copy_notice_inner(OpmList *list, const char *to,
 GBytes *opm_copy_outer(const OpmCopyFrame *f, const char *message_id,
     GBytes *armored);
 
+/* The same copy in pieces, for a copy written out without being joined:
+ * *head is everything before the armored ciphertext, *tail everything
+ * after it; the ciphertext between them must have CRLF line ends and
+ * end in one.  (transfer full) both. */
+void opm_copy_outer_pieces(const OpmCopyFrame *f, const char *message_id,
+    GBytes **head, GBytes **tail);
+
 /* The notice for a member whose key cannot be used.  (transfer full) */
 GBytes *opm_copy_withheld_notice(OpmList *list, OpmMember *poster,
     OpmMember *rcpt, const char *why, const char *message_id, gint64 now);

@@ -2,7 +2,9 @@
  * NAME
  *	fanout - one encrypted copy per member, each queued exactly once
  * SYNOPSIS
- *	opm_fanout_run(), opm_fanout_stats_clear()
+ *	opm_fanout_run(), opm_fanout_stats_clear(), opm_fanout_journal(),
+ *	opm_fanout_state(), opm_fanout_copy_bound(), opm_fanout_max_post(),
+ *	opm_fanout_deal()
  * DESCRIPTION
  *	Order of work for a post:
  *	  1. the caller opened and locked its journal entry
@@ -16,10 +18,14 @@
  *	     FanoutMode split (the default) one sign+encrypt operation to all
  *	     members serves them all: the result is split into one message
  *	     per member, its own session-key packet and the shared encrypted
- *	     data, whose armor is computed once and copied (lib/pgp.c);
- *	     from BATCH_PARALLEL_MIN members on, the list is dealt into two
+ *	     data, whose armor is computed once (lib/pgp.c); each copy goes
+ *	     to the MTA in pieces, the shared armor referenced, never
+ *	     joined, so that a large post's copies are not held whole;
+ *	     from BATCH_PARALLEL_MIN members on and for an inner entity of
+ *	     up to BATCH_PARALLEL_MAX_BYTES, the list is dealt into two
  *	     halves encrypted side by side, one gpg each, so that both
- *	     cores work on a large list (dealt in keyring order: gpg's
+ *	     cores work on a large list (opm_fanout_deal(), in keyring
+ *	     order: gpg's
  *	     look-up of a recipient reads the keyring up to its key, so two
  *	     halves cut in that order would not take equally long); gpg
  *	     starts before the claims are written, and the copies of the
@@ -35,7 +41,9 @@
  *	A failure at any step leaves the entry pending with the copies queued
  *	so far recorded; the MTA's retry of the post resumes at step 3.
  * DIAGNOSTICS
- *	Errors are returned; the caller tempfails the post.
+ *	Errors are returned; the caller tempfails the post, but for the MTA
+ *	refusing a copy for good (OPM_ERROR_TOO_BIG, OPM_ERROR_REFUSED),
+ *	which it refuses, the entry kept pending all the same.
  */
 #include "config.h"
 
@@ -84,28 +92,34 @@ opm_fanout_stats_clear(OpmFanoutStats *stats)
 }
 
 /* Claim id ("copy:", "notice:" or "admin:" and the address) in j, hand
- * msg to the MTA for rcpt, and have the claim turned into a record the
- * moment the MTA took it; list it in stats.  j NULL: no state. */
+ * the message (in n pieces, size bytes) to the MTA for rcpt, and have the
+ * claim turned into a record the moment the MTA took it; list it in
+ * stats.  j NULL: no state.  A refusal for good names the size. */
 static gboolean
 deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
-    const char *rcpt, const char *message_id, GBytes *msg,
-    OpmFanoutStats *stats, GError **error)
+    const char *rcpt, const char *message_id, GBytes *const *msg, guint n,
+    gsize size, OpmFanoutStats *stats, GError **error)
 {
 	OpmCommit commit = {-1, -1};
+	GError *e = NULL;
 	OpmQueued *q;
 	gboolean ok;
 
-	if (j == NULL) {
-		ok = opm_injector_send(inj, sender, rcpt, msg, NULL, error);
-	} else {
-		if (!opm_journal_claim(j, id, error))
-			return FALSE;
-		opm_journal_commit_of(j, id, &commit);
-		ok = opm_injector_send(inj, sender, rcpt, msg, &commit, error);
-		opm_commit_clear(&commit);
-	}
-	if (!ok)
+	if (j != NULL && !opm_journal_claim(j, id, error))
 		return FALSE;
+	if (j != NULL)
+		opm_journal_commit_of(j, id, &commit);
+	ok = opm_injector_sendv(inj, sender, rcpt, msg, n,
+	    j != NULL ? &commit : NULL, &e);
+	opm_commit_clear(&commit);
+	if (!ok) {
+		if (g_error_matches(e, OPM_ERROR, OPM_ERROR_TOO_BIG) ||
+		    g_error_matches(e, OPM_ERROR, OPM_ERROR_REFUSED))
+			g_prefix_error(&e, "the MTA refused the copy of %zu "
+			    "bytes for <%s> for good: ", size, rcpt);
+		g_propagate_error(error, e);
+		return FALSE;
+	}
 	q = g_new0(OpmQueued, 1);
 	q->what = g_str_has_prefix(id, "copy:") ? g_strdup("copy") :
 	    g_str_has_prefix(id, "admin:") ? g_strdup("admin-notice") :
@@ -125,6 +139,10 @@ deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
  * the other part's gpg still runs. */
 #define BATCH_PARTS 2
 #define BATCH_PARALLEL_MIN 4 /* members; fewer are not worth a second gpg */
+/* Above this the inner entity is encrypted once, not per half: each half
+ * holds its own ciphertext and armor, and a large post costs gpg its
+ * symmetric encryption more than the session keys. */
+#define BATCH_PARALLEL_MAX_BYTES (4 * 1024 * 1024)
 
 typedef struct {
 	OpmList *list;
@@ -161,6 +179,18 @@ part_index(Part *p, const OpmMember *m)
 	return -1;
 }
 
+static gint
+by_variant(gconstpointer a, gconstpointer b, gpointer part)
+{
+	Part *p = part;
+	guint va = opm_pgp_armorer_variant(p->armor,
+	    (guint)part_index(p, *(OpmMember *const *)a));
+	guint vb = opm_pgp_armorer_variant(p->armor,
+	    (guint)part_index(p, *(OpmMember *const *)b));
+
+	return va < vb ? -1 : va > vb;
+}
+
 /* One part, in its own thread: sign and encrypt to rcpts, split, index
  * the session key packets and make the armor. */
 static gpointer
@@ -168,7 +198,6 @@ part_encrypt(gpointer data)
 {
 	Part *p = data;
 	g_autoptr(GPtrArray) fprs = g_ptr_array_new();
-	g_autoptr(GBytes) armored = NULL;
 	g_autoptr(GBytes) binary = NULL;
 	gpgme_ctx_t ctx = p->ctx != NULL ? p->ctx :
 	    opm_gpg_acquire(p->list, &p->error);
@@ -178,10 +207,11 @@ part_encrypt(gpointer data)
 			g_ptr_array_add(fprs,
 			    ((OpmMember *)p->rcpts->pdata[i])->fpr);
 		g_ptr_array_add(fprs, NULL);
-		armored = opm_sign_encrypt(ctx, p->list->list_gpgkey,
-		    (const char *const *)fprs->pdata, p->inner, &p->error);
-		if (armored != NULL && (binary = opm_pgp_dearmor(armored,
-		    "MESSAGE", &p->error)) != NULL)
+		/* binary: no armored copy to hold and decode */
+		binary = opm_sign_encrypt_to(ctx, p->list->list_gpgkey,
+		    (const char *const *)fprs->pdata, p->inner, FALSE,
+		    &p->error);
+		if (binary != NULL)
 			p->split = opm_pgp_split(binary, &p->error);
 		if (p->ctx == NULL)
 			opm_gpg_release(p->list, ctx);
@@ -198,21 +228,47 @@ part_encrypt(gpointer data)
 				    OPM_ERROR_CRYPTO,
 				    "no session key packet for %s",
 				    ((OpmMember *)p->rcpts->pdata[i])->address);
-		if (p->error == NULL)
-			p->armor = opm_pgp_armorer_new(p->split, "MESSAGE");
+		if (p->error == NULL) {
+			p->armor = opm_pgp_armorer_new(p->split, "MESSAGE", TRUE);
+			/* members who share armor lines one after the other */
+			g_ptr_array_sort_with_data(p->rcpts, by_variant, p);
+		}
 	}
 	g_async_queue_push(p->done, p);
 	return NULL;
 }
 
-static gint
-by_position(gconstpointer a, gconstpointer b)
-{
-	const OpmMember *ma = *(OpmMember *const *)a;
-	const OpmMember *mb = *(OpmMember *const *)b;
+typedef struct {
+	const guint *position;
+} DealCtx;
 
-	return ma->key->position < mb->key->position ? -1 :
-	    ma->key->position > mb->key->position;
+static gint
+by_position(gconstpointer a, gconstpointer b, gpointer data)
+{
+	const guint *pos = ((DealCtx *)data)->position;
+	guint pa = pos[*(const guint *)a], pb = pos[*(const guint *)b];
+
+	return pa < pb ? -1 : pa > pb;
+}
+
+guint
+opm_fanout_deal(const guint *position, guint n, gsize inner_size,
+    guint *order)
+{
+	DealCtx d = {position};
+	g_autoptr(GArray) idx = g_array_sized_new(FALSE, FALSE, sizeof(guint),
+	    n);
+
+	for (guint i = 0; i < n; i++)
+		g_array_append_val(idx, i);
+	/* gpg finds each recipient by reading the keyring from its start:
+	 * dealt out in keyring order, each part's gpg reads about as much
+	 * as the other's */
+	g_array_sort_with_data(idx, by_position, &d);
+	memcpy(order, idx->data, n * sizeof(guint));
+	return n >= BATCH_PARALLEL_MIN &&
+	    inner_size <= BATCH_PARALLEL_MAX_BYTES &&
+	    g_get_num_processors() > 1 ? BATCH_PARTS : 1;
 }
 
 /*
@@ -224,20 +280,20 @@ static void
 batch_start(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
     GBytes *inner)
 {
-	g_autoptr(GPtrArray) order = g_ptr_array_copy(rcpts, NULL, NULL);
+	g_autofree guint *position = g_new(guint, rcpts->len + 1);
+	g_autofree guint *order = g_new(guint, rcpts->len + 1);
 
-	b->nparts = rcpts->len >= BATCH_PARALLEL_MIN &&
-	    g_get_num_processors() > 1 ? BATCH_PARTS : 1;
+	for (guint i = 0; i < rcpts->len; i++)
+		position[i] = ((OpmMember *)rcpts->pdata[i])->key->position;
+	b->nparts = opm_fanout_deal(position, rcpts->len,
+	    g_bytes_get_size(inner), order);
 	b->done = g_async_queue_new();
-	/* gpg finds each recipient by reading the keyring from its start:
-	 * deal the members out in keyring order so that each part's gpg
-	 * reads about as much as the other's */
-	g_ptr_array_sort(order, by_position);
 	for (guint p = 0; p < b->nparts; p++)
 		b->part[p] = (Part){list, g_ptr_array_new(), inner,
 		    p == 0 ? ctx : NULL, b->done, NULL, NULL, NULL, NULL, NULL};
-	for (guint i = 0; i < order->len; i++)
-		g_ptr_array_add(b->part[i % b->nparts].rcpts, order->pdata[i]);
+	for (guint i = 0; i < rcpts->len; i++)
+		g_ptr_array_add(b->part[i % b->nparts].rcpts,
+		    rcpts->pdata[order[i]]);
 	for (guint p = 0; p < b->nparts; p++)
 		b->part[p].thread = g_thread_new("encrypt", part_encrypt,
 		    &b->part[p]);
@@ -306,8 +362,25 @@ send_copy(Run *r, OpmMember *m, Part *p, GError **error)
 	g_autoptr(GError) kerr = NULL;
 
 	if (p != NULL) {
-		cipher = opm_pgp_armorer_message(p->armor,
-		    (guint)part_index(p, m));
+		/* written out in pieces: the armor lines all members share
+		 * are referenced, not copied */
+		GBytes *piece[5];
+		gsize size = 0;
+		gboolean ok;
+
+		opm_copy_outer_pieces(r->frame, mid, &piece[0], &piece[4]);
+		opm_pgp_armorer_pieces(p->armor, (guint)part_index(p, m),
+		    &piece[1]);
+		for (int i = 0; i < 5; i++)
+			size += piece[i] != NULL ? g_bytes_get_size(piece[i]) : 0;
+		ok = deliver(r->inj, r->j, copy_id, r->list->bounce_address,
+		    m->address, mid, piece, 5, size, r->stats, error);
+		for (int i = 0; i < 5; i++)
+			g_clear_pointer(&piece[i], g_bytes_unref);
+		if (!ok)
+			return FALSE;
+		r->stats->sent++;
+		return TRUE;
 	} else {
 		const char *one[2] = {m->fpr, NULL};
 
@@ -328,10 +401,47 @@ send_copy(Run *r, OpmMember *m, Part *p, GError **error)
 	}
 	copy = opm_copy_outer(r->frame, mid, cipher);
 	if (!deliver(r->inj, r->j, copy_id, r->list->bounce_address,
-	    m->address, mid, copy, r->stats, error))
+	    m->address, mid, &copy, 1, g_bytes_get_size(copy), r->stats,
+	    error))
 		return FALSE;
 	r->stats->sent++;
 	return TRUE;
+}
+
+/*
+ * The size of a copy, from the inside out, for a post of at most M bytes
+ * whose header fields are at most H bytes each:
+ *   inner entity: the signed entity (within M; for an encrypted post,
+ *     what is decrypted, held to M) and up to 12 protected header fields
+ *     taken from outside it, at most 13 H with folding, plus what the
+ *     milter writes (Authentication-Results, MIME framing): 8 KiB;
+ *   OpenPGP: compression that cannot compress adds a little per block,
+ *     plus the list's signature, one-pass signature, literal data and
+ *     encrypted data framing, one session key packet: 1/1024 and 8 KiB;
+ *   armor: 64 characters and CRLF per 48 bytes, 11/8;
+ *   outer header: From with the poster's name, Subject (shown when the
+ *     list says so), MIME framing: 3 H and 8 KiB.
+ */
+#define BOUND_SLACK (8 * 1024)
+
+gint64
+opm_fanout_copy_bound(const OpmConfig *conf)
+{
+	gint64 h = conf->max_header_size;
+	gint64 inner = conf->max_message_size + 13 * h + BOUND_SLACK;
+	gint64 binary = inner + inner / 1024 + BOUND_SLACK;
+
+	return binary / 8 * 11 + 11 + 3 * h + BOUND_SLACK;
+}
+
+gint64
+opm_fanout_max_post(const OpmConfig *conf, gint64 limit)
+{
+	gint64 h = conf->max_header_size;
+	gint64 binary = (limit - 3 * h - BOUND_SLACK - 11) / 11 * 8;
+	gint64 inner = (binary - BOUND_SLACK) / 1025 * 1024;
+
+	return MAX(0, inner - 13 * h - BOUND_SLACK);
 }
 
 static gint64
@@ -440,6 +550,13 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	 * operation gpg refused for a key goes member by member, once every
 	 * part is done with ctx */
 	while ((p = batch_next(&batch)) != NULL) {
+		if (batch.running == 0 && p->error == NULL &&
+		    one_by_one->len == 0) {
+			/* gpg is done with the post: only the ciphertext
+			 * is needed from here on */
+			g_clear_pointer(&inner, g_bytes_unref);
+			run.inner = NULL;
+		}
 		if (p->error != NULL) {
 			if (!g_error_matches(p->error, OPM_ERROR, OPM_ERROR_KEY)) {
 				g_propagate_error(error, g_steal_pointer(&p->error));
@@ -473,7 +590,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			continue;
 		notice = opm_copy_withheld_notice(list, poster, m, why, mid, now);
 		if (!deliver(inj, j, note_id, list->bounce_address, m->address,
-		    mid, notice, stats, error))
+		    mid, &notice, 1, g_bytes_get_size(notice), stats, error))
 			goto DONE;
 		stats->notices++;
 	}
@@ -489,7 +606,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		notice = opm_copy_admin_notice(list, poster, admin, withheld,
 		    reasons, mid, now);
 		if (!deliver(inj, j, id, list->bounce_address, admin, mid,
-		    notice, stats, error))
+		    &notice, 1, g_bytes_get_size(notice), stats, error))
 			goto DONE;
 		stats->notices++;
 	}

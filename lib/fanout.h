@@ -47,7 +47,9 @@ OpmPostState opm_fanout_state(OpmConfig *conf, OpmList *list,
  * nothing.  j: the post's journal entry from opm_fanout_journal(), or
  * NULL to keep no state (-t -o).  Returns FALSE with error: OPM_ERROR_REPLAY
  * when j says the post was fanned out already (a concurrent duplicate),
- * any other code for trouble that must tempfail the post (copies queued
+ * OPM_ERROR_TOO_BIG or OPM_ERROR_REFUSED when the MTA refused a copy for
+ * good (the post must be refused, not retried), any other code for
+ * trouble that must tempfail the post (in every case, copies queued
  * before it are recorded in j). */
 /* Free what opm_fanout_run() left in stats.  Accepts a cleared one. */
 void opm_fanout_stats_clear(OpmFanoutStats *stats);
@@ -55,5 +57,25 @@ void opm_fanout_stats_clear(OpmFanoutStats *stats);
 gboolean opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
     const OpmVerdict *v, OpmInjector *inj, OpmJournal *j, gint64 now,
     OpmFanoutStats *stats, GError **error);
+
+/* How FanoutMode split deals n recipients, whose keys are at position[i]
+ * in the keyring, for an inner entity of inner_size bytes: returns the
+ * number of parts (sign+encrypt operations, side by side); order[k] is
+ * the index of the recipient that goes k-th, to part k % parts.  Every
+ * part's recipients are in keyring order.  order: room for n. */
+guint opm_fanout_deal(const guint *position, guint n, gsize inner_size,
+    guint *order);
+
+/* The largest copy a post of conf's MaxMessageSize can become, in bytes,
+ * for content that does not compress: the armor's 4/3 and line ends
+ * (11/8 in all), protected header fields taken from outside an
+ * encrypted post, the header fields the milter writes and folds, the
+ * list's signature and OpenPGP packet framing.  The MTA's size limit
+ * must be at least this. */
+gint64 opm_fanout_copy_bound(const OpmConfig *conf);
+
+/* The largest MaxMessageSize whose copies stay within limit bytes (with
+ * conf's other bounds), or 0 when none does. */
+gint64 opm_fanout_max_post(const OpmConfig *conf, gint64 limit);
 
 #endif

@@ -27,10 +27,18 @@ gboolean opm_injector_send(OpmInjector *inj, const char *sender,
     const char *rcpt, GBytes *message, const OpmCommit *commit,
     GError **error);
 
+/* The same for a copy in nparts pieces (NULL ones skipped), written out
+ * one after the other as if joined.  A refusal a retry cannot change is
+ * OPM_ERROR_TOO_BIG (over the MTA's size limit) or OPM_ERROR_REFUSED
+ * (any other permanent refusal of the message). */
+gboolean opm_injector_sendv(OpmInjector *inj, const char *sender,
+    const char *rcpt, GBytes *const *parts, guint nparts,
+    const OpmCommit *commit, GError **error);
+
 /* The MTA's queue ID of the copy the last successful opm_injector_send()
- * queued, or NULL when the method cannot know it (sendmail:, dir:, or an
- * SMTP reply that names none).  (transfer none): valid until the next
- * send. */
+ * or opm_injector_sendv() queued, or NULL when the method cannot know it
+ * (sendmail:, dir:, or an SMTP reply that names none).  (transfer none):
+ * valid until the next send. */
 const char *opm_injector_queue_id(const OpmInjector *inj);
 
 /* The queue ID named by an MTA's reply to the end of a message's data:

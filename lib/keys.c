@@ -5,8 +5,8 @@
  *	opm_gpg_context(), opm_gpg_acquire(), opm_gpg_release(),
  *	opm_keys_load(), opm_keys_lookup(), opm_key_info_new(),
  *	opm_verify_detached(), opm_verify_opaque(), opm_decrypt_verify(),
- *	opm_sign_encrypt(), opm_list_key_check(), opm_gpg_error_is_data(),
- *	opm_gpg_strerror()
+ *	opm_sign_encrypt(), opm_sign_encrypt_to(), opm_list_key_check(),
+ *	opm_gpg_error_is_data(), opm_gpg_strerror()
  * DESCRIPTION
  *	One keylisting per list and (re)load fills each member's OpmKeyInfo.
  *	Verification copies gpgme's structured result out of the context so
@@ -991,6 +991,14 @@ GBytes *
 opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
     const char *const *recipients, GBytes *plain, GError **error)
 {
+	return opm_sign_encrypt_to(ctx, signer, recipients, plain, TRUE, error);
+}
+
+GBytes *
+opm_sign_encrypt_to(gpgme_ctx_t ctx, gpgme_key_t signer,
+    const char *const *recipients, GBytes *plain, gboolean armor,
+    GError **error)
+{
 	g_auto(gpgme_data_t) in = NULL;
 	g_auto(gpgme_data_t) out = NULL;
 	g_autoptr(GString) rcpts = g_string_new(NULL);
@@ -1011,7 +1019,7 @@ opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
 	gpgme_signers_clear(ctx);
 	if ((err = gpgme_signers_add(ctx, signer)) != 0)
 		goto FAIL;
-	gpgme_set_armor(ctx, 1);
+	gpgme_set_armor(ctx, armor);
 	gpgme_set_passphrase_cb(ctx, refuse_passphrase, &asked);
 	err = gpgme_op_encrypt_sign_ext(ctx, NULL, rcpts->str,
 	    GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_ENCRYPT_TO, in, out);
@@ -1051,12 +1059,9 @@ opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
 		    "gpg produced no ciphertext");
 		return NULL;
 	}
-	{
-		GBytes *b = g_bytes_new(buf, n);
-
-		gpgme_free(buf);
-		return b;
-	}
+	/* the buffer itself, not a copy: a large post's ciphertext is
+	 * large */
+	return g_bytes_new_with_free_func(buf, n, gpgme_free, buf);
 FAIL: {
 	g_autofree char *msg = opm_gpg_strerror(err);
 

@@ -154,6 +154,11 @@ gboolean opm_key_can(const OpmKeyInfo *k, gboolean sign, gint64 now);
 GBytes *opm_sign_encrypt(gpgme_ctx_t ctx, gpgme_key_t signer,
     const char *const *recipients, GBytes *plain, GError **error);
 
+/* The same, binary (OpenPGP packets) unless armor.  (transfer full) */
+GBytes *opm_sign_encrypt_to(gpgme_ctx_t ctx, gpgme_key_t signer,
+    const char *const *recipients, GBytes *plain, gboolean armor,
+    GError **error);
+
 /* TRUE when a gpgme error code is about the data handed to gpg (bad or
  * missing signature, broken packets) rather than about gpg itself. */
 gboolean opm_gpg_error_is_data(gpgme_error_t err);

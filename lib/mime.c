@@ -84,6 +84,21 @@ opm_crlf(const char *p, gsize n)
 	return g_string_free_to_bytes(out);
 }
 
+/* n bytes of raw from off with CRLF line ends: a slice of raw (no copy)
+ * when they have them already, as mail from an MTA does.  (transfer
+ * full) */
+static GBytes *
+crlf_slice(GBytes *raw, gsize off, gsize n)
+{
+	const char *p = (const char *)g_bytes_get_data(raw, NULL) + off;
+
+	for (const char *nl = memchr(p, '\n', n); nl != NULL;
+	    nl = memchr(nl + 1, '\n', n - (gsize)(nl + 1 - p)))
+		if (nl == p || nl[-1] != '\r')
+			return opm_crlf(p, n);
+	return g_bytes_new_from_bytes(raw, off, n);
+}
+
 gsize
 opm_body_offset(const char *p, gsize n)
 {
@@ -713,7 +728,7 @@ classify(OpmMessage *m)
 			    "the multipart/signed body does not hold exactly two parts");
 			return;
 		}
-		m->signed_data = opm_crlf(raw + body + starts[0],
+		m->signed_data = crlf_slice(m->raw, body + starts[0],
 		    ends[0] - starts[0]);
 		m->signature = part_content(g_mime_multipart_get_part(mp, 1));
 		m->entity_start = body;
@@ -779,6 +794,29 @@ classify(OpmMessage *m)
 	}
 }
 
+static void
+array_forget(gpointer a)
+{
+	(void)g_byte_array_free(a, FALSE); /* the bytes are raw's */
+}
+
+/* A GMime stream that reads raw in place rather than a copy of it (a
+ * large post would be held twice): it keeps raw alive.  (transfer full) */
+static GMimeStream *
+stream_over(GBytes *raw)
+{
+	gsize len;
+	guint8 *p = (guint8 *)g_bytes_get_data(raw, &len);
+	GByteArray *a = g_byte_array_new_take(p, len);
+	GMimeStream *s = g_mime_stream_mem_new_with_byte_array(a);
+
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(s), FALSE);
+	g_object_set_data_full(G_OBJECT(s), "opm-array", a, array_forget);
+	g_object_set_data_full(G_OBJECT(s), "opm-raw", g_bytes_ref(raw),
+	    (GDestroyNotify)g_bytes_unref);
+	return s;
+}
+
 OpmMessage *
 opm_message_parse(GBytes *raw, const OpmLimits *lim)
 {
@@ -811,7 +849,7 @@ opm_message_parse(GBytes *raw, const OpmLimits *lim)
 		    " MIME parts", lim->max_parts);
 		return m;
 	}
-	stream = g_mime_stream_mem_new_with_buffer(p, len);
+	stream = stream_over(raw);
 	parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 	m->message = g_mime_parser_construct_message(parser, NULL);

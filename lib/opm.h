@@ -30,6 +30,8 @@ typedef enum {
 	OPM_ERROR_KEY,      /* a recipient's key cannot be used */
 	OPM_ERROR_INJECT,   /* the MTA did not take a copy */
 	OPM_ERROR_REPLAY,   /* the post was fanned out already */
+	OPM_ERROR_TOO_BIG,  /* the MTA refused a copy for good: too large */
+	OPM_ERROR_REFUSED,  /* the MTA refused a copy's content for good */
 	OPM_ERROR_LIST_KEY, /* the list's own key cannot be used now (needs
 			       a passphrase, secret part missing or
 			       unreadable, gpg-agent cannot start) */

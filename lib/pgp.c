@@ -2,6 +2,7 @@
  * NAME
  *	pgp - OpenPGP message splitting and ASCII armor
  * SYNOPSIS
+ *	opm_pgp_armorer_pieces(), opm_pgp_armorer_variant(),
  *	opm_pgp_split(), opm_pgp_split_message(), opm_pgp_split_free(),
  *	opm_pgp_armor(), opm_pgp_armorer_new(), opm_pgp_armorer_message(),
  *	opm_pgp_armorer_free(), opm_pgp_dearmor(), opm_pgp_signatures(),
@@ -303,26 +304,40 @@ crc24_shift(gsize n)
 }
 
 /* Append the base64 of the n bytes at p in lines of 64 characters, each
- * ended by LF. */
-static void
-append_base64_lines(GString *out, const guint8 *p, gsize n)
-{
-	g_autofree char *b64 = g_base64_encode(p, n);
-	gsize len = strlen(b64);
+ * ended by eol, a few lines at a time so that no second copy of a large
+ * input is made. */
+#define B64_CHUNK (48 * 1024) /* bytes: whole lines */
 
-	for (gsize i = 0; i < len; i += 64) {
-		g_string_append_len(out, b64 + i, (gssize)MIN(64, len - i));
-		g_string_append_c(out, '\n');
+static void
+append_base64_lines(GString *out, const guint8 *p, gsize n, const char *eol)
+{
+	char b64[B64_CHUNK / 3 * 4 + 8];
+	gsize el = strlen(eol);
+
+	for (gsize off = 0; off < n; off += B64_CHUNK) {
+		gsize take = MIN(B64_CHUNK, n - off), len;
+		int state = 0, save = 0;
+
+		len = g_base64_encode_step(p + off, take, FALSE, b64, &state,
+		    &save);
+		len += g_base64_encode_close(FALSE, b64 + len, &state, &save);
+		for (gsize i = 0; i < len; i += 64) {
+			g_string_append_len(out, b64 + i,
+			    (gssize)MIN(64, len - i));
+			g_string_append_len(out, eol, (gssize)el);
+		}
 	}
 }
 
 static void
-append_armor_tail(GString *out, guint32 crc, const char *type)
+append_armor_tail(GString *out, guint32 crc, const char *type,
+    const char *eol)
 {
 	guint8 c[3] = {(guint8)(crc >> 16), (guint8)(crc >> 8), (guint8)crc};
 	g_autofree char *cb64 = g_base64_encode(c, 3);
 
-	g_string_append_printf(out, "=%s\n-----END PGP %s-----\n", cb64, type);
+	g_string_append_printf(out, "=%s%s-----END PGP %s-----%s", cb64, eol,
+	    type, eol);
 }
 
 GBytes *
@@ -333,8 +348,8 @@ opm_pgp_armor(GBytes *binary, const char *type)
 	GString *out = g_string_sized_new(n / 3 * 4 + n / 48 + 128);
 
 	g_string_append_printf(out, "-----BEGIN PGP %s-----\n\n", type);
-	append_base64_lines(out, p, n);
-	append_armor_tail(out, crc24(p, n), type);
+	append_base64_lines(out, p, n, "\n");
+	append_armor_tail(out, crc24(p, n), type, "\n");
 	return g_string_free_to_bytes(out);
 }
 
@@ -348,26 +363,34 @@ opm_pgp_armor(GBytes *binary, const char *type)
  * CRC is linear), so D is read once per post.
  */
 #define ARMOR_LINE 48 /* bytes */
+/* Shared data larger than this keeps the lines of one offset only: the
+ * members whose PKESK lengths differ modulo 48 (RSA keys: a byte more or
+ * less) are best served in turn, grouped by opm_pgp_armorer_variant(). */
+#define ARMOR_CACHE_ONE (1024 * 1024)
 
 struct _OpmPgpArmorer {
-	OpmPgpSplit *split; /* borrowed */
+	GBytes *message;    /* the split's message, referenced */
+	GArray *pkesks;     /* OpmPkesk, copied */
 	char *type;
-	const guint8 *data; /* D */
+	const char *eol;    /* "\n" or "\r\n" */
+	const guint8 *data; /* D, inside message */
 	gsize n;
 	guint32 data_crc;   /* of D, from a zero register */
 	guint32 shift;      /* x^(8|D|) */
-	GString *lines[ARMOR_LINE]; /* [s]: the lines for D[s..], or NULL */
+	GBytes *lines[ARMOR_LINE]; /* [s]: the lines for D[s..], or NULL */
 };
 
 OpmPgpArmorer *
-opm_pgp_armorer_new(OpmPgpSplit *s, const char *type)
+opm_pgp_armorer_new(OpmPgpSplit *s, const char *type, gboolean crlf)
 {
 	OpmPgpArmorer *a = g_new0(OpmPgpArmorer, 1);
 	gsize total;
 	const guint8 *p = g_bytes_get_data(s->message, &total);
 
-	a->split = s;
+	a->message = g_bytes_ref(s->message);
+	a->pkesks = g_array_copy(s->pkesks);
 	a->type = g_strdup(type);
+	a->eol = crlf ? "\r\n" : "\n";
 	a->data = p + s->data_offset;
 	a->n = total - s->data_offset;
 	a->data_crc = crc24_update(0, a->data, a->n);
@@ -381,46 +404,88 @@ opm_pgp_armorer_free(OpmPgpArmorer *a)
 	if (a == NULL)
 		return;
 	for (int i = 0; i < ARMOR_LINE; i++)
-		if (a->lines[i] != NULL)
-			g_string_free(a->lines[i], TRUE);
+		g_clear_pointer(&a->lines[i], g_bytes_unref);
+	g_bytes_unref(a->message);
+	g_array_unref(a->pkesks);
 	g_free(a->type);
 	g_free(a);
 }
 
-GBytes *
-opm_pgp_armorer_message(OpmPgpArmorer *a, guint i)
+guint
+opm_pgp_armorer_variant(OpmPgpArmorer *a, guint i)
 {
-	const OpmPkesk *k = &g_array_index(a->split->pkesks, OpmPkesk, i);
-	const guint8 *pk = (const guint8 *)g_bytes_get_data(a->split->message,
+	const OpmPkesk *k = &g_array_index(a->pkesks, OpmPkesk, i);
+
+	return (guint)((ARMOR_LINE - k->length % ARMOR_LINE) % ARMOR_LINE);
+}
+
+void
+opm_pgp_armorer_pieces(OpmPgpArmorer *a, guint i, GBytes *piece[3])
+{
+	const OpmPkesk *k = &g_array_index(a->pkesks, OpmPkesk, i);
+	const guint8 *pk = (const guint8 *)g_bytes_get_data(a->message,
 	    NULL) + k->offset;
-	gsize s = (ARMOR_LINE - k->length % ARMOR_LINE) % ARMOR_LINE;
-	GString *out = g_string_sized_new((k->length + a->n) / 3 * 4 +
-	    (k->length + a->n) / 48 + 128);
+	gsize s = opm_pgp_armorer_variant(a, i);
+	GString *out = g_string_new(NULL);
 	guint32 crc = crc24_update(CRC24_INIT, pk, k->length);
 
-	g_string_append_printf(out, "-----BEGIN PGP %s-----\n\n", a->type);
+	g_string_append_printf(out, "-----BEGIN PGP %s-----%s%s", a->type,
+	    a->eol, a->eol);
+	piece[1] = NULL;
 	if (s > a->n) {
 		/* too short to share a line: the whole message here */
 		g_autofree guint8 *m = g_malloc(k->length + a->n);
 
 		memcpy(m, pk, k->length);
 		memcpy(m + k->length, a->data, a->n);
-		append_base64_lines(out, m, k->length + a->n);
+		append_base64_lines(out, m, k->length + a->n, a->eol);
 	} else {
 		g_autofree guint8 *head = g_malloc(k->length + s);
 
 		memcpy(head, pk, k->length);
 		memcpy(head + k->length, a->data, s);
-		append_base64_lines(out, head, k->length + s);
+		append_base64_lines(out, head, k->length + s, a->eol);
 		if (a->lines[s] == NULL) {
-			a->lines[s] = g_string_new(NULL);
-			append_base64_lines(a->lines[s], a->data + s, a->n - s);
+			GString *l = g_string_sized_new((a->n - s) / 3 * 4 +
+			    (a->n - s) / 48 * strlen(a->eol) + 8);
+
+			if (a->n > ARMOR_CACHE_ONE)
+				for (int v = 0; v < ARMOR_LINE; v++)
+					g_clear_pointer(&a->lines[v],
+					    g_bytes_unref);
+			append_base64_lines(l, a->data + s, a->n - s, a->eol);
+			a->lines[s] = g_string_free_to_bytes(l);
 		}
-		g_string_append_len(out, a->lines[s]->str,
-		    (gssize)a->lines[s]->len);
+		piece[1] = g_bytes_ref(a->lines[s]);
 	}
+	piece[0] = g_string_free_to_bytes(out);
+	out = g_string_new(NULL);
 	append_armor_tail(out, crc24_mul(crc, a->shift) ^ a->data_crc,
-	    a->type);
+	    a->type, a->eol);
+	piece[2] = g_string_free_to_bytes(out);
+}
+
+GBytes *
+opm_pgp_armorer_message(OpmPgpArmorer *a, guint i)
+{
+	GBytes *piece[3];
+	GString *out;
+	gsize total = 0;
+
+	opm_pgp_armorer_pieces(a, i, piece);
+	for (int p = 0; p < 3; p++)
+		total += piece[p] != NULL ? g_bytes_get_size(piece[p]) : 0;
+	out = g_string_sized_new(total);
+	for (int p = 0; p < 3; p++) {
+		gsize n;
+		const char *d;
+
+		if (piece[p] == NULL)
+			continue;
+		d = g_bytes_get_data(piece[p], &n);
+		g_string_append_len(out, d, (gssize)n);
+		g_bytes_unref(piece[p]);
+	}
 	return g_string_free_to_bytes(out);
 }
 

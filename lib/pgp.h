@@ -44,10 +44,12 @@ GBytes *opm_pgp_split_message(OpmPgpSplit *s, guint i);
 GBytes *opm_pgp_armor(GBytes *binary, const char *type);
 
 /* The armored message of each recipient of a split, cheaply: what all
- * share is encoded once.  Uses s, which must outlive it.  Not for two
+ * share is encoded once.  Holds a reference to s->message, not to s,
+ * which may go.  Lines end in CRLF when crlf, else LF.  Not for two
  * threads at once.  (transfer full): opm_pgp_armorer_free(). */
 typedef struct _OpmPgpArmorer OpmPgpArmorer;
-OpmPgpArmorer *opm_pgp_armorer_new(OpmPgpSplit *s, const char *type);
+OpmPgpArmorer *opm_pgp_armorer_new(OpmPgpSplit *s, const char *type,
+    gboolean crlf);
 void opm_pgp_armorer_free(OpmPgpArmorer *a); /* accepts NULL */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmPgpArmorer, opm_pgp_armorer_free)
 
@@ -55,6 +57,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpmPgpArmorer, opm_pgp_armorer_free)
  * proportional to the PKESK's length once the lines it shares with the
  * others are made.  (transfer full) */
 GBytes *opm_pgp_armorer_message(OpmPgpArmorer *a, guint i);
+
+/* The same message in three pieces, for writing out without joining
+ * them: piece[0] the armor header and the lines of recipient i's own
+ * bytes, piece[1] the lines shared with every recipient of the same
+ * variant (a reference, not a copy; NULL for a tiny message), piece[2]
+ * the checksum and END line.  Caller unrefs each.  For shared data over
+ * 1 MiB only the lines of the latest variant are kept, so serve the
+ * recipients grouped by opm_pgp_armorer_variant(). */
+void opm_pgp_armorer_pieces(OpmPgpArmorer *a, guint i, GBytes *piece[3]);
+
+/* Which shared lines recipient i's message uses (0 to 47). */
+guint opm_pgp_armorer_variant(OpmPgpArmorer *a, guint i);
 
 /* Undo opm_pgp_armor: the first armored block in text of the given type
  * ("MESSAGE"; NULL: any); checks the CRC when present.  NULL with an

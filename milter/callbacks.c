@@ -41,6 +41,7 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -190,6 +191,21 @@ opmf_conf_load(const char *path, GError **error)
 		if (!opm_keys_load(g_ptr_array_index(conf->lists, i), error))
 			return NULL;
 	return g_steal_pointer(&conf);
+}
+
+/* Blocks from this size on get pages of their own (mmap), returned to
+ * the system on free.  glibc would otherwise raise the threshold to the
+ * largest block freed so far (up to 32 MB), after which a large post's
+ * buffers come from the heap and the arenas stay grown. */
+#define MMAP_THRESHOLD (256 * 1024)
+/* After a post of at least this size, give back what malloc keeps. */
+#define TRIM_AFTER (1024 * 1024)
+
+void
+opmf_memory_init(void)
+{
+	(void)mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+	(void)mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD);
 }
 
 static void
@@ -689,6 +705,41 @@ distribution_failed(const OpmVerdict *v, const char *why)
 	return t;
 }
 
+/* The permanent refusal of v when the MTA refused a copy for good (error
+ * OPM_ERROR_TOO_BIG or OPM_ERROR_REFUSED): a retry would build the same
+ * copies and get the same answer.  (transfer full) */
+static OpmVerdict *
+distribution_refused(const OpmVerdict *v, const GError *error)
+{
+	gboolean big = error->code == OPM_ERROR_TOO_BIG;
+	OpmVerdict *t = opm_verdict_tempfail(v->list, big ? "5.3.4" : "5.3.0",
+	    big ? "copies too large for the MTA" : "copies refused by the MTA");
+	g_autofree char *got = v->copies == 0 ? g_strdup("No member got it.") :
+	    g_strdup_printf("%u members got it already; they will not get it "
+	    "again if you send the same message again.", v->copies);
+
+	t->action = OPM_ACTION_REJECT;
+	g_strlcpy(t->rcode, big ? "552" : "554", sizeof(t->rcode));
+	g_free(t->text);
+	if (big)
+		t->text = g_strdup_printf("list %s: your post cannot be "
+		    "distributed: each member gets it as an encrypted copy, "
+		    "which is larger than the post, and the mail system here "
+		    "refuses copies that large.\n"
+		    "Send it again smaller, e.g. without large attachments.\n%s",
+		    v->list, got);
+	else
+		t->text = g_strdup_printf("list %s: your post cannot be "
+		    "distributed: the mail system here refuses its encrypted "
+		    "copies for good.\n"
+		    "Ask the list admins what the list cannot carry.\n%s",
+		    v->list, got);
+	t->from = g_strdup(v->from);
+	t->signer = g_strdup(v->signer);
+	t->copies = v->copies;
+	return t;
+}
+
 static gint
 by_address(gconstpointer a, gconstpointer b, gpointer lists)
 {
@@ -710,6 +761,7 @@ distribute(OpmfMsg *m, const char *qid, OpmMessage *msg, GPtrArray *verdicts,
 	g_autoptr(GArray) order = g_array_new(FALSE, FALSE, sizeof(guint));
 	gint failed = -1;
 	const char *why = NULL;
+	gboolean refused = FALSE;
 
 	if (inject_dry_run)
 		return -1;
@@ -768,6 +820,13 @@ distribute(OpmfMsg *m, const char *qid, OpmMessage *msg, GPtrArray *verdicts,
 		failed = (gint)i;
 		if (g_error_matches(error, OPM_ERROR, OPM_ERROR_REPLAY)) {
 			opm_gate_replayed(v, now);
+		} else if (g_error_matches(error, OPM_ERROR, OPM_ERROR_TOO_BIG) ||
+		    g_error_matches(error, OPM_ERROR, OPM_ERROR_REFUSED)) {
+			/* the journal keeps the copies queued so far: the same
+			 * post sent again does not send them twice */
+			g_warning("%s: distribution refused for good after %u "
+			    "copies: %s", l->address, v->copies, error->message);
+			refused = TRUE;
 		} else if (g_error_matches(error, OPM_ERROR,
 		    OPM_ERROR_LIST_KEY)) {
 			/* nothing was sent: the key is checked first */
@@ -793,10 +852,11 @@ distribute(OpmfMsg *m, const char *qid, OpmMessage *msg, GPtrArray *verdicts,
 DONE:
 	for (guint i = 0; journals != NULL && i < verdicts->len; i++)
 		opm_journal_close(journals[i]);
-	if (why != NULL) {
+	if (why != NULL || refused) {
 		OpmVerdict *v = g_ptr_array_index(verdicts, failed);
 
-		g_ptr_array_index(verdicts, failed) = distribution_failed(v, why);
+		g_ptr_array_index(verdicts, failed) = refused ?
+		    distribution_refused(v, error) : distribution_failed(v, why);
 		opm_verdict_free(v);
 	}
 	return failed;
@@ -925,6 +985,7 @@ opmf_eom(SMFICTX *ctx)
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	gint failed = -1;
 	gint64 elapsed;
+	gboolean big;
 	sfsistat rc;
 
 	if (m == NULL)
@@ -979,8 +1040,12 @@ opmf_eom(SMFICTX *ctx)
 		for (guint i = 0; i < verdicts->len; i++)
 			opmf_log_summary(qid, m->sender,
 			    g_ptr_array_index(verdicts, i), elapsed);
+	big = m->size >= TRIM_AFTER;
 	msg_free(m);
 	c->msg = NULL;
+	g_clear_pointer(&msg, opm_message_free);
+	if (big)
+		(void)malloc_trim(0); /* every arena, not only this thread's */
 	return rc;
 }
 

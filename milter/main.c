@@ -37,6 +37,7 @@
 #include <glib/gstdio.h>
 
 #include "audit.h"
+#include "fanout.h"
 #include "inject.h"
 #include "keys.h"
 #include "opmf.h"
@@ -65,6 +66,49 @@ usage(FILE *out)
 	    "  -r rcpt    envelope recipient for -t (repeatable)\n"
 	    "  -o dir     with -t: write the copies it would send into dir\n"
 	    "  -V         print the version\n", DEFAULT_CONF);
+}
+
+/* -n: every copy of the largest post must fit Postfix's
+ * message_size_limit, or the MTA refuses them all (a permanent failure
+ * of the post).  An error when even copies of a post that does not
+ * carry the largest header fields cannot fit, a warning when only the
+ * worst case cannot. */
+static void
+check_size_limit(const char *path, OpmConfig *conf, guint *errors,
+    guint *warnings)
+{
+	g_autofree char *v = opmf_postconf_get("message_size_limit");
+	gint64 limit, bound = opm_fanout_copy_bound(conf), fits;
+	char *end = NULL;
+
+	if (v == NULL)
+		return; /* no Postfix here: nothing to hold it against */
+	limit = g_ascii_strtoll(v, &end, 10);
+	if (end == v || *end != '\0' || limit < 0) {
+		printf("%s: warning: Postfix's message_size_limit \"%s\" is not "
+		    "a number\n", path, v);
+		(*warnings)++;
+		return;
+	}
+	if (limit == 0 || bound <= limit) {
+		printf("%s: MaxMessageSize %" G_GINT64_FORMAT ": copies of at "
+		    "most %" G_GINT64_FORMAT " bytes, Postfix's "
+		    "message_size_limit %s\n", path, conf->max_message_size,
+		    bound, limit == 0 ? "unlimited" : v);
+		return;
+	}
+	fits = opm_fanout_max_post(conf, limit);
+	printf("%s: %s: MaxMessageSize %" G_GINT64_FORMAT ": a post that "
+	    "large can become copies of up to %" G_GINT64_FORMAT " bytes, "
+	    "over Postfix's message_size_limit %" G_GINT64_FORMAT ", which "
+	    "would refuse them; set MaxMessageSize to at most %"
+	    G_GINT64_FORMAT "\n", path,
+	    conf->max_message_size / 8 * 11 > limit ? "error" : "warning",
+	    conf->max_message_size, bound, limit, fits);
+	if (conf->max_message_size / 8 * 11 > limit)
+		(*errors)++;
+	else
+		(*warnings)++;
 }
 
 char *
@@ -168,6 +212,7 @@ opmf_check_run(const char *path)
 			errors++;
 		}
 	}
+	check_size_limit(path, conf, &errors, &warnings);
 	check_delimiter(conf, path, &errors, &warnings);
 	for (guint i = 0; i < conf->lists->len; i++) {
 		OpmList *l = g_ptr_array_index(conf->lists, i);
@@ -452,6 +497,7 @@ main(int argc, char **argv)
 	/* a copy whose reader is gone must fail, not kill the milter */
 	signal(SIGPIPE, SIG_IGN);
 	setlocale(LC_ALL, "");
+	opmf_memory_init();
 	if (gpgme_check_version("1.16.0") == NULL) {
 		fprintf(stderr, "openpgp-milter: gpgme is too old\n");
 		return EX_SOFTWARE;

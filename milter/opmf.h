@@ -54,6 +54,11 @@ void opmf_conf_set(OpmConfig *conf);
 /* Load path and every list's keys.  (transfer full) or NULL. */
 OpmConfig *opmf_conf_load(const char *path, GError **error);
 
+/* Have malloc hand large blocks back to the system when they are freed,
+ * so that a large post leaves no grown heap behind.  In main(), before
+ * any thread starts. */
+void opmf_memory_init(void);
+
 /* reply.c: the one place a verdict becomes an SMTP reply. */
 /* keep_original: the transaction has other recipients, so an accepted
  * post continues to them instead of being discarded. */

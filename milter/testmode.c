@@ -165,7 +165,7 @@ feed(SMFICTX *ctx, GBytes *raw, char **rcpts)
 	const char *p = g_bytes_get_data(raw, &len);
 	g_autofree char *sender = guess_sender(raw);
 	char *argv[2] = {sender, NULL};
-	g_autoptr(GBytes) body = NULL;
+	g_autoptr(GString) body = NULL;
 	sfsistat rc;
 
 	if ((rc = opmf_connect(ctx, "localhost", NULL)) != SMFIS_CONTINUE ||
@@ -200,17 +200,24 @@ feed(SMFICTX *ctx, GBytes *raw, char **rcpts)
 		return rc;
 	if ((rc = opmf_eoh(ctx)) != SMFIS_CONTINUE)
 		return rc;
-	body = opm_crlf(p + i, len - i);
-	{
-		gsize blen;
-		const unsigned char *b = g_bytes_get_data(body, &blen);
+	/* the body as an MTA hands it over: CRLF line ends, in chunks of
+	 * about 64 kB that end at a line end, never converted whole */
+	body = g_string_sized_new(65536 + 4096);
+	while (i < len) {
+		gsize j = MIN(len, i + 65536);
+		const char *nl;
 
-		for (gsize off = 0; off < blen; off += 65536) {
-			rc = opmf_body(ctx, (unsigned char *)b + off,
-			    MIN(65536, blen - off));
-			if (rc != SMFIS_CONTINUE)
-				return rc;
-		}
+		if (j < len && (nl = memrchr(p + i, '\n', j - i)) != NULL)
+			j = (gsize)(nl - p) + 1;
+		else if (j < len)
+			j = (nl = memchr(p + j, '\n', len - j)) != NULL ?
+			    (gsize)(nl - p) + 1 : len;
+		g_string_truncate(body, 0);
+		opm_crlf_append(body, p + i, j - i);
+		rc = opmf_body(ctx, (unsigned char *)body->str, body->len);
+		if (rc != SMFIS_CONTINUE)
+			return rc;
+		i = j;
 	}
 	return opmf_eom(ctx);
 }

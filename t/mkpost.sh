@@ -27,6 +27,9 @@
 #	--body-size N	pad the body text to about N bytes
 #	--attach	the signed part is multipart/mixed: text plus a small
 #			base64 attachment
+#	--attach-size N	the attachment (implies --attach) holds N random
+#			bytes, base64: content that does not compress, as a
+#			zip file or a photo
 #	--text FILE	the body text is exactly FILE (a command mail), with
 #			the nonce after a "-- " line
 #	--keys FILE	the signed part is multipart/mixed: the text plus
@@ -136,7 +139,8 @@ usage() {
 	echo "usage: FIXTURES=DIR sh mkpost.sh [--shape SHAPE] [--signer NAME]" \
 	    "[--from V] [--to V] [--subject S] [--message-id ID] [--body T]" \
 	    "[--date-offset WHEN | --faked-time T] [--digest ALGO]" \
-	    "[--body-size N] [--attach] [--depth N] [--parts N]" \
+	    "[--body-size N] [--attach] [--attach-size N] [--depth N]" \
+	    "[--parts N]" \
 	    "[--protected] [--protected-from V] [--outer-subject S]" \
 	    "[--charset CS] [--dashes] [--inject LIST]" \
 	    "[--inner-signer NAME]" >&2
@@ -150,6 +154,7 @@ die() {
 
 signer=alice from='' to=secir@lists.example.org subject='' msgid='' extra=''
 when='' faked='' digest=SHA256 body_size=0 attach=no depth=12 parts=150
+attach_size=0
 shape=signed protected=no pfrom='' outer_subject='' charset=us-ascii
 dashes=no inject='' inner_signer='' text_file='' keys_file=''
 
@@ -174,6 +179,7 @@ while [ $# -gt 0 ]; do
 	--faked-time) faked=$val ;;
 	--digest) digest=$val ;;
 	--body-size) body_size=$val ;;
+	--attach-size) attach_size=$val; attach=yes ;;
 	--depth) depth=$val ;;
 	--parts) parts=$val ;;
 	--shape) shape=$val ;;
@@ -206,7 +212,7 @@ us-ascii | utf-8 | latin1) ;;
 *) usage "unknown charset: $charset (us-ascii, utf-8, latin1)" ;;
 esac
 [ "$shape" != encrypted ] || protected=yes
-for n in "$body_size" "$depth" "$parts"; do
+for n in "$body_size" "$attach_size" "$depth" "$parts"; do
 	case $n in
 	'' | *[!0-9]*) usage "not a number: $n" ;;
 	esac
@@ -411,7 +417,11 @@ attachment_part() {
 		echo "Content-Disposition: attachment; filename=\"notes.bin\""
 		echo "Content-Transfer-Encoding: base64"
 		echo
-		echo "VGhpcyBpcyBhIHNtYWxsIGF0dGFjaG1lbnQgZm9yIHRoZSB0ZXN0IHN1aXRlLgo="
+		if [ "$attach_size" -gt 0 ]; then
+			head -c "$attach_size" /dev/urandom | base64 -w 76
+		else
+			echo "VGhpcyBpcyBhIHNtYWxsIGF0dGFjaG1lbnQgZm9yIHRoZSB0ZXN0IHN1aXRlLgo="
+		fi
 	} >"$1"
 }
 

@@ -331,7 +331,7 @@ START_TEST(defaults_are_applied)
 
 #define INT(w, g, v) do { ints[n].what = (w); ints[n].got = (g); \
 	ints[n].want = (v); n++; } while (0)
-	INT("MaxMessageSize", conf->max_message_size, 10485760);
+	INT("MaxMessageSize", conf->max_message_size, 6291456);
 	INT("MaxMimeDepth", conf->max_mime_depth, 8);
 	INT("MaxMimeParts", conf->max_mime_parts, 100);
 	INT("MaxHeaders", conf->max_headers, 200);

@@ -208,17 +208,20 @@ packet(GByteArray *b, int tag, const guint8 *body, gsize len)
 /* Each recipient's armored message from the armorer is byte for byte
  * the armor of that recipient's message, whatever the lengths of the
  * session key packets (every remainder modulo an armor line's 48 bytes)
- * and of the shared data packet. */
+ * and of the shared data packet (over 1 MiB the armorer keeps one
+ * variant of the shared lines at a time); with CRLF line ends it is the
+ * same text with CRLF; its three pieces make the same message. */
 START_TEST(armorer_matches_the_armor_of_each_message)
 {
 	static const gsize data_lens[] = {1, 2, 5, 30, 47, 48, 49, 100, 191,
-	    192, 1000, 8384, 100000};
+	    192, 1000, 8384, 1100000};
 	gsize dlen = data_lens[_i];
 	GByteArray *b = g_byte_array_new();
 	g_autofree guint8 *data = g_malloc(dlen);
 	g_autoptr(GBytes) m = NULL;
 	g_autoptr(OpmPgpSplit) s = NULL;
 	g_autoptr(OpmPgpArmorer) a = NULL;
+	g_autoptr(OpmPgpArmorer) crlf = NULL;
 	g_autoptr(GError) error = NULL;
 
 	for (int r = 0; r < 60; r++) {
@@ -239,17 +242,54 @@ START_TEST(armorer_matches_the_armor_of_each_message)
 	ck_assert_msg(s != NULL, "split: %s", error != NULL ? error->message :
 	    "");
 	ck_assert_uint_eq(s->pkesks->len, 60);
-	a = opm_pgp_armorer_new(s, "MESSAGE");
+	a = opm_pgp_armorer_new(s, "MESSAGE", FALSE);
+	crlf = opm_pgp_armorer_new(s, "MESSAGE", TRUE);
+	g_clear_pointer(&s, opm_pgp_split_free); /* the armorers need m only */
+	s = opm_pgp_split(m, &error);
 	/* twice: the second round uses the lines made in the first */
 	for (int round = 0; round < 2; round++)
 		for (guint i = 0; i < s->pkesks->len; i++) {
 			g_autoptr(GBytes) one = opm_pgp_split_message(s, i);
 			g_autoptr(GBytes) want = opm_pgp_armor(one, "MESSAGE");
 			g_autoptr(GBytes) got = opm_pgp_armorer_message(a, i);
+			g_autoptr(GBytes) got_crlf = opm_pgp_armorer_message(crlf,
+			    i);
+			gsize wl;
+			const char *w = g_bytes_get_data(want, &wl);
+			g_autoptr(GString) wc = g_string_sized_new(wl + wl / 32);
+			g_autoptr(GBytes) want_crlf = NULL;
+			GBytes *piece[3];
+			gsize off = 0;
 
 			ck_assert_msg(g_bytes_equal(got, want), "data packet of "
 			    "%zu bytes, recipient %u (round %d): got armor that "
 			    "differs from the message's own", dlen, i, round);
+			for (gsize j = 0; j < wl; j++) {
+				if (w[j] == '\n')
+					g_string_append_c(wc, '\r');
+				g_string_append_c(wc, w[j]);
+			}
+			want_crlf = g_bytes_new(wc->str, wc->len);
+			ck_assert_msg(g_bytes_equal(got_crlf, want_crlf), "data "
+			    "packet of %zu bytes, recipient %u: got CRLF armor "
+			    "that is not the LF armor with CRLF", dlen, i);
+			opm_pgp_armorer_pieces(a, i, piece);
+			for (int p = 0; p < 3; p++) {
+				gsize pl;
+				const char *pd;
+
+				if (piece[p] == NULL)
+					continue;
+				pd = g_bytes_get_data(piece[p], &pl);
+				ck_assert_msg(off + pl <= wl &&
+				    memcmp(w + off, pd, pl) == 0, "data packet "
+				    "of %zu bytes, recipient %u: piece %d differs",
+				    dlen, i, p);
+				off += pl;
+				g_bytes_unref(piece[p]);
+			}
+			ck_assert_msg(off == wl, "pieces of %zu bytes, want %zu",
+			    off, wl);
 		}
 }
 END_TEST

@@ -61,7 +61,7 @@ split(GBytes *message)
 	}
 	if (s->pkesks->len == 0 || s->data_offset >= n)
 		abort();
-	armorer = opm_pgp_armorer_new(s, "MESSAGE");
+	armorer = opm_pgp_armorer_new(s, "MESSAGE", FALSE);
 	for (guint i = 0; i < s->pkesks->len; i++) {
 		const OpmPkesk *k = &g_array_index(s->pkesks, OpmPkesk, i);
 		GBytes *copy = opm_pgp_split_message(s, i);
