@@ -664,6 +664,7 @@ create_list(int argc, char **argv)
 	g_autofree char *defname = NULL;
 	g_autofree char *text = NULL;
 	g_autofree char *fpr = NULL;
+	g_autofree char *raw_fpr = NULL;
 	g_autofree char *dir = NULL;
 	NewList nl = {0};
 	int rc = EX_OK, fd;
@@ -742,8 +743,9 @@ create_list(int argc, char **argv)
 	}
 	if ((rc = as_user(conf, create_user_part, &nl, out)) != EX_OK)
 		goto DONE;
-	fpr = g_strndup((const char *)out->data, out->len);
-	if (opm_fpr_canon(fpr) == NULL) {
+	raw_fpr = g_strndup((const char *)out->data, out->len);
+	fpr = opm_fpr_canon(g_strstrip(raw_fpr));
+	if (fpr == NULL) {
 		rc = fail(EX_SOFTWARE, "the list key was made, but its "
 		    "fingerprint did not come back");
 		goto DONE;

@@ -475,8 +475,9 @@ START_TEST(remove_keeps_the_rest_of_the_file)
 	g_autoptr(GError) error = NULL;
 	g_autofree char *before = tu_read(members);
 	g_autofree char *after = NULL;
+	g_autofree char *bob_fpr = tu_fpr("bob");
 	g_autofree char *bob = g_strdup_printf("bob@example.org %s Bob Example\n",
-	    tu_fpr("bob"));
+	    bob_fpr);
 	g_autofree char *want = tu_replace(before, bob, "");
 
 	ck_assert(strstr(before, bob) != NULL);
@@ -498,6 +499,7 @@ START_TEST(dry_run_changes_nothing)
 	g_autoptr(GError) error = NULL;
 	g_autofree char *before = tu_read(members);
 	g_autofree char *after = NULL;
+	g_autofree char *mallory = tu_fpr("mallory");
 	OpmChange *c;
 
 	c = opm_change_new(OPM_CHANGE_ADD, "mallory@example.com", NULL, NULL,
@@ -506,7 +508,7 @@ START_TEST(dry_run_changes_nothing)
 	ck_assert_msg(opm_member_apply(conf, list, changes, TRUE,
 	    g_get_real_time() / G_USEC_PER_SEC, NULL, &error), "dry run: %s",
 	    error != NULL ? error->message : "?");
-	ck_assert_str_eq(c->new_fpr, tu_fpr("mallory"));
+	ck_assert_str_eq(c->new_fpr, mallory);
 	after = tu_read(members);
 	ck_assert_str_eq(after, before);
 	ck_assert(!opm_conf_members_changed(conf));

@@ -466,9 +466,10 @@ START_TEST(replay_is_refused_and_changes_nothing)
 	/* carol is back, then the same mail again */
 	{
 		g_autofree char *m = tu_read(members);
+		g_autofree char *carol = tu_fpr("carol");
 
 		ck_assert(strstr(m, "carol@") == NULL);
-		tu_write(members, "%scarol@example.net %s\n", m, tu_fpr("carol"));
+		tu_write(members, "%scarol@example.net %s\n", m, carol);
 	}
 	clear_out();
 	feed(cmd, REQUEST, &res);
@@ -486,9 +487,10 @@ END_TEST
 START_TEST(a_bad_line_fails_the_whole_mail)
 {
 	g_autofree char *key = fixture_keyfile("mallory");
+	g_autofree char *mallory = tu_fpr("mallory");
 	g_autofree char *text = g_strdup_printf("remove-member bob@example.org\n"
 	    "add-member mallory@example.com %s\n"
-	    "remove-member nobody@example.org\n", tu_fpr("mallory"));
+	    "remove-member nobody@example.org\n", mallory);
 	g_autoptr(GBytes) cmd = command_mail("alice", "alice@example.org", text,
 	    key, NULL);
 	g_autofree char *before = tu_read(members);
