@@ -313,6 +313,106 @@ opm_mime_entity_bound(const char *p, gsize n, gint64 stop)
 	return 1 + ct + count_delimiters(p, n, stop - ct);
 }
 
+/*
+ * Header fields that say how an entity is read.  Parsers disagree on which
+ * of two copies counts (GMime takes the last, others the first), so an
+ * entity with two of one, or a Content-Type or Content-Disposition
+ * naming one parameter twice, reads differently in different clients:
+ * what the gate checks need not be what a member's client shows.
+ */
+static const char *const mime_fields[] = {
+	"Content-Type", "Content-Transfer-Encoding", "MIME-Version",
+	"Content-Disposition",
+};
+
+/* A parameter named twice in the structured field value (RFC 2045
+ * parameters, RFC 2231 sections counted under their name).  NULL if
+ * none. (transfer full) */
+static char *
+twice_named_param(const char *value)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash,
+	    g_str_equal, g_free, NULL);
+	gboolean quoted = FALSE;
+	const char *p = value;
+
+	/* skip to the first ';' outside quotes and comments, then read
+	 * "name=" after each such ';' */
+	for (; *p != '\0'; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (*p == '\\' && quoted && p[1] != '\0')
+			p++;
+		else if (*p == ';' && !quoted) {
+			const char *n = p + 1, *e;
+			g_autofree char *name = NULL;
+			char *star;
+
+			while (*n == ' ' || *n == '\t' || *n == '\r' ||
+			    *n == '\n')
+				n++;
+			for (e = n; *e != '\0' && *e != '=' && *e != ';' &&
+			    *e != ' ' && *e != '\t' && *e != '\r' &&
+			    *e != '\n'; e++)
+				;
+			if (e == n)
+				continue;
+			name = g_ascii_strdown(n, e - n);
+			/* name*0, name*0*, name* are sections of name;
+			 * only the first section counts */
+			if ((star = strchr(name, '*')) != NULL) {
+				if (star[1] != '\0' && star[1] != '*' &&
+				    strcmp(star + 1, "0") != 0 &&
+				    strcmp(star + 1, "0*") != 0)
+					continue;
+				*star = '\0';
+			}
+			if (g_hash_table_contains(seen, name))
+				return g_steal_pointer(&name);
+			g_hash_table_add(seen, g_steal_pointer(&name));
+		}
+	}
+	return NULL;
+}
+
+/* Refuse (OPM_LIMIT_SYNTAX) a header list that a reader can take in two
+ * ways. */
+static void
+check_ambiguous(OpmMessage *m, GMimeHeaderList *hl)
+{
+	int nh = g_mime_header_list_get_count(hl);
+
+	for (gsize f = 0; f < G_N_ELEMENTS(mime_fields); f++) {
+		int count = 0;
+
+		for (int i = 0; i < nh; i++) {
+			GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+			const char *raw = g_mime_header_get_raw_value(h);
+			g_autofree char *twice = NULL;
+
+			if (g_ascii_strcasecmp(g_mime_header_get_name(h),
+			    mime_fields[f]) != 0)
+				continue;
+			if (++count > 1) {
+				set_limit(m, OPM_LIMIT_SYNTAX, "a MIME header "
+				    "with more than one %s field, which mail "
+				    "programs read differently", mime_fields[f]);
+				return;
+			}
+			if (raw != NULL && (twice = twice_named_param(raw)) !=
+			    NULL) {
+				g_autofree char *t = opm_sanitize(twice, 40);
+
+				set_limit(m, OPM_LIMIT_SYNTAX, "a %s field "
+				    "naming its %s parameter twice, which mail "
+				    "programs read differently", mime_fields[f],
+				    t);
+				return;
+			}
+		}
+	}
+}
+
 static void
 walk(OpmMessage *m, GMimeObject *obj, gint64 depth, gint64 *parts,
     const OpmLimits *lim)
@@ -352,6 +452,7 @@ walk(OpmMessage *m, GMimeObject *obj, gint64 depth, gint64 *parts,
 			return;
 		}
 	}
+	check_ambiguous(m, hl);
 	if (GMIME_IS_MULTIPART(obj)) {
 		GMimeMultipart *mp = GMIME_MULTIPART(obj);
 		int n = g_mime_multipart_get_count(mp);
@@ -363,6 +464,9 @@ walk(OpmMessage *m, GMimeObject *obj, gint64 depth, gint64 *parts,
 		GMimeMessage *inner =
 		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
 
+		if (inner != NULL)
+			check_ambiguous(m, g_mime_object_get_header_list(
+			    GMIME_OBJECT(inner)));
 		if (inner != NULL && g_mime_message_get_mime_part(inner) != NULL)
 			walk(m, g_mime_message_get_mime_part(inner), depth + 1,
 			    parts, lim);
@@ -860,6 +964,8 @@ opm_message_parse(GBytes *raw, const OpmLimits *lim)
 		    "the message cannot be parsed");
 		return m;
 	}
+	check_ambiguous(m, g_mime_object_get_header_list(
+	    GMIME_OBJECT(m->message)));
 	if (g_mime_message_get_mime_part(m->message) != NULL)
 		walk(m, g_mime_message_get_mime_part(m->message), 1, &parts, lim);
 	if (m->limit != OPM_LIMIT_OK) {

@@ -202,7 +202,7 @@ encrypted | encrypted-nested | exchange | exchange-text | \
     encrypted-symmetric | encrypted-no-mdc | encrypted-tampered | \
     encrypted-unsigned | encrypted-only-signed | encrypted-beside | \
     encrypted-in-mixed | encrypted-wrapped-signed | encrypted-wrapped-inline | \
-    encrypted-wrapped-mixed | signed-cosigned) ;;
+    encrypted-wrapped-mixed | encrypted-wrapped-dupct | signed-cosigned) ;;
 inline-signed | inline-encrypted | inline-text-before | inline-text-after | \
     inline-html | inline-attachment | inline-encrypted-wrapped) ;;
 *) usage "unknown shape: $shape" ;;
@@ -678,9 +678,20 @@ encrypted_payload() {
 		entity_of "$tmp/other.eml" >"$tmp/inner"
 		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
 		;;
-	encrypted-wrapped-mixed)
+	encrypted-wrapped-mixed | encrypted-wrapped-dupct)
 		inner_post signed >"$tmp/other.eml"
 		entity_of "$tmp/other.eml" >"$tmp/wrapped"
+		if [ "$shape" = encrypted-wrapped-dupct ]; then
+			# a second Content-Type, last: GMime reads text/plain,
+			# other parsers the multipart/signed first
+			tr -d '\r' <"$tmp/wrapped" | awk '
+			    !done && /^$/ {
+				print "Content-Type: text/plain; charset=us-ascii"
+				done = 1
+			    }
+			    { print }' >"$tmp/t"
+			mv "$tmp/t" "$tmp/wrapped"
+		fi
 		text_part "$tmp/intro"
 		multipart "$tmp/inner" mixed "=-wrap-$nonce" "$tmp/intro" \
 		    "$tmp/wrapped"

@@ -1035,6 +1035,82 @@ START_TEST(inner_signature)
 }
 END_TEST
 
+/* Entities mail programs read in different ways (GMime takes the last
+ * of two Content-Type fields, others the first) are refused as
+ * malformed, wherever they are. */
+static const struct {
+	const char *name;
+	const char *text;
+	gboolean ambiguous;
+} ambiguous_cases[] = {
+	{"one field of each",
+	    "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=m\n\n"
+	    "--m\nContent-Type: text/plain; charset=us-ascii\n"
+	    "Content-Transfer-Encoding: 7bit\n\nHi\n--m--\n", FALSE},
+	{"a parameter in RFC 2231 sections",
+	    "Content-Type: text/plain;\n title*0=\"a\";\n title*1=\"b\"\n\n"
+	    "Hi\n", FALSE},
+	{"a quoted ';' in a parameter",
+	    "Content-Type: text/plain; name=\"a; name=b\"\n\nHi\n", FALSE},
+	{"two Content-Type fields at the top",
+	    "Content-Type: text/plain\nContent-Type: text/html\n\nHi\n", TRUE},
+	{"two MIME-Version fields",
+	    "MIME-Version: 1.0\nMIME-Version: 1.0\nContent-Type: text/plain\n"
+	    "\nHi\n", TRUE},
+	{"two Content-Type fields in a part, multipart/signed first",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain\n\nHi\n--m\n"
+	    "Content-Type: multipart/signed; boundary=b\n"
+	    "Content-Type: text/plain\n\n--b\n"
+	    "Content-Type: text/plain\n\nHi\n--b\n"
+	    "Content-Type: application/pgp-signature\n\nsig\n--b--\n"
+	    "--m--\n", TRUE},
+	{"two Content-Transfer-Encoding fields in a part",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n"
+	    "content-transfer-encoding: 7bit\n\nHi\n--m--\n", TRUE},
+	{"two Content-Disposition fields in a part",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain\nContent-Disposition: inline\n"
+	    "Content-Disposition: attachment\n\nHi\n--m--\n", TRUE},
+	{"a boundary parameter named twice",
+	    "Content-Type: multipart/mixed; boundary=m; boundary=n\n\n--m\n"
+	    "Content-Type: text/plain\n\nHi\n--m--\n--n\n"
+	    "Content-Type: text/plain\n\nHo\n--n--\n", TRUE},
+	{"a boundary parameter and its RFC 2231 form",
+	    "Content-Type: multipart/mixed; boundary=m;\n boundary*0=n\n\n"
+	    "--m\nContent-Type: text/plain\n\nHi\n--m--\n", TRUE},
+	{"a charset parameter named twice in a part",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain; charset=utf-16; charset=us-ascii\n\n"
+	    "Hi\n--m--\n", TRUE},
+	{"two Content-Type fields in an attached message",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: message/rfc822\n\nFrom: a@example.org\n"
+	    "Content-Type: multipart/signed; boundary=b\n"
+	    "Content-Type: text/plain\n\nHi\n--m--\n", TRUE},
+};
+
+START_TEST(ambiguous_entity)
+{
+	g_autofree char *text = _i % 2 ? crlf(ambiguous_cases[_i / 2].text) :
+	    g_strdup(ambiguous_cases[_i / 2].text);
+	g_autoptr(OpmMessage) m = parse(text, &roomy);
+
+	if (ambiguous_cases[_i / 2].ambiguous)
+		ck_assert_msg(m->limit == OPM_LIMIT_SYNTAX &&
+		    m->limit_detail != NULL && m->message == NULL,
+		    "%s: got limit %s (%s), want a syntax refusal in words",
+		    ambiguous_cases[_i / 2].name, limit_name(m->limit),
+		    m->limit_detail != NULL ? m->limit_detail : "no detail");
+	else
+		ck_assert_msg(m->limit == OPM_LIMIT_OK, "%s: got limit %s (%s), "
+		    "want none", ambiguous_cases[_i / 2].name,
+		    limit_name(m->limit), m->limit_detail != NULL ?
+		    m->limit_detail : "no detail");
+}
+END_TEST
+
 /* The rebuilt multipart/signed entity holds the signed part and the
  * armor and nothing else, and parses back to the same signed data. */
 START_TEST(signed_entity_rebuilt)
@@ -1078,6 +1154,8 @@ mime_suite(void)
 	tcase_add_loop_test(tc, inner_signature, 0,
 	    2 * G_N_ELEMENTS(inner_cases));
 	tcase_add_test(tc, signed_entity_rebuilt);
+	tcase_add_loop_test(tc, ambiguous_entity, 0,
+	    2 * G_N_ELEMENTS(ambiguous_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bounds");
