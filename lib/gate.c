@@ -19,7 +19,8 @@
  *	signed+encrypted armored message making up the whole text/plain
  *	body.  For an accepted post the gate leaves in the OpmMessage what
  *	the copies carry (payload, protected header fields) and the signed
- *	bytes the journal key is made of (signed_data).
+ *	bytes the journal key is made of (signed_data).  The key is made of
+ *	their canonical text, so that one signature is one post in any form.
  *
  *	What is verified is what the copies carry: a multipart/signed
  *	entity rebuilt from its signed part and the signature packets
@@ -317,6 +318,71 @@ check_form(OpmVerdict *v, OpmList *list, OpmMessage *msg)
 	}
 	return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1", "unsigned",
 	    "your post is not signed.\nSign it with %s.", hint);
+}
+
+/*
+ * The signed content in one form whatever form carried it: a signature
+ * moved from a PGP/MIME part to a clear-signed block or into a
+ * re-encrypted message covers the same text in CRLF or LF lines, with or
+ * without a last line break, dash-escaped or not.  As OpenPGP's text
+ * mode does, lines end in CRLF without trailing white space (here also
+ * without stray CRs); line breaks at the end are dropped.
+ * (transfer full)
+ */
+static GBytes *
+canonical_text(GBytes *data)
+{
+	gsize n, start = 0;
+	const char *p = data != NULL ? g_bytes_get_data(data, &n) : NULL;
+	GString *out = g_string_sized_new(p != NULL ? n + n / 32 + 2 : 1);
+
+	while (p != NULL && start <= n) {
+		const char *nl = start < n ? memchr(p + start, '\n', n - start) :
+		    NULL;
+		gsize end = nl != NULL ? (gsize)(nl - p) : n;
+		gsize e = end;
+
+		while (e > start && (p[e - 1] == ' ' || p[e - 1] == '\t' ||
+		    p[e - 1] == '\r'))
+			e--;
+		g_string_append_len(out, p + start, (gssize)(e - start));
+		if (nl == NULL)
+			break;
+		g_string_append(out, "\r\n");
+		start = end + 1;
+	}
+	while (out->len >= 2 && out->str[out->len - 2] == '\r' &&
+	    out->str[out->len - 1] == '\n')
+		g_string_truncate(out, out->len - 2);
+	return g_string_free_to_bytes(out);
+}
+
+/*
+ * The journal key of a post signed by fpr at sig_time: the signature and
+ * the canonical text it covers, so that one signature is one post in any
+ * form.  A post recorded under the key of the exact signed bytes (as
+ * earlier versions made it) keeps that key, so that its retry resumes
+ * and its replay is refused.  (transfer full)
+ */
+static char *
+post_key(OpmConfig *conf, OpmList *list, const char *fpr, gint64 sig_time,
+    GBytes *signed_data, gint64 now)
+{
+	g_autoptr(GBytes) canon = canonical_text(signed_data);
+	char *key = opm_journal_key(list->address, fpr, sig_time, canon);
+	g_autofree char *exact = opm_journal_key(list->address, fpr, sig_time,
+	    signed_data);
+	gint64 done = MAX(list->replay_lifetime, list->max_signature_age);
+
+	if (strcmp(key, exact) != 0 &&
+	    opm_journal_peek(conf->state_dir, list->address, key, now, done,
+		conf->journal_lifetime, NULL, NULL) == OPM_POST_NEW &&
+	    opm_journal_peek(conf->state_dir, list->address, exact, now, done,
+		conf->journal_lifetime, NULL, NULL) != OPM_POST_NEW) {
+		g_free(key);
+		key = g_steal_pointer(&exact);
+	}
+	return key;
 }
 
 /* Check one signature; NULL when it is acceptable.  retry: the post's
@@ -951,8 +1017,8 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 		OpmKeyInfo *k0 = opm_keys_lookup(list, s0->fpr);
 
 		if (k0 != NULL) {
-			g_autofree char *key = opm_journal_key(list->address,
-			    k0->fpr, s0->timestamp, msg->signed_data);
+			g_autofree char *key = post_key(conf, list, k0->fpr,
+			    s0->timestamp, msg->signed_data, now);
 			OpmPostState st = opm_journal_peek(conf->state_dir,
 			    list->address, key, now, MAX(list->replay_lifetime,
 				list->max_signature_age), conf->journal_lifetime,
@@ -1009,8 +1075,8 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 		}
 	}
 
-	v->replay_key = opm_journal_key(list->address, signer->fpr,
-	    first->timestamp, msg->signed_data);
+	v->replay_key = post_key(conf, list, signer->fpr, first->timestamp,
+	    msg->signed_data, now);
 	switch (opm_journal_peek(conf->state_dir, list->address, v->replay_key,
 	    now, MAX(list->replay_lifetime, list->max_signature_age),
 	    conf->journal_lifetime, &seen, &error)) {
