@@ -899,9 +899,17 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	if (msg->form == OPM_FORM_INLINE) {
 		if (d->signatures->len == 0)
 			return refuse_unsigned_inside(v, list);
-		if (opm_text_has_pgp_block(d->plain))
+		switch (opm_text_pgp_block(d->plain, msg->charset, FALSE)) {
+		case OPM_TEXT_PGP:
 			return refuse_signed_inside(v, list, "it is itself an "
 			    "inline PGP signed or encrypted text");
+		case OPM_TEXT_UNREADABLE:
+			return refuse_signed_inside(v, list, "it is text in a "
+			    "charset the list cannot read, which could hide "
+			    "such a signature");
+		case OPM_TEXT_PLAIN:
+			break;
+		}
 		msg->payload = text_entity(d->plain, msg->charset);
 		msg->combined = TRUE;
 		msg->signed_data = g_bytes_ref(d->plain);

@@ -1161,14 +1161,178 @@ has_line_starting(const char *t, gsize n, const char *marker)
 	return FALSE;
 }
 
-gboolean
-opm_text_has_pgp_block(GBytes *text)
+static const char *const armor_starts[] = {
+	"-----BEGIN PGP SIGNED MESSAGE-----", "-----BEGIN PGP MESSAGE-----",
+};
+
+/* TRUE when the n bytes at t hold an armor line that starts an inline
+ * block: at the start of a line after blanks, or anywhere. */
+static gboolean
+has_armor(const char *t, gsize n, gboolean anywhere)
+{
+	for (gsize k = 0; t != NULL && k < G_N_ELEMENTS(armor_starts); k++) {
+		const char *m = armor_starts[k];
+		gsize ml = strlen(m);
+
+		for (gsize i = 0; i < n;) {
+			const char *nl = memchr(t + i, '\n', n - i);
+			gsize j = i;
+
+			if (anywhere) {
+				if (n >= ml && memmem(t, n, m, ml) != NULL)
+					return TRUE;
+				break;
+			}
+			while (j < n && (t[j] == ' ' || t[j] == '\t'))
+				j++;
+			if (n - j >= ml && memcmp(t + j, m, ml) == 0)
+				return TRUE;
+			if (nl == NULL)
+				break;
+			i = (gsize)(nl - t) + 1;
+		}
+	}
+	return FALSE;
+}
+
+/* The n bytes at t without NUL bytes and byte order marks: an ASCII armor
+ * in UTF-16 or UTF-32 of either byte order reads as ASCII.
+ * (transfer full) */
+static GString *
+without_nuls(const char *t, gsize n)
+{
+	GString *out = g_string_sized_new(n);
+
+	for (gsize i = 0; i < n; i++) {
+		if (t[i] == '\0')
+			continue;
+		if (i + 1 < n && (((guchar)t[i] == 0xff &&
+		    (guchar)t[i + 1] == 0xfe) || ((guchar)t[i] == 0xfe &&
+		    (guchar)t[i + 1] == 0xff))) {
+			i++;
+			continue;
+		}
+		if (i + 2 < n && (guchar)t[i] == 0xef &&
+		    (guchar)t[i + 1] == 0xbb && (guchar)t[i + 2] == 0xbf) {
+			i += 2;
+			continue;
+		}
+		g_string_append_c(out, t[i]);
+	}
+	return out;
+}
+
+/* The text an HTML document shows, as far as an armor line goes: tags
+ * and comments dropped, character references to ASCII decoded, others
+ * a blank.  (transfer full) */
+static GString *
+html_text(const char *t, gsize n)
+{
+	static const struct {
+		const char *name;
+		char c;
+	} named[] = {
+		{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'},
+		{"apos;", '\''}, {"nbsp;", ' '}, {"dash;", '-'},
+		{"hyphen;", '-'}, {"minus;", '-'},
+	};
+	GString *out = g_string_sized_new(n);
+
+	for (gsize i = 0; i < n; i++) {
+		if (t[i] == '<') {
+			const char *e = memchr(t + i, '>', n - i);
+
+			if (e == NULL)
+				break;
+			i = (gsize)(e - t);
+			continue;
+		}
+		if (t[i] == '&' && i + 1 < n) {
+			gsize j = i + 1;
+			gboolean done = FALSE;
+
+			if (t[j] == '#') {
+				guint64 c = 0;
+				gboolean hex = j + 1 < n && (t[j + 1] == 'x' ||
+				    t[j + 1] == 'X');
+
+				for (j += hex ? 2 : 1; j < n &&
+				    (hex ? g_ascii_isxdigit(t[j]) :
+				    g_ascii_isdigit(t[j])) && c < 0x110000; j++)
+					c = c * (hex ? 16 : 10) +
+					    (guint64)(hex ? g_ascii_xdigit_value(t[j]) :
+					    g_ascii_digit_value(t[j]));
+				if (j < n && t[j] == ';')
+					j++;
+				g_string_append_c(out, c > 0 && c < 128 ?
+				    (char)c : ' ');
+				i = j - 1;
+				continue;
+			}
+			for (gsize k = 0; k < G_N_ELEMENTS(named) && !done; k++) {
+				gsize l = strlen(named[k].name);
+
+				if (n - j >= l && g_ascii_strncasecmp(t + j,
+				    named[k].name, l) == 0) {
+					g_string_append_c(out, named[k].c);
+					i = j + l - 1;
+					done = TRUE;
+				}
+			}
+			if (done)
+				continue;
+		}
+		g_string_append_c(out, t[i]);
+	}
+	return out;
+}
+
+/* One reading of a text: an armor at a line start, or for HTML anywhere
+ * in the text it shows. */
+static gboolean
+reading_has_armor(const char *t, gsize n, gboolean html)
+{
+	g_autoptr(GString) h = NULL;
+
+	if (!html)
+		return has_armor(t, n, FALSE);
+	h = html_text(t, n);
+	return has_armor(h->str, h->len, TRUE);
+}
+
+OpmTextPgp
+opm_text_pgp_block(GBytes *text, const char *charset, gboolean html)
 {
 	gsize n;
 	const char *t = g_bytes_get_data(text, &n);
+	g_autoptr(GString) bare = NULL;
 
-	return has_line_starting(t, n, "-----BEGIN PGP SIGNED MESSAGE-----") ||
-	    has_line_starting(t, n, "-----BEGIN PGP MESSAGE-----");
+	if (t == NULL)
+		return OPM_TEXT_PLAIN;
+	if (reading_has_armor(t, n, html))
+		return OPM_TEXT_PGP;
+	bare = without_nuls(t, n);
+	if (reading_has_armor(bare->str, bare->len, html))
+		return OPM_TEXT_PGP;
+	if (charset != NULL && *charset != '\0' &&
+	    g_ascii_strcasecmp(charset, "us-ascii") != 0 &&
+	    g_ascii_strcasecmp(charset, "utf-8") != 0) {
+		gsize un = 0;
+		g_autofree char *u = g_convert(t, (gssize)n, "UTF-8", charset,
+		    NULL, &un, NULL);
+
+		if (u == NULL)
+			return OPM_TEXT_UNREADABLE;
+		if (reading_has_armor(u, un, html))
+			return OPM_TEXT_PGP;
+	}
+	return OPM_TEXT_PLAIN;
+}
+
+gboolean
+opm_text_has_pgp_block(GBytes *text)
+{
+	return opm_text_pgp_block(text, NULL, FALSE) != OPM_TEXT_PLAIN;
 }
 
 static const char *
@@ -1198,12 +1362,22 @@ loose_signature(GMimeObject *obj, gboolean top)
 		return NULL;
 	}
 	if (GMIME_IS_PART(obj) && is_type(obj, "text", "*")) {
+		/* as a client shows it: transfer encoding and charset
+		 * decoded, HTML as the text it shows */
 		g_autoptr(GBytes) b = part_content(obj);
 
-		if (opm_text_has_pgp_block(b))
+		switch (opm_text_pgp_block(b, param(obj, "charset"),
+		    is_type(obj, "text", "html"))) {
+		case OPM_TEXT_PGP:
 			return top ? "it is itself an inline PGP signed or "
 			    "encrypted text" : "it holds an inline PGP signed or "
 			    "encrypted text";
+		case OPM_TEXT_UNREADABLE:
+			return "it holds a text part in a charset the list "
+			    "cannot read, which could hide such a signature";
+		case OPM_TEXT_PLAIN:
+			break;
+		}
 	}
 	if (top && GMIME_IS_MESSAGE_PART(obj)) {
 		/* a message that is the whole content is no attachment */

@@ -203,7 +203,8 @@ encrypted | encrypted-nested | exchange | exchange-text | \
     encrypted-bad-point | encrypted-bad-session-key | \
     encrypted-unsigned | encrypted-only-signed | encrypted-beside | \
     encrypted-in-mixed | encrypted-wrapped-signed | encrypted-wrapped-inline | \
-    encrypted-wrapped-mixed | encrypted-wrapped-dupct | signed-cosigned) ;;
+    encrypted-wrapped-mixed | encrypted-wrapped-dupct | \
+    encrypted-wrapped-utf16 | encrypted-wrapped-html | signed-cosigned) ;;
 inline-signed | inline-encrypted | inline-text-before | inline-text-after | \
     inline-html | inline-attachment | inline-encrypted-wrapped) ;;
 *) usage "unknown shape: $shape" ;;
@@ -726,6 +727,29 @@ encrypted_payload() {
 		text_part "$tmp/intro"
 		multipart "$tmp/inner" mixed "=-wrap-$nonce" "$tmp/intro" \
 		    "$tmp/wrapped"
+		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
+		;;
+	encrypted-wrapped-utf16 | encrypted-wrapped-html)
+		# the clear-signed block as a text part a client decodes:
+		# UTF-16 in base64, or an HTML <pre> right before its armor
+		inner_post inline-signed >"$tmp/other.eml"
+		tr -d '\r' <"$tmp/other.eml" | sed '1,/^$/d' >"$tmp/block"
+		if [ "$shape" = encrypted-wrapped-utf16 ]; then
+			{
+				echo "Content-Type: text/plain; charset=utf-16"
+				echo "Content-Transfer-Encoding: base64"
+				echo
+				iconv -f UTF-8 -t UTF-16 <"$tmp/block" | base64
+			} >"$tmp/inner" || die "cannot convert to UTF-16"
+		else
+			{
+				echo "Content-Type: text/html; charset=us-ascii"
+				echo
+				printf '<html><body><pre>'
+				cat "$tmp/block"
+				echo "</pre></body></html>"
+			} >"$tmp/inner"
+		fi
 		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
 		;;
 	encrypted-only-signed)

@@ -1011,6 +1011,66 @@ static const struct {
 	    "Content-Type: multipart/signed; boundary=b\n\n--b\n"
 	    "Content-Type: text/plain\n\nHi\n--b\n"
 	    "Content-Type: application/pgp-signature\n\nsig\n--b--\n", TRUE},
+	/* as a client shows a text part: charset and transfer encoding
+	 * decoded, HTML as the text it shows */
+	{"a clear-signed block in UTF-16 with a byte order mark",
+	    "Content-Type: text/plain; charset=utf-16\n"
+	    "Content-Transfer-Encoding: base64\n\n"
+	    "//5IAGkACgAtAC0ALQAtAC0AQgBFAEcASQBOACAAUABHAFAAIABTAEkARwBOAEUA\n"
+	    "RAAgAE0ARQBTAFMAQQBHAEUALQAtAC0ALQAtAAoASABhAHMAaAA6ACAAUwBIAEEA\n"
+	    "MgA1ADYACgAKAEgAaQAKAA==\n", TRUE},
+	{"a clear-signed block in UTF-16BE",
+	    "Content-Type: text/plain; charset=utf-16be\n"
+	    "Content-Transfer-Encoding: base64\n\n"
+	    "AEgAaQAKAC0ALQAtAC0ALQBCAEUARwBJAE4AIABQAEcAUAAgAFMASQBHAE4ARQBE\n"
+	    "ACAATQBFAFMAUwBBAEcARQAtAC0ALQAtAC0ACgBIAGEAcwBoADoAIABTAEgAQQAy\n"
+	    "ADUANgAKAAoASABpAAo=\n", TRUE},
+	{"a clear-signed block in UTF-32LE, no charset given",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain\n\nHi\n--m\n"
+	    "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+	    "SAAAAGkAAAAKAAAALQAAAC0AAAAtAAAALQAAAC0AAABCAAAARQAAAEcAAABJAAAA\n"
+	    "TgAAACAAAABQAAAARwAAAFAAAAAgAAAAUwAAAEkAAABHAAAATgAAAEUAAABEAAAA\n"
+	    "IAAAAE0AAABFAAAAUwAAAFMAAABBAAAARwAAAEUAAAAtAAAALQAAAC0AAAAtAAAA\n"
+	    "LQAAAAoAAABIAAAAYQAAAHMAAABoAAAAOgAAACAAAABTAAAASAAAAEEAAAAyAAAA\n"
+	    "NQAAADYAAAAKAAAACgAAAEgAAABpAAAACgAAAA==\n--m--\n", TRUE},
+	{"UTF-16 that does not decode",
+	    "Content-Type: text/plain; charset=utf-16\n"
+	    "Content-Transfer-Encoding: base64\n\n"
+	    "//5IAGkACgAtAC0ALQAtAC0AQgBFAEcASQBOACAAUABHAFAAIABTAEkARwBOAEUA\n"
+	    "RAAgAE0ARQBTAFMAQQBHAEUALQAtAC0ALQAtAAoASABhAHMAaAA6ACAAUwBIAEEA\n"
+	    "MgA1ADYACgAKAEgAaQAK\n", TRUE},
+	{"a charset nobody knows",
+	    "Content-Type: text/plain; charset=x-no-such-charset\n\nHi\n", TRUE},
+	{"a clear-signed block in UTF-7",
+	    "Content-Type: text/plain; charset=utf-7\n\nHi\n"
+	    "+AC0ALQAtAC0ALQ-BEGIN PGP SIGNED MESSAGE+AC0ALQAtAC0ALQ-\n"
+	    "Hash: SHA256\n", TRUE},
+	{"a clear-signed block in quoted-printable",
+	    "Content-Type: text/plain\nContent-Transfer-Encoding: "
+	    "quoted-printable\n\nHi\n=2D----BEGIN PGP SIGNED MESSAGE-----\n",
+	    TRUE},
+	{"an indented clear-signed block",
+	    "Content-Type: text/plain\n\nHi\n"
+	    "   -----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n", TRUE},
+	{"Latin-1 text",
+	    "Content-Type: text/plain; charset=iso-8859-1\n\nCaf\xe9\n",
+	    FALSE},
+	{"a clear-signed block in an HTML <pre>",
+	    "Content-Type: text/html\n\n<html><body><pre>"
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nHi\n"
+	    "</pre></body></html>\n", TRUE},
+	{"a clear-signed block in HTML lines",
+	    "Content-Type: multipart/alternative; boundary=a\n\n--a\n"
+	    "Content-Type: text/plain\n\nHi\n--a\n"
+	    "Content-Type: text/html\n\n<p>Hi<br>-----BEGIN PGP SIGNED "
+	    "MESSAGE-----<br>Hash: SHA256<br><br>Hi</p>\n--a--\n", TRUE},
+	{"a clear-signed block in HTML behind tags and references",
+	    "Content-Type: text/html\n\n<div>&#45;-<b></b>---BEGIN PGP "
+	    "SIGNED&#x20;MESSAGE-----</div>\n", TRUE},
+	{"HTML without a block",
+	    "Content-Type: text/html\n\n<p>Hi &amp; bye<br>-- <br>me</p>\n",
+	    FALSE},
 	{"a signed message attached as message/rfc822",
 	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
 	    "Content-Type: text/plain\n\nForwarded:\n--m\n"
