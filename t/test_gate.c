@@ -21,6 +21,7 @@
 #include "tutil.h"
 
 #include "conf.h"
+#include "copy.h"
 #include "gate.h"
 #include "journal.h"
 #include "keys.h"
@@ -307,6 +308,64 @@ START_TEST(gate_case)
 	else
 		ck_assert_msg(v->member == NULL, "%s: a refusal names member %s",
 		    name, v->member->address);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* display names                                                       */
+
+/* The display name a copy shows for alice's post with From: NAME: hers
+ * as written, or, when it could pass for another member's (any case,
+ * spacing, punctuation, look-alike letters, an address, control or
+ * invisible characters), her name from the members file. */
+static const struct {
+	const char *name;
+	gboolean kept;
+} names[] = {
+	{"Alice Example", TRUE},
+	{"Alice (at home)", TRUE},
+	{"Zo\xc3\xab \xc3\x85lice", TRUE},
+	{"\xe6\x9d\x8e\xe5\xb0\x8f\xe9\xbe\x8d", TRUE},
+	{"Bob Example", FALSE},
+	{"Bob Example (work)", FALSE},
+	{"BOB EXAMPLE", FALSE},
+	{"B\xd0\xbe" "b Example", FALSE},           /* Cyrillic o */
+	{"\xce\x92ob Ex\xce\xb1mple", FALSE},       /* Greek B, alpha */
+	{"bob\xef\xbc\xa0" "example.org", FALSE},   /* full-width @ */
+	{"bob\xef\xb9\xab" "example.org", FALSE},   /* small @ */
+	{"bob at example.org via bob@example.org", FALSE},
+	{"Bob Example\x7f", FALSE},                 /* DEL */
+	{"Bob\xc2\xa0" "Example", FALSE},           /* no-break space */
+	{"B o b  E x a m p l e", FALSE},
+	{"Bob.Example", FALSE},
+	{"B\xc3\xb3" "b Example", FALSE},           /* an accent */
+	{"\xe2\x80\xae" "elpmaxE boB", FALSE},      /* right-to-left override */
+	{"Bob\xe2\x80\x8b" "Example", FALSE},       /* zero-width space */
+	{"Carol Ex\xef\xbd\x81mple", FALSE},        /* full-width a */
+};
+
+START_TEST(display_name)
+{
+	g_autofree char *raw = g_strdup_printf("From: \"%s\" "
+	    "<alice@example.org>\r\nTo: secir@lists.example.org\r\n"
+	    "Subject: hi\r\nContent-Type: text/plain\r\n\r\nHi\r\n",
+	    names[_i].name);
+	g_autoptr(GBytes) b = tu_bytes(raw);
+	g_autoptr(OpmMessage) msg = parse(b);
+	OpmMember *alice = opm_list_find_member(list, NULL,
+	    "alice@example.org");
+	g_autofree char *got = NULL;
+
+	ck_assert_msg(alice != NULL, "alice is not a member");
+	got = opm_copy_display_name(list, msg, alice);
+	if (names[_i].kept)
+		ck_assert_msg(got != NULL && strcmp(got, names[_i].name) == 0,
+		    "From: \"%s\": got \"%s\", want it kept", names[_i].name,
+		    got != NULL ? got : "(none)");
+	else
+		ck_assert_msg(g_strcmp0(got, alice->name) == 0,
+		    "From: \"%s\": got \"%s\", want alice's registered \"%s\"",
+		    names[_i].name, got != NULL ? got : "(none)", alice->name);
 }
 END_TEST
 
@@ -874,6 +933,11 @@ gate_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, TU_GPG_TIMEOUT);
 	tcase_add_loop_test(tc, gate_case, 0, G_N_ELEMENTS(cases));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("display names");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, display_name, 0, G_N_ELEMENTS(names));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("replay");
