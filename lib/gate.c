@@ -767,18 +767,21 @@ open_signed(OpmVerdict *v, OpmList *list, gpgme_ctx_t ctx, GBytes *data,
     GBytes *signature, GBytes **payload, OpmVerifyResult **out,
     GError **error)
 {
-	g_autoptr(GBytes) bin = opm_pgp_signatures(signature, NULL);
+	g_autoptr(GError) why = NULL;
+	g_autoptr(GBytes) bin = opm_pgp_signatures(signature, &why);
 	g_autoptr(GBytes) armor = NULL;
 	g_autofree char *micalg = NULL;
 
 	if (bin == NULL) {
 		g_autofree char *hint = key_hint(list, v->from);
 
+		/* why is our own text, never the message's */
 		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7",
 		    "bad signature", "the signature part of your post is not "
 		    "one OpenPGP signature (it is damaged, or holds something "
-		    "else as well).\n"
-		    "Send the post again signed with %s.", hint);
+		    "else as well: %s).\n"
+		    "Send the post again signed with %s.", why != NULL ?
+		    why->message : "unreadable", hint);
 	}
 	if ((*out = opm_verify_detached(ctx, data, bin, error)) == NULL)
 		return NULL;
@@ -819,8 +822,9 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	if (msg->form == OPM_FORM_INLINE && !msg->inline_encrypted) {
 		/* the block rebuilt from what its signature covers is what
 		 * is verified and carried */
+		g_autoptr(GError) why = NULL;
 		g_autoptr(GBytes) canon = opm_pgp_clearsigned(msg->inline_text,
-		    NULL);
+		    &why);
 
 		if (canon == NULL) {
 			g_autofree char *hint = key_hint(list, v->from);
@@ -828,9 +832,10 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7",
 			    "bad signature", "the clear-signed block of your "
 			    "post is not well formed (an armor header gpg does "
-			    "not accept, or a damaged signature).\n"
+			    "not accept, or a damaged signature: %s).\n"
 			    "Send it again signed with %s, or better sign the "
-			    "whole message (PGP/MIME).", hint);
+			    "whole message (PGP/MIME).", why != NULL ?
+			    why->message : "unreadable", hint);
 		}
 		*out = opm_verify_opaque(ctx, canon, max, &plain, error);
 		if (*out == NULL)
@@ -1008,6 +1013,17 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 		return opm_verdict_tempfail(list->address, "4.7.0",
 		    msg->form == OPM_FORM_PGPMIME_SIGNED ?
 		    "signature check failed" : "decryption failed");
+	}
+	if (r->signatures->len > OPM_PGP_MAX_SIGNATURES) {
+		/* inside an encryption they could not be counted before */
+		g_autofree char *hint = key_hint(list, v->from);
+
+		refuse(v, OPM_ACTION_REJECT, "550", "5.7.7", "bad signature",
+		    "your post carries %u signatures, more than the %d a post "
+		    "may carry (one for each key that signs).\n"
+		    "Send it again signed once with %s.", r->signatures->len,
+		    OPM_PGP_MAX_SIGNATURES, hint);
+		return g_steal_pointer(&v);
 	}
 	if (r->signatures->len == 0 || r->op_error != 0) {
 		g_autofree char *hint = key_hint(list, v->from);
