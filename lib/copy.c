@@ -20,9 +20,11 @@
  *	list's protected header fields.
  *
  *	When the signed entity carries protected header fields, its Subject,
- *	From, To and Reply-To are the only ones shown; the outer ones, which
- *	nobody signed, are not.  Other fields missing inside (Date,
- *	Message-ID, threading) are taken from outside as before.
+ *	From, To, Cc and Reply-To are the only ones shown; the outer ones,
+ *	which nobody signed, are not.  Other fields missing inside (Date,
+ *	Message-ID, threading) are taken from outside as before.  To, Cc and
+ *	Reply-To, where replies go, are never taken from outside: without
+ *	a signed To the copy's is the list address.
  *
  *	Protected header fields follow RFC 9788: they sit in the header
  *	section of the cryptographic payload, whose Content-Type gets
@@ -381,16 +383,19 @@ opm_copy_display_name(OpmList *list, OpmMessage *msg, OpmMember *poster)
 
 /*
  * The value of header field name for the copy: from the signed entity's
- * protected header fields when it has them (Subject, From, To and
- * Reply-To only from there), else from the post's header, except
- * Reply-To, which is never taken from outside a signature.
- * (transfer full) or NULL.
+ * protected header fields when it has them (Subject, From, To, Cc and
+ * Reply-To only from there), else from the post's header, except the
+ * fields a reply goes to (To, Cc, Reply-To), which are never taken from
+ * outside a signature: the copy's protected header is signed by the
+ * list, and a reply to all would reach whoever a server on the way
+ * added.  (transfer full) or NULL.
  */
 static char *
 field_value(OpmMessage *msg, const char *name)
 {
-	static const char *inside_only[] = {"Subject", "From", "To",
+	static const char *inside_only[] = {"Subject", "From", "To", "Cc",
 	    "Reply-To"};
+	static const char *routing[] = {"To", "Cc", "Reply-To"};
 	const char *v = opm_fields_get(msg->protected_headers, name);
 
 	if (v != NULL)
@@ -399,8 +404,9 @@ field_value(OpmMessage *msg, const char *name)
 		for (gsize i = 0; i < G_N_ELEMENTS(inside_only); i++)
 			if (g_ascii_strcasecmp(name, inside_only[i]) == 0)
 				return NULL;
-	if (g_ascii_strcasecmp(name, "Reply-To") == 0)
-		return NULL;
+	for (gsize i = 0; i < G_N_ELEMENTS(routing); i++)
+		if (g_ascii_strcasecmp(name, routing[i]) == 0)
+			return NULL;
 	return raw_header(msg, name);
 }
 
@@ -534,6 +540,9 @@ inner_header(GString *h, OpmList *list, OpmMessage *msg, OpmMember *poster,
 	for (gsize k = 0; k < G_N_ELEMENTS(protect); k++) {
 		g_autofree char *v = field_value(msg, protect[k]);
 
+		/* no To nobody signed: the post went to the list */
+		if (v == NULL && strcmp(protect[k], "To") == 0)
+			v = g_strdup(list->address);
 		add_header(h, protect[k], v);
 	}
 	add_list_headers(h, list);
