@@ -20,9 +20,11 @@
  *	list's protected header fields.
  *
  *	When the signed entity carries protected header fields, its Subject,
- *	From, To and Reply-To are the only ones shown; the outer ones, which
- *	nobody signed, are not.  Other fields missing inside (Date,
- *	Message-ID, threading) are taken from outside as before.
+ *	From, To, Cc and Reply-To are the only ones shown; the outer ones,
+ *	which nobody signed, are not.  Other fields missing inside (Date,
+ *	Message-ID, threading) are taken from outside as before.  To, Cc and
+ *	Reply-To, where replies go, are never taken from outside: without
+ *	a signed To the copy's is the list address.
  *
  *	Protected header fields follow RFC 9788: they sit in the header
  *	section of the cryptographic payload, whose Content-Type gets
@@ -240,6 +242,117 @@ add_list_headers(GString *h, OpmList *list)
 	}
 }
 
+/* Latin letters that other scripts' letters look like (after NFKC and
+ * case folding), for comparing names as a reader sees them. */
+static gunichar
+confusable(gunichar c)
+{
+	static const struct {
+		gunichar from;
+		char to;
+	} map[] = {
+		/* Cyrillic */
+		{0x0430, 'a'}, {0x0431, 'b'}, {0x0432, 'b'}, {0x0435, 'e'},
+		{0x0437, 'e'}, {0x0438, 'u'}, {0x043a, 'k'}, {0x043c, 'm'},
+		{0x043d, 'h'}, {0x043e, 'o'}, {0x0440, 'p'}, {0x0441, 'c'},
+		{0x0442, 't'}, {0x0443, 'y'}, {0x0445, 'x'}, {0x044c, 'b'},
+		{0x0455, 's'}, {0x0456, 'i'}, {0x0457, 'i'}, {0x0458, 'j'},
+		{0x045b, 'h'}, {0x04bb, 'h'}, {0x04cf, 'l'}, {0x0501, 'd'},
+		{0x051b, 'q'}, {0x051d, 'w'}, {0x0461, 'w'}, {0x0475, 'v'},
+		/* Greek */
+		{0x03b1, 'a'}, {0x03b2, 'b'}, {0x03b5, 'e'}, {0x03b7, 'n'},
+		{0x03b9, 'i'}, {0x03ba, 'k'}, {0x03bd, 'v'}, {0x03bf, 'o'},
+		{0x03c1, 'p'}, {0x03c3, 'o'}, {0x03c4, 't'}, {0x03c5, 'u'},
+		{0x03c7, 'x'}, {0x03c9, 'w'}, {0x03f2, 'c'}, {0x03f3, 'j'},
+		{0x03bc, 'u'},
+		/* Latin look-alikes */
+		{0x0131, 'i'}, {0x0251, 'a'}, {0x0261, 'g'}, {0x0269, 'i'},
+		{0x026a, 'i'}, {0x028f, 'y'}, {0x0299, 'b'}, {0x029c, 'h'},
+		{0x1d00, 'a'}, {0x1d04, 'c'}, {0x1d05, 'd'}, {0x1d07, 'e'},
+		{0x1d0b, 'k'}, {0x1d0d, 'm'}, {0x1d0f, 'o'}, {0x1d18, 'p'},
+		{0x1d1b, 't'}, {0x1d1c, 'u'}, {0x1d20, 'v'}, {0x1d21, 'w'},
+		{0x1d22, 'z'}, {0x0280, 'r'}, {0x0274, 'n'}, {0x029f, 'l'},
+		/* digits and strokes read as letters */
+		{'0', 'o'}, {'1', 'l'}, {'i', 'l'}, {'|', 'l'}, {'3', 'e'},
+		{'5', 's'}, {0x01c0, 'l'},
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(map); i++)
+		if (map[i].from == c)
+			return (gunichar)map[i].to;
+	return c;
+}
+
+/* The skeleton of a name as a reader compares it: NFKC, case folded,
+ * look-alike letters made Latin, accents dropped, and only letters and
+ * digits kept (no blanks, punctuation, controls or invisible
+ * characters).  NULL for text that is not UTF-8.  (transfer full) */
+static char *
+name_skeleton(const char *name)
+{
+	g_autofree char *nfkc = NULL;
+	g_autofree char *fold = NULL;
+	g_autofree char *nfd = NULL;
+	GString *out;
+
+	if (!g_utf8_validate(name, -1, NULL) ||
+	    (nfkc = g_utf8_normalize(name, -1, G_NORMALIZE_NFKC)) == NULL)
+		return NULL;
+	fold = g_utf8_casefold(nfkc, -1);
+	nfd = g_utf8_normalize(fold, -1, G_NORMALIZE_NFD);
+	out = g_string_new(NULL);
+	for (const char *p = nfd; p != NULL && *p != '\0';
+	    p = g_utf8_next_char(p)) {
+		gunichar c = confusable(g_utf8_get_char(p));
+
+		if (g_unichar_isalnum(c))
+			g_string_append_unichar(out, c);
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* TRUE when a display name cannot be shown as the poster's: not UTF-8,
+ * an '@' (after NFKC: full-width and small ones too), a control or
+ * invisible formatting character, or another member's name as a
+ * reader would see it (any case, spacing, punctuation, look-alike
+ * letters) anywhere in it. */
+static gboolean
+name_misleads(OpmList *list, OpmMember *poster, const char *name)
+{
+	g_autofree char *nfkc = NULL;
+	g_autofree char *skel = NULL;
+
+	if (!g_utf8_validate(name, -1, NULL) ||
+	    (nfkc = g_utf8_normalize(name, -1, G_NORMALIZE_NFKC)) == NULL)
+		return TRUE;
+	if (strchr(nfkc, '@') != NULL)
+		return TRUE;
+	for (const char *p = name; *p != '\0'; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		GUnicodeType t = g_unichar_type(c);
+
+		if (t == G_UNICODE_CONTROL || t == G_UNICODE_FORMAT ||
+		    t == G_UNICODE_UNASSIGNED || t == G_UNICODE_PRIVATE_USE ||
+		    t == G_UNICODE_LINE_SEPARATOR ||
+		    t == G_UNICODE_PARAGRAPH_SEPARATOR)
+			return TRUE;
+	}
+	if ((skel = name_skeleton(name)) == NULL)
+		return TRUE;
+	for (guint i = 0; i < list->members->len; i++) {
+		OpmMember *m = g_ptr_array_index(list->members, i);
+		g_autofree char *other = NULL;
+
+		if (m->key == poster->key || m->name == NULL)
+			continue;
+		other = name_skeleton(m->name);
+		if (other != NULL && *other != '\0' &&
+		    strstr(skel, other) != NULL)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 char *
 opm_copy_display_name(OpmList *list, OpmMessage *msg, OpmMember *poster)
 {
@@ -247,7 +360,6 @@ opm_copy_display_name(OpmList *list, OpmMessage *msg, OpmMember *poster)
 	const char *pfrom = opm_fields_get(msg->protected_headers, "From");
 	InternetAddressList *al = NULL;
 	g_autofree char *name = NULL;
-	gboolean bad = FALSE;
 
 	if (pfrom != NULL)
 		al = internet_address_list_parse(NULL, pfrom);
@@ -262,21 +374,8 @@ opm_copy_display_name(OpmList *list, OpmMessage *msg, OpmMember *poster)
 	}
 	if (al != NULL)
 		g_object_unref(al);
-	if (name == NULL || *name == '\0')
-		return g_strdup(poster->name);
-	if (strchr(name, '@') != NULL)
-		bad = TRUE;
-	for (guint i = 0; !bad && i < list->members->len; i++) {
-		OpmMember *m = g_ptr_array_index(list->members, i);
-
-		if (m->key != poster->key && m->name != NULL &&
-		    g_utf8_collate(m->name, name) == 0)
-			bad = TRUE;
-	}
-	for (const char *p = name; !bad && *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20)
-			bad = TRUE;
-	if (bad)
+	if (name == NULL || *name == '\0' ||
+	    name_misleads(list, poster, name))
 		return g_strdup(poster->name);
 	return g_steal_pointer(&name);
 }
@@ -284,16 +383,19 @@ opm_copy_display_name(OpmList *list, OpmMessage *msg, OpmMember *poster)
 
 /*
  * The value of header field name for the copy: from the signed entity's
- * protected header fields when it has them (Subject, From, To and
- * Reply-To only from there), else from the post's header, except
- * Reply-To, which is never taken from outside a signature.
- * (transfer full) or NULL.
+ * protected header fields when it has them (Subject, From, To, Cc and
+ * Reply-To only from there), else from the post's header, except the
+ * fields a reply goes to (To, Cc, Reply-To), which are never taken from
+ * outside a signature: the copy's protected header is signed by the
+ * list, and a reply to all would reach whoever a server on the way
+ * added.  (transfer full) or NULL.
  */
 static char *
 field_value(OpmMessage *msg, const char *name)
 {
-	static const char *inside_only[] = {"Subject", "From", "To",
+	static const char *inside_only[] = {"Subject", "From", "To", "Cc",
 	    "Reply-To"};
+	static const char *routing[] = {"To", "Cc", "Reply-To"};
 	const char *v = opm_fields_get(msg->protected_headers, name);
 
 	if (v != NULL)
@@ -302,8 +404,9 @@ field_value(OpmMessage *msg, const char *name)
 		for (gsize i = 0; i < G_N_ELEMENTS(inside_only); i++)
 			if (g_ascii_strcasecmp(name, inside_only[i]) == 0)
 				return NULL;
-	if (g_ascii_strcasecmp(name, "Reply-To") == 0)
-		return NULL;
+	for (gsize i = 0; i < G_N_ELEMENTS(routing); i++)
+		if (g_ascii_strcasecmp(name, routing[i]) == 0)
+			return NULL;
 	return raw_header(msg, name);
 }
 
@@ -437,6 +540,9 @@ inner_header(GString *h, OpmList *list, OpmMessage *msg, OpmMember *poster,
 	for (gsize k = 0; k < G_N_ELEMENTS(protect); k++) {
 		g_autofree char *v = field_value(msg, protect[k]);
 
+		/* no To nobody signed: the post went to the list */
+		if (v == NULL && strcmp(protect[k], "To") == 0)
+			v = g_strdup(list->address);
 		add_header(h, protect[k], v);
 	}
 	add_list_headers(h, list);

@@ -19,7 +19,8 @@
  *	signed+encrypted armored message making up the whole text/plain
  *	body.  For an accepted post the gate leaves in the OpmMessage what
  *	the copies carry (payload, protected header fields) and the signed
- *	bytes the journal key is made of (signed_data).
+ *	bytes the journal key is made of (signed_data).  The key is made of
+ *	their canonical text, so that one signature is one post in any form.
  *
  *	What is verified is what the copies carry: a multipart/signed
  *	entity rebuilt from its signed part and the signature packets
@@ -317,6 +318,71 @@ check_form(OpmVerdict *v, OpmList *list, OpmMessage *msg)
 	}
 	return refuse(v, OPM_ACTION_REJECT, "550", "5.7.1", "unsigned",
 	    "your post is not signed.\nSign it with %s.", hint);
+}
+
+/*
+ * The signed content in one form whatever form carried it: a signature
+ * moved from a PGP/MIME part to a clear-signed block or into a
+ * re-encrypted message covers the same text in CRLF or LF lines, with or
+ * without a last line break, dash-escaped or not.  As OpenPGP's text
+ * mode does, lines end in CRLF without trailing white space (here also
+ * without stray CRs); line breaks at the end are dropped.
+ * (transfer full)
+ */
+static GBytes *
+canonical_text(GBytes *data)
+{
+	gsize n, start = 0;
+	const char *p = data != NULL ? g_bytes_get_data(data, &n) : NULL;
+	GString *out = g_string_sized_new(p != NULL ? n + n / 32 + 2 : 1);
+
+	while (p != NULL && start <= n) {
+		const char *nl = start < n ? memchr(p + start, '\n', n - start) :
+		    NULL;
+		gsize end = nl != NULL ? (gsize)(nl - p) : n;
+		gsize e = end;
+
+		while (e > start && (p[e - 1] == ' ' || p[e - 1] == '\t' ||
+		    p[e - 1] == '\r'))
+			e--;
+		g_string_append_len(out, p + start, (gssize)(e - start));
+		if (nl == NULL)
+			break;
+		g_string_append(out, "\r\n");
+		start = end + 1;
+	}
+	while (out->len >= 2 && out->str[out->len - 2] == '\r' &&
+	    out->str[out->len - 1] == '\n')
+		g_string_truncate(out, out->len - 2);
+	return g_string_free_to_bytes(out);
+}
+
+/*
+ * The journal key of a post signed by fpr at sig_time: the signature and
+ * the canonical text it covers, so that one signature is one post in any
+ * form.  A post recorded under the key of the exact signed bytes (as
+ * earlier versions made it) keeps that key, so that its retry resumes
+ * and its replay is refused.  (transfer full)
+ */
+static char *
+post_key(OpmConfig *conf, OpmList *list, const char *fpr, gint64 sig_time,
+    GBytes *signed_data, gint64 now)
+{
+	g_autoptr(GBytes) canon = canonical_text(signed_data);
+	char *key = opm_journal_key(list->address, fpr, sig_time, canon);
+	g_autofree char *exact = opm_journal_key(list->address, fpr, sig_time,
+	    signed_data);
+	gint64 done = MAX(list->replay_lifetime, list->max_signature_age);
+
+	if (strcmp(key, exact) != 0 &&
+	    opm_journal_peek(conf->state_dir, list->address, key, now, done,
+		conf->journal_lifetime, NULL, NULL) == OPM_POST_NEW &&
+	    opm_journal_peek(conf->state_dir, list->address, exact, now, done,
+		conf->journal_lifetime, NULL, NULL) != OPM_POST_NEW) {
+		g_free(key);
+		key = g_steal_pointer(&exact);
+	}
+	return key;
 }
 
 /* Check one signature; NULL when it is acceptable.  retry: the post's
@@ -701,18 +767,21 @@ open_signed(OpmVerdict *v, OpmList *list, gpgme_ctx_t ctx, GBytes *data,
     GBytes *signature, GBytes **payload, OpmVerifyResult **out,
     GError **error)
 {
-	g_autoptr(GBytes) bin = opm_pgp_signatures(signature, NULL);
+	g_autoptr(GError) why = NULL;
+	g_autoptr(GBytes) bin = opm_pgp_signatures(signature, &why);
 	g_autoptr(GBytes) armor = NULL;
 	g_autofree char *micalg = NULL;
 
 	if (bin == NULL) {
 		g_autofree char *hint = key_hint(list, v->from);
 
+		/* why is our own text, never the message's */
 		return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7",
 		    "bad signature", "the signature part of your post is not "
 		    "one OpenPGP signature (it is damaged, or holds something "
-		    "else as well).\n"
-		    "Send the post again signed with %s.", hint);
+		    "else as well: %s).\n"
+		    "Send the post again signed with %s.", why != NULL ?
+		    why->message : "unreadable", hint);
 	}
 	if ((*out = opm_verify_detached(ctx, data, bin, error)) == NULL)
 		return NULL;
@@ -753,8 +822,9 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	if (msg->form == OPM_FORM_INLINE && !msg->inline_encrypted) {
 		/* the block rebuilt from what its signature covers is what
 		 * is verified and carried */
+		g_autoptr(GError) why = NULL;
 		g_autoptr(GBytes) canon = opm_pgp_clearsigned(msg->inline_text,
-		    NULL);
+		    &why);
 
 		if (canon == NULL) {
 			g_autofree char *hint = key_hint(list, v->from);
@@ -762,9 +832,10 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			return refuse(v, OPM_ACTION_REJECT, "550", "5.7.7",
 			    "bad signature", "the clear-signed block of your "
 			    "post is not well formed (an armor header gpg does "
-			    "not accept, or a damaged signature).\n"
+			    "not accept, or a damaged signature: %s).\n"
 			    "Send it again signed with %s, or better sign the "
-			    "whole message (PGP/MIME).", hint);
+			    "whole message (PGP/MIME).", why != NULL ?
+			    why->message : "unreadable", hint);
 		}
 		*out = opm_verify_opaque(ctx, canon, max, &plain, error);
 		if (*out == NULL)
@@ -833,9 +904,17 @@ open_post(OpmVerdict *v, OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	if (msg->form == OPM_FORM_INLINE) {
 		if (d->signatures->len == 0)
 			return refuse_unsigned_inside(v, list);
-		if (opm_text_has_pgp_block(d->plain))
+		switch (opm_text_pgp_block(d->plain, msg->charset, FALSE)) {
+		case OPM_TEXT_PGP:
 			return refuse_signed_inside(v, list, "it is itself an "
 			    "inline PGP signed or encrypted text");
+		case OPM_TEXT_UNREADABLE:
+			return refuse_signed_inside(v, list, "it is text in a "
+			    "charset the list cannot read, which could hide "
+			    "such a signature");
+		case OPM_TEXT_PLAIN:
+			break;
+		}
 		msg->payload = text_entity(d->plain, msg->charset);
 		msg->combined = TRUE;
 		msg->signed_data = g_bytes_ref(d->plain);
@@ -935,6 +1014,17 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 		    msg->form == OPM_FORM_PGPMIME_SIGNED ?
 		    "signature check failed" : "decryption failed");
 	}
+	if (r->signatures->len > OPM_PGP_MAX_SIGNATURES) {
+		/* inside an encryption they could not be counted before */
+		g_autofree char *hint = key_hint(list, v->from);
+
+		refuse(v, OPM_ACTION_REJECT, "550", "5.7.7", "bad signature",
+		    "your post carries %u signatures, more than the %d a post "
+		    "may carry (one for each key that signs).\n"
+		    "Send it again signed once with %s.", r->signatures->len,
+		    OPM_PGP_MAX_SIGNATURES, hint);
+		return g_steal_pointer(&v);
+	}
 	if (r->signatures->len == 0 || r->op_error != 0) {
 		g_autofree char *hint = key_hint(list, v->from);
 
@@ -951,8 +1041,8 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 		OpmKeyInfo *k0 = opm_keys_lookup(list, s0->fpr);
 
 		if (k0 != NULL) {
-			g_autofree char *key = opm_journal_key(list->address,
-			    k0->fpr, s0->timestamp, msg->signed_data);
+			g_autofree char *key = post_key(conf, list, k0->fpr,
+			    s0->timestamp, msg->signed_data, now);
 			OpmPostState st = opm_journal_peek(conf->state_dir,
 			    list->address, key, now, MAX(list->replay_lifetime,
 				list->max_signature_age), conf->journal_lifetime,
@@ -1009,8 +1099,8 @@ opm_gate_check(OpmConfig *conf, OpmList *list, OpmMessage *msg, gint64 now)
 		}
 	}
 
-	v->replay_key = opm_journal_key(list->address, signer->fpr,
-	    first->timestamp, msg->signed_data);
+	v->replay_key = post_key(conf, list, signer->fpr, first->timestamp,
+	    msg->signed_data, now);
 	switch (opm_journal_peek(conf->state_dir, list->address, v->replay_key,
 	    now, MAX(list->replay_lifetime, list->max_signature_age),
 	    conf->journal_lifetime, &seen, &error)) {

@@ -28,10 +28,13 @@
  *	once.  gpg-agent would still answer from its cache, so before the
  *	list key decrypts or signs, the list's agent (when one runs) is
  *	asked with KEYINFO whether a secret key of the list key is
- *	protected.  A decryption that fails is the poster's fault only when
- *	gpgme's result says so (not to the list key, no MDC, damaged data,
- *	unsupported algorithm); anything else is OPM_ERROR_LIST_KEY, the
- *	list's own trouble.
+ *	protected.  A decryption that fails is the poster's fault when
+ *	gpgme's result says so (not to the list key, no MDC, damaged data
+ *	including a damaged session key packet, unsupported algorithm); it
+ *	is OPM_ERROR_LIST_KEY, the list's own trouble, when the error
+ *	shows the list's side (its secret key, passphrase, gpg-agent, a
+ *	system error); anything else is OPM_ERROR_CRYPTO, a temporary
+ *	failure that raises no list-key alarm.
  * DIAGNOSTICS
  *	gpgme failures that are not about the data are OPM_ERROR_CRYPTO;
  *	a list key that cannot decrypt or sign is OPM_ERROR_LIST_KEY.
@@ -836,6 +839,42 @@ is_integrity_error(gpgme_error_t err)
 	case GPG_ERR_INV_ARMOR:
 	case GPG_ERR_BAD_MPI:
 	case GPG_ERR_UNEXPECTED:
+	/* the session key packet is damaged: an ECDH point that is none
+	 * (gpg: "Invalid object"), a key that does not unwrap */
+	case GPG_ERR_INV_OBJ:
+	case GPG_ERR_INV_VALUE:
+	case GPG_ERR_WRONG_SECKEY:
+	case GPG_ERR_BAD_KEY:
+	case GPG_ERR_INV_KEYLEN:
+	case GPG_ERR_TOO_SHORT:
+	case GPG_ERR_TOO_LARGE:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+/* TRUE when err shows trouble on the list's side: its secret key, its
+ * passphrase, gpg-agent, the file system. */
+static gboolean
+is_list_side_error(gpgme_error_t err)
+{
+	if (gpgme_err_code_to_errno(gpgme_err_code(err)) != 0)
+		return TRUE; /* EACCES, EIO, ENOSPC, ENOMEM ... */
+	switch (gpgme_err_code(err)) {
+	case GPG_ERR_NO_SECKEY:
+	case GPG_ERR_UNUSABLE_SECKEY:
+	case GPG_ERR_BAD_SECKEY:
+	case GPG_ERR_BAD_PASSPHRASE:
+	case GPG_ERR_NO_PASSPHRASE:
+	case GPG_ERR_CANCELED:
+	case GPG_ERR_FULLY_CANCELED:
+	case GPG_ERR_NO_PIN_ENTRY:
+	case GPG_ERR_PIN_ENTRY:
+	case GPG_ERR_NO_AGENT:
+	case GPG_ERR_AGENT:
+	case GPG_ERR_NOT_FOUND:
+	case GPG_ERR_EOF:
 		return TRUE;
 	default:
 		return FALSE;
@@ -930,14 +969,24 @@ opm_decrypt_verify(gpgme_ctx_t ctx, OpmList *list, GBytes *cipher,
 		/* the list key, which works, is not among the recipients */
 		r->status = OPM_DECRYPT_OTHER_KEY;
 	} else if (is_integrity_error(err)) {
-		/* the list key opened the session key; the rest is bad */
+		/* the post's data is damaged: its session key packet, or
+		 * what the session key opens */
 		r->status = OPM_DECRYPT_INTEGRITY;
-	} else {
+	} else if (err == 0 || is_list_side_error(err)) {
 		g_autofree char *msg = opm_gpg_strerror(err != 0 ? err :
 		    gpg_error(GPG_ERR_DECRYPT_FAILED));
 
 		list_key_error(error, list, "gpg cannot decrypt with it: %s",
 		    msg);
+		goto FAIL;
+	} else {
+		/* neither known to be the post's fault nor the list key's:
+		 * a temporary failure, no alarm that the list key is
+		 * broken */
+		g_autofree char *msg = opm_gpg_strerror(err);
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+		    "gpg cannot decrypt the post: %s", msg);
 		goto FAIL;
 	}
 	/* the plaintext gpg may have written before the failure is dropped

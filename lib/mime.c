@@ -313,6 +313,106 @@ opm_mime_entity_bound(const char *p, gsize n, gint64 stop)
 	return 1 + ct + count_delimiters(p, n, stop - ct);
 }
 
+/*
+ * Header fields that say how an entity is read.  Parsers disagree on which
+ * of two copies counts (GMime takes the last, others the first), so an
+ * entity with two of one, or a Content-Type or Content-Disposition
+ * naming one parameter twice, reads differently in different clients:
+ * what the gate checks need not be what a member's client shows.
+ */
+static const char *const mime_fields[] = {
+	"Content-Type", "Content-Transfer-Encoding", "MIME-Version",
+	"Content-Disposition",
+};
+
+/* A parameter named twice in the structured field value (RFC 2045
+ * parameters, RFC 2231 sections counted under their name).  NULL if
+ * none. (transfer full) */
+static char *
+twice_named_param(const char *value)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash,
+	    g_str_equal, g_free, NULL);
+	gboolean quoted = FALSE;
+	const char *p = value;
+
+	/* skip to the first ';' outside quotes and comments, then read
+	 * "name=" after each such ';' */
+	for (; *p != '\0'; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (*p == '\\' && quoted && p[1] != '\0')
+			p++;
+		else if (*p == ';' && !quoted) {
+			const char *n = p + 1, *e;
+			g_autofree char *name = NULL;
+			char *star;
+
+			while (*n == ' ' || *n == '\t' || *n == '\r' ||
+			    *n == '\n')
+				n++;
+			for (e = n; *e != '\0' && *e != '=' && *e != ';' &&
+			    *e != ' ' && *e != '\t' && *e != '\r' &&
+			    *e != '\n'; e++)
+				;
+			if (e == n)
+				continue;
+			name = g_ascii_strdown(n, e - n);
+			/* name*0, name*0*, name* are sections of name;
+			 * only the first section counts */
+			if ((star = strchr(name, '*')) != NULL) {
+				if (star[1] != '\0' && star[1] != '*' &&
+				    strcmp(star + 1, "0") != 0 &&
+				    strcmp(star + 1, "0*") != 0)
+					continue;
+				*star = '\0';
+			}
+			if (g_hash_table_contains(seen, name))
+				return g_steal_pointer(&name);
+			g_hash_table_add(seen, g_steal_pointer(&name));
+		}
+	}
+	return NULL;
+}
+
+/* Refuse (OPM_LIMIT_SYNTAX) a header list that a reader can take in two
+ * ways. */
+static void
+check_ambiguous(OpmMessage *m, GMimeHeaderList *hl)
+{
+	int nh = g_mime_header_list_get_count(hl);
+
+	for (gsize f = 0; f < G_N_ELEMENTS(mime_fields); f++) {
+		int count = 0;
+
+		for (int i = 0; i < nh; i++) {
+			GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+			const char *raw = g_mime_header_get_raw_value(h);
+			g_autofree char *twice = NULL;
+
+			if (g_ascii_strcasecmp(g_mime_header_get_name(h),
+			    mime_fields[f]) != 0)
+				continue;
+			if (++count > 1) {
+				set_limit(m, OPM_LIMIT_SYNTAX, "a MIME header "
+				    "with more than one %s field, which mail "
+				    "programs read differently", mime_fields[f]);
+				return;
+			}
+			if (raw != NULL && (twice = twice_named_param(raw)) !=
+			    NULL) {
+				g_autofree char *t = opm_sanitize(twice, 40);
+
+				set_limit(m, OPM_LIMIT_SYNTAX, "a %s field "
+				    "naming its %s parameter twice, which mail "
+				    "programs read differently", mime_fields[f],
+				    t);
+				return;
+			}
+		}
+	}
+}
+
 static void
 walk(OpmMessage *m, GMimeObject *obj, gint64 depth, gint64 *parts,
     const OpmLimits *lim)
@@ -352,6 +452,7 @@ walk(OpmMessage *m, GMimeObject *obj, gint64 depth, gint64 *parts,
 			return;
 		}
 	}
+	check_ambiguous(m, hl);
 	if (GMIME_IS_MULTIPART(obj)) {
 		GMimeMultipart *mp = GMIME_MULTIPART(obj);
 		int n = g_mime_multipart_get_count(mp);
@@ -363,6 +464,9 @@ walk(OpmMessage *m, GMimeObject *obj, gint64 depth, gint64 *parts,
 		GMimeMessage *inner =
 		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
 
+		if (inner != NULL)
+			check_ambiguous(m, g_mime_object_get_header_list(
+			    GMIME_OBJECT(inner)));
 		if (inner != NULL && g_mime_message_get_mime_part(inner) != NULL)
 			walk(m, g_mime_message_get_mime_part(inner), depth + 1,
 			    parts, lim);
@@ -860,6 +964,8 @@ opm_message_parse(GBytes *raw, const OpmLimits *lim)
 		    "the message cannot be parsed");
 		return m;
 	}
+	check_ambiguous(m, g_mime_object_get_header_list(
+	    GMIME_OBJECT(m->message)));
 	if (g_mime_message_get_mime_part(m->message) != NULL)
 		walk(m, g_mime_message_get_mime_part(m->message), 1, &parts, lim);
 	if (m->limit != OPM_LIMIT_OK) {
@@ -1055,14 +1161,178 @@ has_line_starting(const char *t, gsize n, const char *marker)
 	return FALSE;
 }
 
-gboolean
-opm_text_has_pgp_block(GBytes *text)
+static const char *const armor_starts[] = {
+	"-----BEGIN PGP SIGNED MESSAGE-----", "-----BEGIN PGP MESSAGE-----",
+};
+
+/* TRUE when the n bytes at t hold an armor line that starts an inline
+ * block: at the start of a line after blanks, or anywhere. */
+static gboolean
+has_armor(const char *t, gsize n, gboolean anywhere)
+{
+	for (gsize k = 0; t != NULL && k < G_N_ELEMENTS(armor_starts); k++) {
+		const char *m = armor_starts[k];
+		gsize ml = strlen(m);
+
+		for (gsize i = 0; i < n;) {
+			const char *nl = memchr(t + i, '\n', n - i);
+			gsize j = i;
+
+			if (anywhere) {
+				if (n >= ml && memmem(t, n, m, ml) != NULL)
+					return TRUE;
+				break;
+			}
+			while (j < n && (t[j] == ' ' || t[j] == '\t'))
+				j++;
+			if (n - j >= ml && memcmp(t + j, m, ml) == 0)
+				return TRUE;
+			if (nl == NULL)
+				break;
+			i = (gsize)(nl - t) + 1;
+		}
+	}
+	return FALSE;
+}
+
+/* The n bytes at t without NUL bytes and byte order marks: an ASCII armor
+ * in UTF-16 or UTF-32 of either byte order reads as ASCII.
+ * (transfer full) */
+static GString *
+without_nuls(const char *t, gsize n)
+{
+	GString *out = g_string_sized_new(n);
+
+	for (gsize i = 0; i < n; i++) {
+		if (t[i] == '\0')
+			continue;
+		if (i + 1 < n && (((guchar)t[i] == 0xff &&
+		    (guchar)t[i + 1] == 0xfe) || ((guchar)t[i] == 0xfe &&
+		    (guchar)t[i + 1] == 0xff))) {
+			i++;
+			continue;
+		}
+		if (i + 2 < n && (guchar)t[i] == 0xef &&
+		    (guchar)t[i + 1] == 0xbb && (guchar)t[i + 2] == 0xbf) {
+			i += 2;
+			continue;
+		}
+		g_string_append_c(out, t[i]);
+	}
+	return out;
+}
+
+/* The text an HTML document shows, as far as an armor line goes: tags
+ * and comments dropped, character references to ASCII decoded, others
+ * a blank.  (transfer full) */
+static GString *
+html_text(const char *t, gsize n)
+{
+	static const struct {
+		const char *name;
+		char c;
+	} named[] = {
+		{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'},
+		{"apos;", '\''}, {"nbsp;", ' '}, {"dash;", '-'},
+		{"hyphen;", '-'}, {"minus;", '-'},
+	};
+	GString *out = g_string_sized_new(n);
+
+	for (gsize i = 0; i < n; i++) {
+		if (t[i] == '<') {
+			const char *e = memchr(t + i, '>', n - i);
+
+			if (e == NULL)
+				break;
+			i = (gsize)(e - t);
+			continue;
+		}
+		if (t[i] == '&' && i + 1 < n) {
+			gsize j = i + 1;
+			gboolean done = FALSE;
+
+			if (t[j] == '#') {
+				guint64 c = 0;
+				gboolean hex = j + 1 < n && (t[j + 1] == 'x' ||
+				    t[j + 1] == 'X');
+
+				for (j += hex ? 2 : 1; j < n &&
+				    (hex ? g_ascii_isxdigit(t[j]) :
+				    g_ascii_isdigit(t[j])) && c < 0x110000; j++)
+					c = c * (hex ? 16 : 10) +
+					    (guint64)(hex ? g_ascii_xdigit_value(t[j]) :
+					    g_ascii_digit_value(t[j]));
+				if (j < n && t[j] == ';')
+					j++;
+				g_string_append_c(out, c > 0 && c < 128 ?
+				    (char)c : ' ');
+				i = j - 1;
+				continue;
+			}
+			for (gsize k = 0; k < G_N_ELEMENTS(named) && !done; k++) {
+				gsize l = strlen(named[k].name);
+
+				if (n - j >= l && g_ascii_strncasecmp(t + j,
+				    named[k].name, l) == 0) {
+					g_string_append_c(out, named[k].c);
+					i = j + l - 1;
+					done = TRUE;
+				}
+			}
+			if (done)
+				continue;
+		}
+		g_string_append_c(out, t[i]);
+	}
+	return out;
+}
+
+/* One reading of a text: an armor at a line start, or for HTML anywhere
+ * in the text it shows. */
+static gboolean
+reading_has_armor(const char *t, gsize n, gboolean html)
+{
+	g_autoptr(GString) h = NULL;
+
+	if (!html)
+		return has_armor(t, n, FALSE);
+	h = html_text(t, n);
+	return has_armor(h->str, h->len, TRUE);
+}
+
+OpmTextPgp
+opm_text_pgp_block(GBytes *text, const char *charset, gboolean html)
 {
 	gsize n;
 	const char *t = g_bytes_get_data(text, &n);
+	g_autoptr(GString) bare = NULL;
 
-	return has_line_starting(t, n, "-----BEGIN PGP SIGNED MESSAGE-----") ||
-	    has_line_starting(t, n, "-----BEGIN PGP MESSAGE-----");
+	if (t == NULL)
+		return OPM_TEXT_PLAIN;
+	if (reading_has_armor(t, n, html))
+		return OPM_TEXT_PGP;
+	bare = without_nuls(t, n);
+	if (reading_has_armor(bare->str, bare->len, html))
+		return OPM_TEXT_PGP;
+	if (charset != NULL && *charset != '\0' &&
+	    g_ascii_strcasecmp(charset, "us-ascii") != 0 &&
+	    g_ascii_strcasecmp(charset, "utf-8") != 0) {
+		gsize un = 0;
+		g_autofree char *u = g_convert(t, (gssize)n, "UTF-8", charset,
+		    NULL, &un, NULL);
+
+		if (u == NULL)
+			return OPM_TEXT_UNREADABLE;
+		if (reading_has_armor(u, un, html))
+			return OPM_TEXT_PGP;
+	}
+	return OPM_TEXT_PLAIN;
+}
+
+gboolean
+opm_text_has_pgp_block(GBytes *text)
+{
+	return opm_text_pgp_block(text, NULL, FALSE) != OPM_TEXT_PLAIN;
 }
 
 static const char *
@@ -1092,12 +1362,22 @@ loose_signature(GMimeObject *obj, gboolean top)
 		return NULL;
 	}
 	if (GMIME_IS_PART(obj) && is_type(obj, "text", "*")) {
+		/* as a client shows it: transfer encoding and charset
+		 * decoded, HTML as the text it shows */
 		g_autoptr(GBytes) b = part_content(obj);
 
-		if (opm_text_has_pgp_block(b))
+		switch (opm_text_pgp_block(b, param(obj, "charset"),
+		    is_type(obj, "text", "html"))) {
+		case OPM_TEXT_PGP:
 			return top ? "it is itself an inline PGP signed or "
 			    "encrypted text" : "it holds an inline PGP signed or "
 			    "encrypted text";
+		case OPM_TEXT_UNREADABLE:
+			return "it holds a text part in a charset the list "
+			    "cannot read, which could hide such a signature";
+		case OPM_TEXT_PLAIN:
+			break;
+		}
 	}
 	if (top && GMIME_IS_MESSAGE_PART(obj)) {
 		/* a message that is the whole content is no attachment */

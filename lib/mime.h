@@ -134,6 +134,22 @@ const char *opm_message_inner_signature(OpmMessage *m);
  * text or a PGP MESSAGE), as a mail client would find it. */
 gboolean opm_text_has_pgp_block(GBytes *text);
 
+typedef enum {
+	OPM_TEXT_PLAIN,      /* no inline PGP block */
+	OPM_TEXT_PGP,        /* an inline PGP block */
+	OPM_TEXT_UNREADABLE, /* not in its declared charset */
+} OpmTextPgp;
+
+/* Whether the text (transfer encoding decoded) of a part in charset (or
+ * NULL) holds an inline PGP block as some mail client would show it: an
+ * armor line at the start of a line after blanks, read as bytes, with
+ * NUL bytes and byte order marks dropped (UTF-16, UTF-32), and converted
+ * from charset; for HTML (html TRUE) anywhere in the text it shows, tags
+ * dropped and character references decoded.  OPM_TEXT_UNREADABLE when
+ * the charset cannot be converted. */
+OpmTextPgp opm_text_pgp_block(GBytes *text, const char *charset,
+    gboolean html);
+
 /* A multipart/signed entity (RFC 3156) holding exactly the signed part
  * signed_data (CRLF, as verified) and the armored signature, under a new
  * boundary that no line of signed_data starts with, with micalg (e.g.

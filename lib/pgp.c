@@ -603,7 +603,14 @@ opm_pgp_signatures(GBytes *sig, GError **error)
 			return NULL;
 		}
 		i += len;
-		count++;
+		/* each is verified by gpg and carried in every copy */
+		if (++count > OPM_PGP_MAX_SIGNATURES) {
+			g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,
+			    "the signature holds more than %d signature "
+			    "packets, one for each key that signs",
+			    OPM_PGP_MAX_SIGNATURES);
+			return NULL;
+		}
 	}
 	if (count == 0) {
 		g_set_error(error, OPM_ERROR, OPM_ERROR_CRYPTO,

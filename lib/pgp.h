@@ -75,10 +75,15 @@ guint opm_pgp_armorer_variant(OpmPgpArmorer *a, guint i);
  * OPM_ERROR_CRYPTO error.  (transfer full) */
 GBytes *opm_pgp_dearmor(GBytes *text, const char *type, GError **error);
 
+/* The most signature packets a signature may hold: one for each key a
+ * poster signs with, a few at most. */
+#define OPM_PGP_MAX_SIGNATURES 8
+
 /* The signature packets of a detached signature as sent (armored, where
  * only the first "BEGIN PGP SIGNATURE" block counts, or binary), in
- * binary: NULL with an OPM_ERROR_CRYPTO error when it holds anything
- * else (another kind of packet, a truncated one) or no signature at all.
+ * binary: NULL with an OPM_ERROR_CRYPTO error, in words for the poster,
+ * when it holds anything else (another kind of packet, a truncated
+ * one), no signature at all or more than OPM_PGP_MAX_SIGNATURES.
  * (transfer full) */
 GBytes *opm_pgp_signatures(GBytes *sig, GError **error);
 

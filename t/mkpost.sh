@@ -200,9 +200,11 @@ signed | unsigned | tampered | mixed-wrap | attached | two-from | \
 encrypted | encrypted-nested | exchange | exchange-text | \
     encrypted-other-key | \
     encrypted-symmetric | encrypted-no-mdc | encrypted-tampered | \
+    encrypted-bad-point | encrypted-bad-session-key | \
     encrypted-unsigned | encrypted-only-signed | encrypted-beside | \
     encrypted-in-mixed | encrypted-wrapped-signed | encrypted-wrapped-inline | \
-    encrypted-wrapped-mixed | signed-cosigned) ;;
+    encrypted-wrapped-mixed | encrypted-wrapped-dupct | \
+    encrypted-wrapped-utf16 | encrypted-wrapped-html | signed-cosigned) ;;
 inline-signed | inline-encrypted | inline-text-before | inline-text-after | \
     inline-html | inline-attachment | inline-encrypted-wrapped) ;;
 *) usage "unknown shape: $shape" ;;
@@ -658,6 +660,36 @@ tamper() {
 	    "$tmp/armored" >"$t_asc"
 }
 
+# tamper_pkesk ASC WHERE: in the armored message ASC, damage the first
+# public-key encrypted session key packet: WHERE is "point" (the format
+# byte 0x40 of the ECDH ephemeral point) or "wrapped" (a byte of the
+# wrapped session key at its end); armor it again.
+tamper_pkesk() {
+	t_asc=$1 t_where=$2
+	gpg_signer --dearmor --output "$tmp/bin" "$t_asc" ||
+		die "cannot dearmor"
+	# shellcheck disable=SC2046 # split the offsets into words
+	set -- $(packets "$tmp/bin" | sed -n \
+	    's/^# off=\([0-9]*\) ctb=[0-9a-f]* tag=1 hlen=\([0-9]*\) plen=\([0-9]*\).*/\1 \2 \3/p' |
+	    sed -n 1p)
+	[ $# -eq 3 ] || die "no session key packet to damage"
+	# version, key ID, algorithm, the point's bit count, then the point
+	if [ "$t_where" = point ]; then
+		pos=$(($1 + $2 + 12))
+	else
+		pos=$(($1 + $2 + $3 - 3))
+	fi
+	byte=$(dd if="$tmp/bin" bs=1 skip="$pos" count=1 2>/dev/null |
+	    od -An -tu1 | tr -d ' ')
+	# shellcheck disable=SC2059 # the format is the octal escape
+	printf "\\$(printf %03o $((byte ^ 85)))" |
+	    dd of="$tmp/bin" bs=1 seek="$pos" conv=notrunc 2>/dev/null
+	gpg_signer --enarmor --output "$tmp/armored" "$tmp/bin" ||
+		die "cannot armor"
+	sed -e 's/PGP ARMORED FILE/PGP MESSAGE/' -e '/^Comment: /d' \
+	    "$tmp/armored" >"$t_asc"
+}
+
 # encrypted_payload ASC: the ciphertext the encrypted shapes carry.
 encrypted_payload() {
 	case $shape in
@@ -678,12 +710,46 @@ encrypted_payload() {
 		entity_of "$tmp/other.eml" >"$tmp/inner"
 		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
 		;;
-	encrypted-wrapped-mixed)
+	encrypted-wrapped-mixed | encrypted-wrapped-dupct)
 		inner_post signed >"$tmp/other.eml"
 		entity_of "$tmp/other.eml" >"$tmp/wrapped"
+		if [ "$shape" = encrypted-wrapped-dupct ]; then
+			# a second Content-Type, last: GMime reads text/plain,
+			# other parsers the multipart/signed first
+			tr -d '\r' <"$tmp/wrapped" | awk '
+			    !done && /^$/ {
+				print "Content-Type: text/plain; charset=us-ascii"
+				done = 1
+			    }
+			    { print }' >"$tmp/t"
+			mv "$tmp/t" "$tmp/wrapped"
+		fi
 		text_part "$tmp/intro"
 		multipart "$tmp/inner" mixed "=-wrap-$nonce" "$tmp/intro" \
 		    "$tmp/wrapped"
+		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
+		;;
+	encrypted-wrapped-utf16 | encrypted-wrapped-html)
+		# the clear-signed block as a text part a client decodes:
+		# UTF-16 in base64, or an HTML <pre> right before its armor
+		inner_post inline-signed >"$tmp/other.eml"
+		tr -d '\r' <"$tmp/other.eml" | sed '1,/^$/d' >"$tmp/block"
+		if [ "$shape" = encrypted-wrapped-utf16 ]; then
+			{
+				echo "Content-Type: text/plain; charset=utf-16"
+				echo "Content-Transfer-Encoding: base64"
+				echo
+				iconv -f UTF-8 -t UTF-16 <"$tmp/block" | base64
+			} >"$tmp/inner" || die "cannot convert to UTF-16"
+		else
+			{
+				echo "Content-Type: text/html; charset=us-ascii"
+				echo
+				printf '<html><body><pre>'
+				cat "$tmp/block"
+				echo "</pre></body></html>"
+			} >"$tmp/inner"
+		fi
 		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
 		;;
 	encrypted-only-signed)
@@ -718,6 +784,15 @@ encrypted_payload() {
 		text_part "$tmp/inner"
 		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
 		tamper "$1"
+		;;
+	encrypted-bad-point | encrypted-bad-session-key)
+		text_part "$tmp/inner"
+		crypt "$tmp/inner" "$1" --sign --encrypt -r "$(list_fpr)"
+		if [ "$shape" = encrypted-bad-point ]; then
+			tamper_pkesk "$1" point
+		else
+			tamper_pkesk "$1" wrapped
+		fi
 		;;
 	*)
 		text_part "$tmp/inner"

@@ -21,6 +21,7 @@
 #include "tutil.h"
 
 #include "conf.h"
+#include "copy.h"
 #include "gate.h"
 #include "journal.h"
 #include "keys.h"
@@ -311,6 +312,64 @@ START_TEST(gate_case)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* display names                                                       */
+
+/* The display name a copy shows for alice's post with From: NAME: hers
+ * as written, or, when it could pass for another member's (any case,
+ * spacing, punctuation, look-alike letters, an address, control or
+ * invisible characters), her name from the members file. */
+static const struct {
+	const char *name;
+	gboolean kept;
+} names[] = {
+	{"Alice Example", TRUE},
+	{"Alice (at home)", TRUE},
+	{"Zo\xc3\xab \xc3\x85lice", TRUE},
+	{"\xe6\x9d\x8e\xe5\xb0\x8f\xe9\xbe\x8d", TRUE},
+	{"Bob Example", FALSE},
+	{"Bob Example (work)", FALSE},
+	{"BOB EXAMPLE", FALSE},
+	{"B\xd0\xbe" "b Example", FALSE},           /* Cyrillic o */
+	{"\xce\x92ob Ex\xce\xb1mple", FALSE},       /* Greek B, alpha */
+	{"bob\xef\xbc\xa0" "example.org", FALSE},   /* full-width @ */
+	{"bob\xef\xb9\xab" "example.org", FALSE},   /* small @ */
+	{"bob at example.org via bob@example.org", FALSE},
+	{"Bob Example\x7f", FALSE},                 /* DEL */
+	{"Bob\xc2\xa0" "Example", FALSE},           /* no-break space */
+	{"B o b  E x a m p l e", FALSE},
+	{"Bob.Example", FALSE},
+	{"B\xc3\xb3" "b Example", FALSE},           /* an accent */
+	{"\xe2\x80\xae" "elpmaxE boB", FALSE},      /* right-to-left override */
+	{"Bob\xe2\x80\x8b" "Example", FALSE},       /* zero-width space */
+	{"Carol Ex\xef\xbd\x81mple", FALSE},        /* full-width a */
+};
+
+START_TEST(display_name)
+{
+	g_autofree char *raw = g_strdup_printf("From: \"%s\" "
+	    "<alice@example.org>\r\nTo: secir@lists.example.org\r\n"
+	    "Subject: hi\r\nContent-Type: text/plain\r\n\r\nHi\r\n",
+	    names[_i].name);
+	g_autoptr(GBytes) b = tu_bytes(raw);
+	g_autoptr(OpmMessage) msg = parse(b);
+	OpmMember *alice = opm_list_find_member(list, NULL,
+	    "alice@example.org");
+	g_autofree char *got = NULL;
+
+	ck_assert_msg(alice != NULL, "alice is not a member");
+	got = opm_copy_display_name(list, msg, alice);
+	if (names[_i].kept)
+		ck_assert_msg(got != NULL && strcmp(got, names[_i].name) == 0,
+		    "From: \"%s\": got \"%s\", want it kept", names[_i].name,
+		    got != NULL ? got : "(none)");
+	else
+		ck_assert_msg(g_strcmp0(got, alice->name) == 0,
+		    "From: \"%s\": got \"%s\", want alice's registered \"%s\"",
+		    names[_i].name, got != NULL ? got : "(none)", alice->name);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* replays and retries                                                */
 
 /* What a fan-out leaves for key: done (finish TRUE) or interrupted. */
@@ -416,6 +475,314 @@ START_TEST(inline_post_with_blanks_added_is_a_replay)
 	v2 = check_post(list, changed);
 	WANT_REPLY(v2, OPM_ACTION_REJECT, "5.7.5",
 	    "the same post with blanks and a dash-escape added");
+}
+END_TEST
+
+/* ---- one signature in another form ---- */
+
+/* The n bytes after the first occurrence of from in t, up to the next
+ * until (exclusive), or NULL.  (transfer full) */
+static char *
+between(const char *t, const char *from, const char *until)
+{
+	const char *a = strstr(t, from), *b;
+
+	if (a == NULL)
+		return NULL;
+	a += strlen(from);
+	if ((b = strstr(a, until)) == NULL)
+		return NULL;
+	return g_strndup(a, (gsize)(b - a));
+}
+
+/* The text a clear-signed post's signature covers (CRLF, dash-escapes
+ * undone, no last line break) and its armored signature.  (transfer
+ * full) */
+static void
+clearsigned_parts(GBytes *raw, char **text, char **armor)
+{
+	g_autofree char *t = g_strndup(g_bytes_get_data(raw, NULL),
+	    g_bytes_get_size(raw));
+	g_autofree char *block = between(t, "-----BEGIN PGP SIGNED MESSAGE-----",
+	    "\r\n-----BEGIN PGP SIGNATURE-----");
+	g_autofree char *sig = between(t, "\r\n-----BEGIN PGP SIGNATURE-----",
+	    "\r\n-----END PGP SIGNATURE-----");
+	const char *body = block != NULL ? strstr(block, "\r\n\r\n") : NULL;
+	g_auto(GStrv) lines = NULL;
+
+	ck_assert_msg(body != NULL && sig != NULL, "no clear-signed block");
+	lines = g_strsplit(body + 4, "\r\n", -1);
+	for (char **l = lines; *l != NULL; l++)
+		if (g_str_has_prefix(*l, "- "))
+			memmove(*l, *l + 2, strlen(*l + 2) + 1);
+	*text = g_strjoinv("\r\n", lines);
+	*armor = g_strdup_printf("-----BEGIN PGP SIGNATURE-----%s\r\n"
+	    "-----END PGP SIGNATURE-----", sig);
+}
+
+/* The signed part of a PGP/MIME post, byte for byte, and its armored
+ * signature.  (transfer full) */
+static void
+pgpmime_parts(GBytes *raw, char **text, char **armor)
+{
+	g_autofree char *t = g_strndup(g_bytes_get_data(raw, NULL),
+	    g_bytes_get_size(raw));
+	g_autofree char *b = between(t, "boundary=\"", "\"");
+	g_autofree char *delim = g_strdup_printf("\r\n--%s\r\n", b);
+	g_autofree char *sig = between(t, "-----BEGIN PGP SIGNATURE-----",
+	    "-----END PGP SIGNATURE-----");
+
+	ck_assert_msg(b != NULL && sig != NULL, "no PGP/MIME signature");
+	*text = between(t, delim, delim);
+	ck_assert_msg(*text != NULL, "no signed part");
+	*armor = g_strdup_printf("-----BEGIN PGP SIGNATURE-----%s"
+	    "-----END PGP SIGNATURE-----", sig);
+}
+
+static const char head[] = "From: Alice Example <alice@example.org>\r\n"
+    "To: secir@lists.example.org\r\nSubject: the same signature again\r\n"
+    "MIME-Version: 1.0\r\n";
+
+/* text and signature as a PGP/MIME post.  (transfer full) */
+static GBytes *
+as_pgpmime(const char *text, const char *armor)
+{
+	g_autofree char *lf = tu_replace(armor, "\r\n", "\n");
+	g_autofree char *a = tu_replace(lf, "\n", "\r\n");
+	char *p = g_strdup_printf("%sContent-Type: multipart/signed; "
+	    "micalg=pgp-sha256;\r\n protocol=\"application/pgp-signature\"; "
+	    "boundary=\"=-again\"\r\n\r\n--=-again\r\n%s\r\n--=-again\r\n"
+	    "Content-Type: application/pgp-signature\r\n\r\n%s\r\n"
+	    "--=-again--\r\n", head, text, a);
+
+	return g_bytes_new_take(p, strlen(p));
+}
+
+/* text and signature as an inline clear-signed post.  (transfer full) */
+static GBytes *
+as_inline(const char *text, const char *armor)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\r\n", -1);
+	g_autofree char *escaped = NULL;
+	char *p;
+
+	for (char **l = lines; *l != NULL; l++)
+		if (**l == '-' || g_str_has_prefix(*l, "From ")) {
+			char *e = g_strconcat("- ", *l, NULL);
+
+			g_free(*l);
+			*l = e;
+		}
+	escaped = g_strjoinv("\r\n", lines);
+	p = g_strdup_printf("%sContent-Type: text/plain; charset=us-ascii\r\n"
+	    "\r\n-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n\r\n"
+	    "%s\r\n%s\r\n", head, escaped, armor);
+	return g_bytes_new_take(p, strlen(p));
+}
+
+/* text and signature re-encrypted to the list key by a non-member: the
+ * signature packet and a literal packet of the text, encrypted as they
+ * are (gpg --no-literal).  (transfer full) */
+static GBytes *
+as_reencrypted(const char *text, const char *armor)
+{
+	g_autofree char *src = tu_fixture("gnupg-mallory");
+	g_autofree char *dir = g_build_filename(tmp, "gnupg-mallory", NULL);
+	g_autofree char *b64 = NULL;
+	g_autofree guchar *sig = NULL;
+	g_autofree char *lfpr = tu_fpr("list");
+	GString *b = g_string_new(NULL);
+	GString *pk = g_string_new(NULL);
+	gsize sn = 0, tn = strlen(text), bodylen = 6 + tn, cn = 0;
+	gpgme_ctx_t ctx;
+	gpgme_key_t keys[2] = {NULL, NULL};
+	gpgme_data_t in = NULL, out = NULL;
+	g_autofree char *cipher = NULL;
+	char *p, *c;
+	const char *a = strstr(armor, "\n\n") != NULL ? strstr(armor, "\n\n") :
+	    strstr(armor, "\r\n\r\n");
+
+	/* the armor's base64 lines, up to its checksum line */
+	if (a != NULL) {
+		g_auto(GStrv) lines = g_strsplit(a, "\n", -1);
+
+		for (char **l = lines; *l != NULL && **l != '=' && **l != '-';
+		    l++)
+			g_string_append(b, g_strstrip(*l));
+	}
+	b64 = g_string_free(b, FALSE);
+	sig = g_base64_decode(b64, &sn);
+	ck_assert_msg(sn > 10, "no signature packet in the armor");
+	g_string_append_len(pk, (const char *)sig, (gssize)sn);
+	ck_assert_msg(bodylen < 8384, "text too long for the test");
+	g_string_append_c(pk, (char)0xcb); /* new format, tag 11 */
+	if (bodylen < 192) {
+		g_string_append_c(pk, (char)bodylen);
+	} else {
+		g_string_append_c(pk, (char)(((bodylen - 192) >> 8) + 192));
+		g_string_append_c(pk, (char)((bodylen - 192) & 0xff));
+	}
+	g_string_append_len(pk, "t\0\0\0\0\0", 6);
+	g_string_append_len(pk, text, (gssize)tn);
+
+	tu_copy_home(src, dir);
+	ctx = tu_gpg_context(dir);
+	gpgme_set_armor(ctx, 1);
+	ck_assert_msg(gpgme_get_key(ctx, lfpr, &keys[0], 0) == 0,
+	    "mallory's home has no list key");
+	gpgme_data_new_from_mem(&in, pk->str, pk->len, 0);
+	gpgme_data_new(&out);
+	ck_assert_msg(gpgme_op_encrypt(ctx, keys, GPGME_ENCRYPT_WRAP |
+	    GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_COMPRESS, in, out) == 0,
+	    "cannot re-encrypt");
+	c = gpgme_data_release_and_get_mem(out, &cn);
+	cipher = g_strndup(c, cn);
+	gpgme_free(c);
+	gpgme_data_release(in);
+	gpgme_key_unref(keys[0]);
+	gpgme_release(ctx);
+	g_string_free(pk, TRUE);
+	p = g_strdup_printf("%sContent-Type: multipart/encrypted;\r\n"
+	    " protocol=\"application/pgp-encrypted\"; boundary=\"=-enc\"\r\n\r\n"
+	    "--=-enc\r\nContent-Type: application/pgp-encrypted\r\n\r\n"
+	    "Version: 1\r\n\r\n--=-enc\r\n"
+	    "Content-Type: application/octet-stream\r\n\r\n%s\r\n--=-enc--\r\n",
+	    head, cipher);
+	return g_bytes_new_take(p, strlen(p));
+}
+
+/* data signed by alice in gpgme's mode, armored.  (transfer full) */
+static char *
+alice_signs(const char *data, gpgme_sig_mode_t mode)
+{
+	g_autofree char *src = tu_fixture("gnupg-alice");
+	g_autofree char *dir = g_build_filename(tmp, "gnupg-alice", NULL);
+	gpgme_ctx_t ctx;
+	gpgme_data_t in = NULL, out = NULL;
+	char *c, *armored;
+	gsize cn = 0;
+
+	if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+		tu_copy_home(src, dir);
+	ctx = tu_gpg_context(dir);
+	gpgme_set_armor(ctx, 1);
+	gpgme_data_new_from_mem(&in, data, strlen(data), 0);
+	gpgme_data_new(&out);
+	ck_assert_msg(gpgme_op_sign(ctx, in, out, mode) == 0,
+	    "alice cannot sign");
+	c = gpgme_data_release_and_get_mem(out, &cn);
+	armored = g_strndup(c, cn);
+	gpgme_free(c);
+	gpgme_data_release(in);
+	gpgme_release(ctx);
+	return armored;
+}
+
+/* A distributed signature in another form (clear-signed, PGP/MIME,
+ * re-encrypted by someone else, with LF or CRLF, with or without a last
+ * line break) is still the one post, and a replay. */
+static const char *const form_names[] = {"inline as PGP/MIME",
+    "inline re-encrypted", "PGP/MIME as inline"};
+
+START_TEST(signature_in_another_form_is_a_replay)
+{
+	/* a binary signature verifies as a clear signature too when no
+	 * line of its text ends in white space */
+	g_autofree char *nonce = g_strdup_printf("%08x%08x", g_random_int(),
+	    g_random_int());
+	g_autofree char *note = g_strdup_printf("Update: the meeting moves to "
+	    "5pm\r\n\r\n- a list item\r\nFrom the start.\r\nNonce: %s\r\n",
+	    nonce);
+	g_autofree char *entity = g_strdup_printf("Content-Type: text/plain; "
+	    "charset=us-ascii\r\n\r\nHello list,\r\n\r\n- a list item\r\n"
+	    "Nonce: %s", nonce);
+	gboolean from_inline = _i < 2;
+	g_autoptr(GBytes) raw = NULL;
+	g_autofree char *text = NULL;
+	g_autofree char *armor = NULL;
+	g_autoptr(GBytes) again = NULL;
+	g_autoptr(OpmVerdict) v1 = NULL;
+	g_autoptr(OpmVerdict) v2 = NULL;
+
+	if (from_inline) {
+		g_autofree char *block = alice_signs(note,
+		    GPGME_SIG_MODE_CLEAR);
+		char *p = g_strdup_printf("%sContent-Type: text/plain; "
+		    "charset=us-ascii\r\n\r\n%s", head, block);
+		g_autofree char *c = tu_replace(p, "\r\n", "\n");
+
+		g_free(p);
+		p = tu_replace(c, "\n", "\r\n");
+		raw = g_bytes_new_take(p, strlen(p));
+	} else {
+		g_autofree char *sig = alice_signs(entity,
+		    GPGME_SIG_MODE_DETACH);
+
+		raw = as_pgpmime(entity, sig);
+	}
+	v1 = check_post(list, raw);
+	WANT_REPLY(v1, OPM_ACTION_ACCEPT, "2.0.0", "first arrival");
+	if (from_inline)
+		clearsigned_parts(raw, &text, &armor);
+	else
+		pgpmime_parts(raw, &text, &armor);
+	switch (_i) {
+	case 0: again = as_pgpmime(text, armor); break;
+	case 1: again = as_reencrypted(text, armor); break;
+	default: again = as_inline(text, armor); break;
+	}
+	{
+		/* the other form is a post the gate takes as such */
+		g_autoptr(OpmVerdict) v0 = check_post(list, again);
+
+		WANT_REPLY(v0, OPM_ACTION_ACCEPT, "2.0.0", form_names[_i]);
+	}
+	fan_out(list, v1->replay_key, TRUE);
+	v2 = check_post(list, again);
+	WANT_REPLY(v2, OPM_ACTION_REJECT, "5.7.5", form_names[_i]);
+}
+END_TEST
+
+/* A post recorded by an earlier version under the key of its exact
+ * signed bytes keeps that key: its retry resumes, its replay is
+ * refused. */
+START_TEST(post_recorded_under_its_exact_bytes_keeps_its_key)
+{
+	static const char *const opts[] = {"--signer", "alice", "--shape",
+	    "inline-signed", NULL};
+	g_autoptr(GBytes) raw = mkpost(opts);
+	g_autoptr(OpmMessage) msg = parse(raw);
+	g_autoptr(OpmVerdict) v1 = opm_gate_check(conf, list, msg, now_s());
+	g_autoptr(OpmVerdict) v2 = NULL;
+	g_autoptr(OpmVerdict) v3 = NULL;
+	gpgme_ctx_t ctx = tu_gpg_context(home);
+	gpgme_data_t sig = NULL, plain = NULL;
+	gpgme_verify_result_t r;
+	g_autofree char *exact = NULL;
+
+	WANT_REPLY(v1, OPM_ACTION_ACCEPT, "2.0.0", "first arrival");
+	gpgme_data_new_from_mem(&sig, g_bytes_get_data(raw, NULL),
+	    g_bytes_get_size(raw), 0);
+	gpgme_data_new(&plain);
+	ck_assert_msg(gpgme_op_verify(ctx, sig, NULL, plain) == 0 &&
+	    (r = gpgme_op_verify_result(ctx)) != NULL &&
+	    r->signatures != NULL, "cannot read the signature's time");
+	exact = opm_journal_key(list->address, v1->signer,
+	    r->signatures->timestamp, msg->signed_data);
+	gpgme_data_release(sig);
+	gpgme_data_release(plain);
+	gpgme_release(ctx);
+	ck_assert_msg(strcmp(exact, v1->replay_key) != 0,
+	    "the key of the exact bytes is the post's key: nothing to test");
+
+	fan_out(list, exact, FALSE);
+	v2 = check_post(list, raw);
+	WANT_REPLY(v2, OPM_ACTION_ACCEPT, "2.0.0", "retry of a recorded post");
+	ck_assert_msg(strcmp(v2->replay_key, exact) == 0,
+	    "retry: got key %s, want the recorded %s", v2->replay_key, exact);
+	fan_out(list, exact, TRUE);
+	v3 = check_post(list, raw);
+	WANT_REPLY(v3, OPM_ACTION_REJECT, "5.7.5", "replay of a recorded post");
 }
 END_TEST
 
@@ -568,11 +935,19 @@ gate_suite(void)
 	tcase_add_loop_test(tc, gate_case, 0, G_N_ELEMENTS(cases));
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("display names");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, display_name, 0, G_N_ELEMENTS(names));
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("replay");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, TU_GPG_TIMEOUT);
 	tcase_add_test(tc, distributed_post_is_a_replay);
 	tcase_add_test(tc, inline_post_with_blanks_added_is_a_replay);
+	tcase_add_loop_test(tc, signature_in_another_form_is_a_replay, 0,
+	    G_N_ELEMENTS(form_names));
+	tcase_add_test(tc, post_recorded_under_its_exact_bytes_keeps_its_key);
 	tcase_add_test(tc, same_text_signed_again_is_not_a_replay);
 	tcase_add_test(tc, interrupted_post_is_a_retry);
 	tcase_add_test(tc, late_retry_is_not_held_to_freshness);

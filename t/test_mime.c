@@ -1011,6 +1011,66 @@ static const struct {
 	    "Content-Type: multipart/signed; boundary=b\n\n--b\n"
 	    "Content-Type: text/plain\n\nHi\n--b\n"
 	    "Content-Type: application/pgp-signature\n\nsig\n--b--\n", TRUE},
+	/* as a client shows a text part: charset and transfer encoding
+	 * decoded, HTML as the text it shows */
+	{"a clear-signed block in UTF-16 with a byte order mark",
+	    "Content-Type: text/plain; charset=utf-16\n"
+	    "Content-Transfer-Encoding: base64\n\n"
+	    "//5IAGkACgAtAC0ALQAtAC0AQgBFAEcASQBOACAAUABHAFAAIABTAEkARwBOAEUA\n"
+	    "RAAgAE0ARQBTAFMAQQBHAEUALQAtAC0ALQAtAAoASABhAHMAaAA6ACAAUwBIAEEA\n"
+	    "MgA1ADYACgAKAEgAaQAKAA==\n", TRUE},
+	{"a clear-signed block in UTF-16BE",
+	    "Content-Type: text/plain; charset=utf-16be\n"
+	    "Content-Transfer-Encoding: base64\n\n"
+	    "AEgAaQAKAC0ALQAtAC0ALQBCAEUARwBJAE4AIABQAEcAUAAgAFMASQBHAE4ARQBE\n"
+	    "ACAATQBFAFMAUwBBAEcARQAtAC0ALQAtAC0ACgBIAGEAcwBoADoAIABTAEgAQQAy\n"
+	    "ADUANgAKAAoASABpAAo=\n", TRUE},
+	{"a clear-signed block in UTF-32LE, no charset given",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain\n\nHi\n--m\n"
+	    "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+	    "SAAAAGkAAAAKAAAALQAAAC0AAAAtAAAALQAAAC0AAABCAAAARQAAAEcAAABJAAAA\n"
+	    "TgAAACAAAABQAAAARwAAAFAAAAAgAAAAUwAAAEkAAABHAAAATgAAAEUAAABEAAAA\n"
+	    "IAAAAE0AAABFAAAAUwAAAFMAAABBAAAARwAAAEUAAAAtAAAALQAAAC0AAAAtAAAA\n"
+	    "LQAAAAoAAABIAAAAYQAAAHMAAABoAAAAOgAAACAAAABTAAAASAAAAEEAAAAyAAAA\n"
+	    "NQAAADYAAAAKAAAACgAAAEgAAABpAAAACgAAAA==\n--m--\n", TRUE},
+	{"UTF-16 that does not decode",
+	    "Content-Type: text/plain; charset=utf-16\n"
+	    "Content-Transfer-Encoding: base64\n\n"
+	    "//5IAGkACgAtAC0ALQAtAC0AQgBFAEcASQBOACAAUABHAFAAIABTAEkARwBOAEUA\n"
+	    "RAAgAE0ARQBTAFMAQQBHAEUALQAtAC0ALQAtAAoASABhAHMAaAA6ACAAUwBIAEEA\n"
+	    "MgA1ADYACgAKAEgAaQAK\n", TRUE},
+	{"a charset nobody knows",
+	    "Content-Type: text/plain; charset=x-no-such-charset\n\nHi\n", TRUE},
+	{"a clear-signed block in UTF-7",
+	    "Content-Type: text/plain; charset=utf-7\n\nHi\n"
+	    "+AC0ALQAtAC0ALQ-BEGIN PGP SIGNED MESSAGE+AC0ALQAtAC0ALQ-\n"
+	    "Hash: SHA256\n", TRUE},
+	{"a clear-signed block in quoted-printable",
+	    "Content-Type: text/plain\nContent-Transfer-Encoding: "
+	    "quoted-printable\n\nHi\n=2D----BEGIN PGP SIGNED MESSAGE-----\n",
+	    TRUE},
+	{"an indented clear-signed block",
+	    "Content-Type: text/plain\n\nHi\n"
+	    "   -----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n", TRUE},
+	{"Latin-1 text",
+	    "Content-Type: text/plain; charset=iso-8859-1\n\nCaf\xe9\n",
+	    FALSE},
+	{"a clear-signed block in an HTML <pre>",
+	    "Content-Type: text/html\n\n<html><body><pre>"
+	    "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nHi\n"
+	    "</pre></body></html>\n", TRUE},
+	{"a clear-signed block in HTML lines",
+	    "Content-Type: multipart/alternative; boundary=a\n\n--a\n"
+	    "Content-Type: text/plain\n\nHi\n--a\n"
+	    "Content-Type: text/html\n\n<p>Hi<br>-----BEGIN PGP SIGNED "
+	    "MESSAGE-----<br>Hash: SHA256<br><br>Hi</p>\n--a--\n", TRUE},
+	{"a clear-signed block in HTML behind tags and references",
+	    "Content-Type: text/html\n\n<div>&#45;-<b></b>---BEGIN PGP "
+	    "SIGNED&#x20;MESSAGE-----</div>\n", TRUE},
+	{"HTML without a block",
+	    "Content-Type: text/html\n\n<p>Hi &amp; bye<br>-- <br>me</p>\n",
+	    FALSE},
 	{"a signed message attached as message/rfc822",
 	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
 	    "Content-Type: text/plain\n\nForwarded:\n--m\n"
@@ -1032,6 +1092,82 @@ START_TEST(inner_signature)
 	    "%s: got %s, want %s", inner_cases[_i / 2].name,
 	    got != NULL ? got : "nothing", inner_cases[_i / 2].signed_inside ?
 	    "a signature inside" : "nothing");
+}
+END_TEST
+
+/* Entities mail programs read in different ways (GMime takes the last
+ * of two Content-Type fields, others the first) are refused as
+ * malformed, wherever they are. */
+static const struct {
+	const char *name;
+	const char *text;
+	gboolean ambiguous;
+} ambiguous_cases[] = {
+	{"one field of each",
+	    "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=m\n\n"
+	    "--m\nContent-Type: text/plain; charset=us-ascii\n"
+	    "Content-Transfer-Encoding: 7bit\n\nHi\n--m--\n", FALSE},
+	{"a parameter in RFC 2231 sections",
+	    "Content-Type: text/plain;\n title*0=\"a\";\n title*1=\"b\"\n\n"
+	    "Hi\n", FALSE},
+	{"a quoted ';' in a parameter",
+	    "Content-Type: text/plain; name=\"a; name=b\"\n\nHi\n", FALSE},
+	{"two Content-Type fields at the top",
+	    "Content-Type: text/plain\nContent-Type: text/html\n\nHi\n", TRUE},
+	{"two MIME-Version fields",
+	    "MIME-Version: 1.0\nMIME-Version: 1.0\nContent-Type: text/plain\n"
+	    "\nHi\n", TRUE},
+	{"two Content-Type fields in a part, multipart/signed first",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain\n\nHi\n--m\n"
+	    "Content-Type: multipart/signed; boundary=b\n"
+	    "Content-Type: text/plain\n\n--b\n"
+	    "Content-Type: text/plain\n\nHi\n--b\n"
+	    "Content-Type: application/pgp-signature\n\nsig\n--b--\n"
+	    "--m--\n", TRUE},
+	{"two Content-Transfer-Encoding fields in a part",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n"
+	    "content-transfer-encoding: 7bit\n\nHi\n--m--\n", TRUE},
+	{"two Content-Disposition fields in a part",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain\nContent-Disposition: inline\n"
+	    "Content-Disposition: attachment\n\nHi\n--m--\n", TRUE},
+	{"a boundary parameter named twice",
+	    "Content-Type: multipart/mixed; boundary=m; boundary=n\n\n--m\n"
+	    "Content-Type: text/plain\n\nHi\n--m--\n--n\n"
+	    "Content-Type: text/plain\n\nHo\n--n--\n", TRUE},
+	{"a boundary parameter and its RFC 2231 form",
+	    "Content-Type: multipart/mixed; boundary=m;\n boundary*0=n\n\n"
+	    "--m\nContent-Type: text/plain\n\nHi\n--m--\n", TRUE},
+	{"a charset parameter named twice in a part",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: text/plain; charset=utf-16; charset=us-ascii\n\n"
+	    "Hi\n--m--\n", TRUE},
+	{"two Content-Type fields in an attached message",
+	    "Content-Type: multipart/mixed; boundary=m\n\n--m\n"
+	    "Content-Type: message/rfc822\n\nFrom: a@example.org\n"
+	    "Content-Type: multipart/signed; boundary=b\n"
+	    "Content-Type: text/plain\n\nHi\n--m--\n", TRUE},
+};
+
+START_TEST(ambiguous_entity)
+{
+	g_autofree char *text = _i % 2 ? crlf(ambiguous_cases[_i / 2].text) :
+	    g_strdup(ambiguous_cases[_i / 2].text);
+	g_autoptr(OpmMessage) m = parse(text, &roomy);
+
+	if (ambiguous_cases[_i / 2].ambiguous)
+		ck_assert_msg(m->limit == OPM_LIMIT_SYNTAX &&
+		    m->limit_detail != NULL && m->message == NULL,
+		    "%s: got limit %s (%s), want a syntax refusal in words",
+		    ambiguous_cases[_i / 2].name, limit_name(m->limit),
+		    m->limit_detail != NULL ? m->limit_detail : "no detail");
+	else
+		ck_assert_msg(m->limit == OPM_LIMIT_OK, "%s: got limit %s (%s), "
+		    "want none", ambiguous_cases[_i / 2].name,
+		    limit_name(m->limit), m->limit_detail != NULL ?
+		    m->limit_detail : "no detail");
 }
 END_TEST
 
@@ -1078,6 +1214,8 @@ mime_suite(void)
 	tcase_add_loop_test(tc, inner_signature, 0,
 	    2 * G_N_ELEMENTS(inner_cases));
 	tcase_add_test(tc, signed_entity_rebuilt);
+	tcase_add_loop_test(tc, ambiguous_entity, 0,
+	    2 * G_N_ELEMENTS(ambiguous_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bounds");

@@ -321,6 +321,41 @@ insert_after(const char *text, const char *after, const char *add)
 	    nl + 1);
 }
 
+/* A signature holds at most OPM_PGP_MAX_SIGNATURES packets: each one is
+ * verified and carried in every copy, so one signature repeated
+ * thousands of times is refused before gpg runs. */
+START_TEST(signature_packets_are_bounded)
+{
+	static const guint counts[] = {1, OPM_PGP_MAX_SIGNATURES,
+	    OPM_PGP_MAX_SIGNATURES + 1, 20000};
+
+	for (gsize c = 0; c < G_N_ELEMENTS(counts); c++) {
+		GByteArray *b = g_byte_array_new();
+		guint8 body[40];
+		g_autoptr(GBytes) sigs = NULL;
+		g_autoptr(GBytes) am = NULL;
+		g_autoptr(GBytes) got = NULL;
+		g_autoptr(GError) error = NULL;
+		gboolean want = counts[c] <= OPM_PGP_MAX_SIGNATURES;
+
+		for (gsize k = 0; k < sizeof(body); k++)
+			body[k] = (guint8)(k * 13 + 4);
+		for (guint k = 0; k < counts[c]; k++)
+			packet(b, 2, body, sizeof(body));
+		sigs = g_byte_array_free_to_bytes(b);
+		am = opm_pgp_armor(sigs, "SIGNATURE");
+		got = opm_pgp_signatures(am, &error);
+		ck_assert_msg((got != NULL) == want, "%u signature packets: "
+		    "got %s, want %s", counts[c], got != NULL ? "them" :
+		    error->message, want ? "them" : "a refusal");
+		if (!want)
+			ck_assert_msg(strstr(error->message, "more than") != NULL,
+			    "%u signature packets: got \"%s\", want the bound "
+			    "in words", counts[c], error->message);
+	}
+}
+END_TEST
+
 /* What gpg skips in a signature's armor is not read: armor headers,
  * text before and after, lines between the checksum and END; another
  * packet than a signature, or none, is refused. */
@@ -440,6 +475,7 @@ main(void)
 	tcase_add_loop_test(tc, armorer_matches_the_armor_of_each_message, 0,
 	    13);
 	tcase_add_test(tc, signature_packets_alone);
+	tcase_add_test(tc, signature_packets_are_bounded);
 	tcase_add_loop_test(tc, clearsigned_rebuilt, 0,
 	    G_N_ELEMENTS(clearsigned));
 	suite_add_tcase(s, tc);
