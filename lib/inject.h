@@ -47,6 +47,16 @@ const char *opm_injector_queue_id(const OpmInjector *inj);
  * full) or NULL when the reply names none. */
 char *opm_inject_reply_queue_id(const char *line);
 
+/* Another injector for the same method, to send copies side by side
+ * with inj (one more SMTP connection), or NULL when the method hands
+ * over one copy at a time only (sendmail:, dir:).  (transfer full) */
+OpmInjector *opm_injector_another(const OpmInjector *inj);
+
+/* Open the SMTP session now (greeting and EHLO), so that the first copy
+ * does not wait for it; TRUE at once for the other methods or an open
+ * session, FALSE with an OPM_ERROR_INJECT error. */
+gboolean opm_injector_open(OpmInjector *inj, GError **error);
+
 /* Close the session (SMTP QUIT); copies already sent stay queued. */
 void opm_injector_free(OpmInjector *inj); /* accepts NULL */
 
