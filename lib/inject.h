@@ -5,7 +5,7 @@
  *	Methods: "sendmail:PATH [ARG...]" runs PATH ARG... -i -f SENDER --
  *	RCPT per copy;
  *	"smtp:HOST:PORT" speaks SMTP to a listener without milters, one
- *	connection for all copies of a post; "dir:PATH" (for -t -o) writes
+ *	connection per injector (opm_injector_another() for more); "dir:PATH" (for -t -o) writes
  *	each copy to PATH/RCPT.  A copy counts as queued only when the MTA
  *	said so (exit status 0, or 250 after DATA).
  */
