@@ -526,6 +526,9 @@ sender_run(gpointer data)
 		job_free(job);
 		g_async_queue_push(s->slots, s);
 	}
+	/* the connections of their own end side by side (QUIT) */
+	if (me->inj != s->run->inj)
+		g_clear_pointer(&me->inj, opm_injector_free);
 	return NULL;
 }
 
@@ -577,11 +580,8 @@ senders_finish(Senders *s, GError **error)
 		return TRUE;
 	for (guint i = 0; i < s->n; i++)
 		g_async_queue_push(s->jobs, s);
-	for (guint i = 0; i < s->n; i++) {
+	for (guint i = 0; i < s->n; i++)
 		g_thread_join(s->sender[i].thread);
-		if (i > 0)
-			opm_injector_free(s->sender[i].inj);
-	}
 	s->n = 0;
 	g_clear_pointer(&s->jobs, g_async_queue_unref);
 	g_clear_pointer(&s->slots, g_async_queue_unref);
@@ -689,7 +689,6 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	stats->queued = g_ptr_array_new_with_free_func(queued_free);
 	if (inj == NULL)
 		return TRUE; /* dry run: the verdict is all that is asked */
-	g_mutex_init(&run.lock);
 	g_return_val_if_fail(poster != NULL && v->replay_key != NULL, FALSE);
 	/* before any claim: the list key signs without a passphrase */
 	if (!opm_list_key_check(list, error))
@@ -699,6 +698,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		    "the post was fanned out already");
 		return FALSE;
 	}
+	g_mutex_init(&run.lock);
 	if ((ctx = opm_gpg_acquire(list, error)) == NULL)
 		goto DONE;
 	inner = opm_copy_inner(list, msg, poster);
