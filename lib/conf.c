@@ -82,6 +82,10 @@ static const OpmOption options[] = {
 	    "sendmail:/usr/sbin/sendmail", 0, 0, M(inject_method), FALSE,
 	    FALSE, NULL,
 	    "how copies reach the MTA: sendmail:PATH or smtp:HOST:PORT"},
+	{"InjectConnections", OPM_SCOPE_MAIN, OPM_OPT_INT, "4", 1, 32,
+	    M(inject_connections), FALSE, FALSE, NULL,
+	    "SMTP connections a post's copies are sent over at once "
+	    "(InjectMethod smtp:)"},
 	{"JournalLifetime", OPM_SCOPE_MAIN, OPM_OPT_DURATION, "10d", 3600,
 	    365 * DAY, M(journal_lifetime), FALSE, FALSE, NULL,
 	    "how long an unfinished fan-out is remembered for retries"},

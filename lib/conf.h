@@ -136,6 +136,7 @@ typedef struct {
 	gint64 max_headers;
 	gint64 max_header_size;
 	char *inject_method;
+	gint64 inject_connections; /* smtp: connections per post */
 	gint64 journal_lifetime;
 	char *fanout_mode;          /* "split" or "per-member" */
 	char *recipient_delimiter;  /* characters; "" for none */

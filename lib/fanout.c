@@ -30,7 +30,11 @@
  *	     halves cut in that order would not take equally long); gpg
  *	     starts before the claims are written, and the copies of the
  *	     half that is ready first are queued while the other half's gpg
- *	     still runs; per-member mode runs one operation per member and
+ *	     still runs; with InjectConnections above 1 (smtp: only) the
+ *	     parts' copies go to the MTA over that many connections at once,
+ *	     opened while gpg works, each copy recorded by the thread that
+ *	     sent it (the senders, below); per-member mode runs one
+ *	     operation per member and
  *	     is the reference the tests compare against;
  *	     a member whose key cannot be used gets a notice without content;
  *	  4. one notice per admin naming the members who got a notice;
@@ -96,19 +100,26 @@ opm_fanout_stats_clear(OpmFanoutStats *stats)
  * claim turned into a record the moment the MTA took it; list it in
  * stats.  j NULL: no state.  A refusal for good names the size. */
 static gboolean
-deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
-    const char *rcpt, const char *message_id, GBytes *const *msg, guint n,
-    gsize size, OpmFanoutStats *stats, GError **error)
+deliver(OpmInjector *inj, OpmJournal *j, GMutex *lock, const char *id,
+    const char *sender, const char *rcpt, const char *message_id,
+    GBytes *const *msg, guint n, gsize size, OpmFanoutStats *stats,
+    GError **error)
 {
 	OpmCommit commit = {-1, -1};
 	GError *e = NULL;
 	OpmQueued *q;
-	gboolean ok;
+	gboolean ok = TRUE;
 
-	if (j != NULL && !opm_journal_claim(j, id, error))
-		return FALSE;
+	g_mutex_lock(lock);
 	if (j != NULL)
+		ok = opm_journal_claim(j, id, error);
+	if (j != NULL && ok)
 		opm_journal_commit_of(j, id, &commit);
+	g_mutex_unlock(lock);
+	if (!ok)
+		return FALSE;
+	/* the commit is one write of its own at the copy's offset: the
+	 * senders of a post need no lock for it */
 	ok = opm_injector_sendv(inj, sender, rcpt, msg, n,
 	    j != NULL ? &commit : NULL, &e);
 	opm_commit_clear(&commit);
@@ -127,7 +138,13 @@ deliver(OpmInjector *inj, OpmJournal *j, const char *id, const char *sender,
 	q->rcpt = g_strdup(rcpt);
 	q->message_id = g_strdup(message_id);
 	q->queue_id = g_strdup(opm_injector_queue_id(inj));
+	g_mutex_lock(lock);
 	g_ptr_array_add(stats->queued, q);
+	if (g_str_has_prefix(id, "copy:"))
+		stats->sent++;
+	else
+		stats->notices++;
+	g_mutex_unlock(lock);
 	return TRUE;
 }
 
@@ -344,9 +361,55 @@ typedef struct {
 	gpgme_ctx_t ctx;
 	OpmInjector *inj;
 	OpmJournal *j;
+	GMutex lock; /* the journal's look-ups and stats, for the senders */
 	OpmFanoutStats *stats;
 	GPtrArray *withheld, *reasons;
 } Run;
+
+/* One member's copy from a part, ready to be handed over: written out
+ * in pieces, the armor lines all members share referenced, not copied. */
+typedef struct {
+	char *copy_id, *mid; /* owned */
+	const char *rcpt;    /* the member's address, not owned */
+	GBytes *piece[5];    /* owned; NULL ones skipped */
+	gsize size;
+} Job;
+
+static Job *
+job_new(Run *r, OpmMember *m, Part *p)
+{
+	Job *job = g_new0(Job, 1);
+
+	job->copy_id = g_strconcat("copy:", m->address, NULL);
+	job->mid = opm_copy_message_id(r->list, r->replay_key, m->address);
+	job->rcpt = m->address;
+	opm_copy_outer_pieces(r->frame, job->mid, &job->piece[0],
+	    &job->piece[4]);
+	opm_pgp_armorer_pieces(p->armor, (guint)part_index(p, m),
+	    &job->piece[1]);
+	for (int i = 0; i < 5; i++)
+		job->size += job->piece[i] != NULL ?
+		    g_bytes_get_size(job->piece[i]) : 0;
+	return job;
+}
+
+static void
+job_free(Job *job)
+{
+	g_free(job->copy_id);
+	g_free(job->mid);
+	for (int i = 0; i < 5; i++)
+		g_clear_pointer(&job->piece[i], g_bytes_unref);
+	g_free(job);
+}
+
+static gboolean
+job_send(Run *r, OpmInjector *inj, const Job *job, GError **error)
+{
+	return deliver(inj, r->j, &r->lock, job->copy_id,
+	    r->list->bounce_address, job->rcpt, job->mid, job->piece, 5,
+	    job->size, r->stats, error);
+}
 
 /* Queue m's copy: its ciphertext from part p, or with p NULL from an
  * operation of its own; a key gpg refuses there puts m among the
@@ -355,56 +418,190 @@ static gboolean
 send_copy(Run *r, OpmMember *m, Part *p, GError **error)
 {
 	g_autofree char *copy_id = g_strconcat("copy:", m->address, NULL);
-	g_autofree char *mid = opm_copy_message_id(r->list, r->replay_key,
-	    m->address);
+	g_autofree char *mid = NULL;
 	g_autoptr(GBytes) cipher = NULL;
 	g_autoptr(GBytes) copy = NULL;
 	g_autoptr(GError) kerr = NULL;
+	const char *one[2] = {m->fpr, NULL};
 
 	if (p != NULL) {
-		/* written out in pieces: the armor lines all members share
-		 * are referenced, not copied */
-		GBytes *piece[5];
-		gsize size = 0;
-		gboolean ok;
+		Job *job = job_new(r, m, p);
+		gboolean ok = job_send(r, r->inj, job, error);
 
-		opm_copy_outer_pieces(r->frame, mid, &piece[0], &piece[4]);
-		opm_pgp_armorer_pieces(p->armor, (guint)part_index(p, m),
-		    &piece[1]);
-		for (int i = 0; i < 5; i++)
-			size += piece[i] != NULL ? g_bytes_get_size(piece[i]) : 0;
-		ok = deliver(r->inj, r->j, copy_id, r->list->bounce_address,
-		    m->address, mid, piece, 5, size, r->stats, error);
-		for (int i = 0; i < 5; i++)
-			g_clear_pointer(&piece[i], g_bytes_unref);
-		if (!ok)
-			return FALSE;
-		r->stats->sent++;
-		return TRUE;
-	} else {
-		const char *one[2] = {m->fpr, NULL};
-
-		cipher = opm_sign_encrypt(r->ctx, r->list->list_gpgkey, one,
-		    r->inner, &kerr);
-		if (cipher == NULL) {
-			if (!g_error_matches(kerr, OPM_ERROR, OPM_ERROR_KEY)) {
-				g_propagate_error(error, g_steal_pointer(&kerr));
-				return FALSE;
-			}
-			g_message("%s: %s: %s", r->list->address, m->address,
-			    kerr->message);
-			g_ptr_array_add(r->withheld, m);
-			g_ptr_array_add(r->reasons,
-			    (gpointer)"gpg refuses to encrypt to the key");
-			return TRUE;
-		}
+		job_free(job);
+		return ok;
 	}
+	cipher = opm_sign_encrypt(r->ctx, r->list->list_gpgkey, one, r->inner,
+	    &kerr);
+	if (cipher == NULL) {
+		if (!g_error_matches(kerr, OPM_ERROR, OPM_ERROR_KEY)) {
+			g_propagate_error(error, g_steal_pointer(&kerr));
+			return FALSE;
+		}
+		g_message("%s: %s: %s", r->list->address, m->address,
+		    kerr->message);
+		g_ptr_array_add(r->withheld, m);
+		g_ptr_array_add(r->reasons,
+		    (gpointer)"gpg refuses to encrypt to the key");
+		return TRUE;
+	}
+	mid = opm_copy_message_id(r->list, r->replay_key, m->address);
 	copy = opm_copy_outer(r->frame, mid, cipher);
-	if (!deliver(r->inj, r->j, copy_id, r->list->bounce_address,
-	    m->address, mid, &copy, 1, g_bytes_get_size(copy), r->stats,
-	    error))
+	return deliver(r->inj, r->j, &r->lock, copy_id,
+	    r->list->bounce_address, m->address, mid, &copy, 1,
+	    g_bytes_get_size(copy), r->stats, error);
+}
+
+/*
+ * The senders: with InjectConnections above 1 and a method that can, the
+ * copies of the parts are handed to the MTA over that many connections
+ * at once, one thread each, the run's own injector among them.  Each
+ * copy is still claimed before and recorded right after the MTA took it,
+ * by the thread that sent it.  The connections are opened while gpg
+ * works.  The copies are made ready one at a time by the fan-out's
+ * thread (a part's armor is not shared between threads) and wait in a
+ * short queue: at most SENDERS_AHEAD per connection, so that a large
+ * post's copies are not all held at once.  On the first failure every
+ * sender stops after the copy it is sending: the copies the MTA took are
+ * recorded, the others are sent by the retry.  A refusal for good is
+ * reported over any other failure, as it would have stopped the serial
+ * fan-out too.
+ */
+#define SENDERS_MAX 32
+#define SENDERS_AHEAD 2
+
+typedef struct Senders Senders;
+
+typedef struct {
+	Senders *s;
+	OpmInjector *inj; /* the run's, or owned */
+	GThread *thread;
+} Sender;
+
+struct Senders {
+	Run *run;
+	Sender sender[SENDERS_MAX];
+	guint n;
+	GAsyncQueue *jobs;  /* Job *, or the senders' own address to stop */
+	GAsyncQueue *slots; /* one token per job that may wait */
+	gint failed;        /* atomic: stop sending */
+	GError *error;      /* the failure reported, under run->lock */
+};
+
+static void
+senders_fail(Senders *s, GError *e)
+{
+	gboolean for_good = g_error_matches(e, OPM_ERROR, OPM_ERROR_TOO_BIG) ||
+	    g_error_matches(e, OPM_ERROR, OPM_ERROR_REFUSED);
+
+	g_mutex_lock(&s->run->lock);
+	if (s->error == NULL || (for_good &&
+	    !g_error_matches(s->error, OPM_ERROR, OPM_ERROR_TOO_BIG) &&
+	    !g_error_matches(s->error, OPM_ERROR, OPM_ERROR_REFUSED))) {
+		g_clear_error(&s->error);
+		s->error = e;
+		e = NULL;
+	}
+	g_mutex_unlock(&s->run->lock);
+	g_clear_error(&e);
+	g_atomic_int_set(&s->failed, 1);
+}
+
+static gpointer
+sender_run(gpointer data)
+{
+	Sender *me = data;
+	Senders *s = me->s;
+	GError *e = NULL;
+	gpointer item;
+
+	if (!opm_injector_open(me->inj, &e))
+		senders_fail(s, e);
+	while ((item = g_async_queue_pop(s->jobs)) != s) {
+		Job *job = item;
+
+		if (!g_atomic_int_get(&s->failed) &&
+		    !job_send(s->run, me->inj, job, &e))
+			senders_fail(s, g_steal_pointer(&e));
+		job_free(job);
+		g_async_queue_push(s->slots, s);
+	}
+	/* the connections of their own end side by side (QUIT) */
+	if (me->inj != s->run->inj)
+		g_clear_pointer(&me->inj, opm_injector_free);
+	return NULL;
+}
+
+/* Start n senders for r's copies, or none when n < 2 or r's method
+ * sends one copy at a time. */
+static void
+senders_start(Senders *s, Run *r, guint n)
+{
+	OpmInjector *another;
+
+	memset(s, 0, sizeof(*s));
+	s->run = r;
+	if (n < 2 || (another = opm_injector_another(r->inj)) == NULL)
+		return;
+	opm_injector_free(another);
+	s->n = MIN(n, SENDERS_MAX);
+	s->jobs = g_async_queue_new();
+	s->slots = g_async_queue_new();
+	for (guint i = 0; i < s->n * SENDERS_AHEAD; i++)
+		g_async_queue_push(s->slots, s);
+	for (guint i = 0; i < s->n; i++) {
+		s->sender[i].s = s;
+		s->sender[i].inj = i == 0 ? r->inj :
+		    opm_injector_another(r->inj);
+		s->sender[i].thread = g_thread_new("inject", sender_run,
+		    &s->sender[i]);
+	}
+}
+
+/* Queue m's copy from part p for the senders; FALSE when they stopped. */
+static gboolean
+senders_push(Senders *s, OpmMember *m, Part *p)
+{
+	(void)g_async_queue_pop(s->slots);
+	if (g_atomic_int_get(&s->failed)) {
+		g_async_queue_push(s->slots, s);
 		return FALSE;
-	r->stats->sent++;
+	}
+	g_async_queue_push(s->jobs, job_new(s->run, m, p));
+	return TRUE;
+}
+
+/* Wait until every queued copy was sent, stop the senders, close their
+ * connections.  FALSE with the failure if any. */
+static gboolean
+senders_finish(Senders *s, GError **error)
+{
+	if (s->n == 0)
+		return TRUE;
+	for (guint i = 0; i < s->n; i++)
+		g_async_queue_push(s->jobs, s);
+	for (guint i = 0; i < s->n; i++)
+		g_thread_join(s->sender[i].thread);
+	s->n = 0;
+	g_clear_pointer(&s->jobs, g_async_queue_unref);
+	g_clear_pointer(&s->slots, g_async_queue_unref);
+	if (s->error != NULL) {
+		g_propagate_error(error, g_steal_pointer(&s->error));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Queue the copies of part p, over the senders when there are. */
+static gboolean
+send_part(Run *r, Senders *s, Part *p, GError **error)
+{
+	for (guint i = 0; i < p->rcpts->len; i++) {
+		if (s->n == 0 && !send_copy(r, p->rcpts->pdata[i], p, error))
+			return FALSE;
+		if (s->n > 0 && !senders_push(s, p->rcpts->pdata[i], p))
+			return senders_finish(s, error);
+	}
 	return TRUE;
 }
 
@@ -481,7 +678,8 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	gpgme_ctx_t ctx = NULL;
 	g_autoptr(GPtrArray) one_by_one = g_ptr_array_new();
 	Batch batch = {0};
-	Run run = {list, v->replay_key, NULL, NULL, NULL, inj, j, stats,
+	Senders senders = {0};
+	Run run = {list, v->replay_key, NULL, NULL, NULL, inj, j, {0}, stats,
 	    withheld, reasons};
 	OpmMember *poster = v->member;
 	Part *p;
@@ -500,6 +698,7 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		    "the post was fanned out already");
 		return FALSE;
 	}
+	g_mutex_init(&run.lock);
 	if ((ctx = opm_gpg_acquire(list, error)) == NULL)
 		goto DONE;
 	inner = opm_copy_inner(list, msg, poster);
@@ -523,9 +722,12 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			g_ptr_array_add(rcpts, m);
 	}
 	/* split mode: gpg starts on the copies while the claim is written */
-	if (rcpts->len > 0 && strcmp(conf->fanout_mode, "split") == 0)
+	if (rcpts->len > 0 && strcmp(conf->fanout_mode, "split") == 0) {
 		batch_start(&batch, ctx, list, rcpts, inner);
-	else
+		/* their connections open while gpg works */
+		senders_start(&senders, &run, (guint)MIN(conf->inject_connections,
+		    (gint64)rcpts->len));
+	} else
 		g_ptr_array_extend(one_by_one, rcpts, NULL, NULL);
 	/* claim everything this attempt sends, before the first copy */
 	if (j != NULL) {
@@ -567,10 +769,12 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			g_ptr_array_extend(one_by_one, p->rcpts, NULL, NULL);
 			continue;
 		}
-		for (guint i = 0; i < p->rcpts->len; i++)
-			if (!send_copy(&run, p->rcpts->pdata[i], p, error))
-				goto DONE;
+		if (!send_part(&run, &senders, p, error))
+			goto DONE;
 	}
+	/* every copy of the parts is queued before what follows */
+	if (!senders_finish(&senders, error))
+		goto DONE;
 	for (guint i = 0; i < one_by_one->len; i++)
 		if (!send_copy(&run, one_by_one->pdata[i], NULL, error))
 			goto DONE;
@@ -589,10 +793,10 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		if (j != NULL && opm_journal_has(j, note_id))
 			continue;
 		notice = opm_copy_withheld_notice(list, poster, m, why, mid, now);
-		if (!deliver(inj, j, note_id, list->bounce_address, m->address,
-		    mid, &notice, 1, g_bytes_get_size(notice), stats, error))
+		if (!deliver(inj, j, &run.lock, note_id, list->bounce_address,
+		    m->address, mid, &notice, 1, g_bytes_get_size(notice), stats,
+		    error))
 			goto DONE;
-		stats->notices++;
 	}
 	for (guint i = 0; withheld->len > 0 && list->admins != NULL &&
 	    i < list->admins->len; i++) {
@@ -605,16 +809,21 @@ opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			continue;
 		notice = opm_copy_admin_notice(list, poster, admin, withheld,
 		    reasons, mid, now);
-		if (!deliver(inj, j, id, list->bounce_address, admin, mid,
-		    &notice, 1, g_bytes_get_size(notice), stats, error))
+		if (!deliver(inj, j, &run.lock, id, list->bounce_address, admin,
+		    mid, &notice, 1, g_bytes_get_size(notice), stats, error))
 			goto DONE;
-		stats->notices++;
 	}
 	if (j != NULL && !opm_journal_finish(j, now, error))
 		goto DONE;
 	ok = TRUE;
 DONE:
+	/* the copies that are with the MTA are recorded before the error
+	 * goes back; the first error is the one reported */
+	if (senders.n > 0)
+		(void)senders_finish(&senders, ok || (error != NULL &&
+		    *error != NULL) ? NULL : error);
 	batch_clear(&batch);
 	opm_gpg_release(list, ctx);
+	g_mutex_clear(&run.lock);
 	return ok;
 }

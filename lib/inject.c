@@ -3,8 +3,8 @@
  *	inject - hand copies back to the MTA
  * SYNOPSIS
  *	opm_injector_new(), opm_injector_send(), opm_injector_sendv(),
- *	opm_injector_queue_id(), opm_injector_free(),
- *	opm_inject_reply_queue_id()
+ *	opm_injector_queue_id(), opm_injector_another(),
+ *	opm_injector_open(), opm_injector_free(), opm_inject_reply_queue_id()
  * DESCRIPTION
  *	sendmail: "sendmail:PATH [ARG...]" runs PATH ARG... -i -f SENDER --
  *	RCPT (the arguments, separated by white space, select for example
@@ -16,6 +16,10 @@
  *	smtp: a small client (EHLO, MAIL, RCPT, DATA with dot-stuffing) over
  *	one connection with TCP_NODELAY, opened at the first copy; MAIL, RCPT
  *	and DATA go in one write when the server offers PIPELINING.
+ *	opm_injector_another() makes a second injector for the same
+ *	listener, so that the caller can send copies over several
+ *	connections at once, one thread each; one injector is never used by
+ *	two threads at a time.
  *	dir: one file per recipient, for offline inspection.
  *	A copy may come in pieces (opm_injector_sendv()), which are written
  *	out one after the other, never joined: a copy of a large post is
@@ -672,6 +676,27 @@ opm_injector_send(OpmInjector *inj, const char *sender, const char *rcpt,
 {
 	return opm_injector_sendv(inj, sender, rcpt, &message, 1, commit,
 	    error);
+}
+
+OpmInjector *
+opm_injector_another(const OpmInjector *inj)
+{
+	OpmInjector *o;
+
+	if (inj->kind != INJECT_SMTP)
+		return NULL;
+	o = g_new0(OpmInjector, 1);
+	o->kind = INJECT_SMTP;
+	o->host = g_strdup(inj->host);
+	o->port = inj->port;
+	return o;
+}
+
+gboolean
+opm_injector_open(OpmInjector *inj, GError **error)
+{
+	return inj->kind != INJECT_SMTP || inj->conn != NULL ||
+	    smtp_open(inj, error);
 }
 
 const char *

@@ -5,7 +5,7 @@
  *	Methods: "sendmail:PATH [ARG...]" runs PATH ARG... -i -f SENDER --
  *	RCPT per copy;
  *	"smtp:HOST:PORT" speaks SMTP to a listener without milters, one
- *	connection for all copies of a post; "dir:PATH" (for -t -o) writes
+ *	connection per injector (opm_injector_another() for more); "dir:PATH" (for -t -o) writes
  *	each copy to PATH/RCPT.  A copy counts as queued only when the MTA
  *	said so (exit status 0, or 250 after DATA).
  */
@@ -46,6 +46,16 @@ const char *opm_injector_queue_id(const OpmInjector *inj);
  * Message accepted for delivery", Exim's "250 OK id=ID".  (transfer
  * full) or NULL when the reply names none. */
 char *opm_inject_reply_queue_id(const char *line);
+
+/* Another injector for the same method, to send copies side by side
+ * with inj (one more SMTP connection), or NULL when the method hands
+ * over one copy at a time only (sendmail:, dir:).  (transfer full) */
+OpmInjector *opm_injector_another(const OpmInjector *inj);
+
+/* Open the SMTP session now (greeting and EHLO), so that the first copy
+ * does not wait for it; TRUE at once for the other methods or an open
+ * session, FALSE with an OPM_ERROR_INJECT error. */
+gboolean opm_injector_open(OpmInjector *inj, GError **error);
 
 /* Close the session (SMTP QUIT); copies already sent stay queued. */
 void opm_injector_free(OpmInjector *inj); /* accepts NULL */

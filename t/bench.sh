@@ -4,6 +4,7 @@
 #	bench.sh - make bench: members' keys, lists, then the measurements
 # SYNOPSIS
 #	make bench [BENCH_FLAGS='--quick']
+#	make bench BENCH_FLAGS=--e2e-only
 #	top_builddir=DIR BENCH=DIR/t/bench sh t/bench.sh [t/bench options]
 # DESCRIPTION
 #	Prepares what t/bench measures with, then runs it:
@@ -29,21 +30,33 @@
 #	   system (as a production StateDirectory would be; BENCH_STATEDIR
 #	   overrides) and $top_builddir/bench-results.tsv.  Arguments to this
 #	   script go to t/bench (see t/bench --help).
-#	4. End to end, when run as root with Postfix, smtp-sink and swaks
-#	   installed (otherwise a line says why it was skipped; BENCH_POSTFIX=no
-#	   leaves it out): the milter daemon behind a private Postfix
-#	   (t/postfix.sh) that relays everything to smtp-sink, the ed25519
-#	   list of BENCH_E2E_MEMBERS (100) members, BENCH_E2E_POSTS (5) signed
-#	   10 KB posts sent one after the other with swaks (after one not
-#	   counted), once per re-injection method:
-#	     sendmail	InjectMethod sendmail:, Postfix's sendmail(1) (postdrop)
+#	4. End to end, when run as root with Postfix, smtp-sink, smtp-source
+#	   and swaks installed (otherwise a line says why it was skipped;
+#	   BENCH_POSTFIX=no leaves it out): the milter daemon behind a
+#	   private Postfix (t/postfix.sh) that relays everything to
+#	   smtp-sink, the ed25519 lists of BENCH_E2E_MEMBERS ("100 1000")
+#	   members, BENCH_E2E_POSTS (5; BENCH_E2E_POSTS_LARGE, 3, from 1,000
+#	   members on) signed 10 KB posts sent one after the other with
+#	   swaks (after one not counted), for each list:
+#	     sendmail	InjectMethod sendmail:, Postfix's sendmail(1)
+#			(postdrop); the first list only, and only with
+#			BENCH_E2E_SENDMAIL=yes (the default)
 #	     smtp	InjectMethod smtp:127.0.0.1:PORT, to the listener without
-#			milters of contrib/postfix-master.cf, added on a free port
+#			milters of contrib/postfix-master.cf, added on a free
+#			port, once per InjectConnections value of
+#			BENCH_E2E_CONNECTIONS ("1 4")
 #	   For each: the milter's own time per post (elapsed= of its log
 #	   line), the SMTP session (swaks, Perl start-up included), the time
 #	   from the start of the session until the sink holds every copy, and
-#	   copies delivered per second.  Written to
+#	   copies delivered per second.  Beside each smtp row, measured in
+#	   the same run right after it, the floor: Postfix's own intake,
+#	   smtp-source pushing as many messages as the list has members, each
+#	   a copy of that row (as the sink got it, without what Postfix and
+#	   the sink added), over as many connections into the same listener,
+#	   as often as there were posts, timed until the sink holds them;
+#	   then the milter's copies per second over the floor's.  Written to
 #	   $top_builddir/bench-results-postfix.tsv as well.
+#	   --e2e-only runs this part alone: no RSA keys, no in-process rows.
 #
 #	Every gpg command gets --homedir; the user's own GnuPG home is never
 #	used.  Every gpg-agent started in a bench home is stopped at exit.
@@ -52,9 +65,10 @@
 #	top_builddir (default: the current directory), top_srcdir (default:
 #	this script's parent directory), BENCH (default $top_builddir/t/bench),
 #	MILTER (default $top_builddir/milter/openpgp-milter), GPG, GPGCONF,
-#	POSTFIX, SMTP_SINK, SWAKS, BENCH_TMPDIR, BENCH_STATEDIR, BENCH_ED_MAX
-#	(default 1000), BENCH_RSA_MAX (default 100), BENCH_POSTFIX,
-#	BENCH_E2E_MEMBERS, BENCH_E2E_POSTS.
+#	POSTFIX, SMTP_SINK, SMTP_SOURCE, SWAKS, BENCH_TMPDIR, BENCH_STATEDIR,
+#	BENCH_ED_MAX (default 1000), BENCH_RSA_MAX (default 100),
+#	BENCH_POSTFIX, BENCH_E2E_MEMBERS, BENCH_E2E_POSTS,
+#	BENCH_E2E_POSTS_LARGE, BENCH_E2E_CONNECTIONS, BENCH_E2E_SENDMAIL.
 # DIAGNOSTICS
 #	Exit status 0 when every measurement ran; never fails on a timing.
 
@@ -244,10 +258,25 @@ mklist() {
 	touch "$dir/ok"
 }
 
+# --e2e-only: the end-to-end part alone, without the RSA keys and the
+# in-process measurements; every other argument goes to t/bench.
+e2e_only=no
+n=$#
+while [ "$n" -gt 0 ]; do
+	a=$1
+	shift
+	if [ "$a" = --e2e-only ]; then
+		e2e_only=yes
+	else
+		set -- "$@" "$a"
+	fi
+	n=$((n - 1))
+done
+
 mkdir -p "$KEYS"
 t0=$(date +%s)
 genkeys ed "$ED_MAX"
-genkeys rsa "$RSA_MAX"
+[ "$e2e_only" = yes ] || genkeys rsa "$RSA_MAX"
 lists=
 for n in 10 100 1000; do
 	[ "$n" -le "$ED_MAX" ] || continue
@@ -257,7 +286,7 @@ done
 series="--series ed:$lists"
 lists=
 for n in 10 100; do
-	[ "$n" -le "$RSA_MAX" ] || continue
+	[ "$n" -le "$RSA_MAX" ] && [ "$e2e_only" = no ] || continue
 	mklist rsa "$n"
 	lists="$lists${lists:+,}$n"
 done
@@ -283,13 +312,19 @@ mkdir -p "$state"
 
 status=0
 # shellcheck disable=SC2086 # $series is several words
-"$BENCH" --keys "$KEYS" --tmp "$scratch" --state "$state" \
-    --results "$top_builddir/bench-results.tsv" --gpg "$GPG" $series "$@" ||
+[ "$e2e_only" = yes ] ||
+	"$BENCH" --keys "$KEYS" --tmp "$scratch" --state "$state" \
+	    --results "$top_builddir/bench-results.tsv" --gpg "$GPG" \
+	    $series "$@" ||
 	status=1
 
 # ------------------------------------------------------------ end to end
-E2E_MEMBERS=${BENCH_E2E_MEMBERS:-100}
+E2E_MEMBERS=${BENCH_E2E_MEMBERS:-100 1000}
 E2E_POSTS=${BENCH_E2E_POSTS:-5}
+E2E_POSTS_LARGE=${BENCH_E2E_POSTS_LARGE:-3}
+E2E_CONNECTIONS=${BENCH_E2E_CONNECTIONS:-1 4}
+E2E_SENDMAIL=${BENCH_E2E_SENDMAIL:-yes}
+SMTP_SOURCE=${SMTP_SOURCE:-}
 
 e2e_skip() {
 	echo
@@ -308,9 +343,11 @@ median() {
 		else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# e2e_milter METHOD INJECT: start the milter daemon with InjectMethod
-# INJECT and a fresh state directory.
+# e2e_milter NAME INJECT CONNECTIONS: start the milter daemon with
+# InjectMethod INJECT, InjectConnections CONNECTIONS and a fresh state
+# directory.
 e2e_milter() {
+	rm -rf "$e2e_base/state-$1"
 	cat >"$e2e_base/milter-$1.conf" <<EOF
 # openpgp-milter benchmark, end to end: $1
 Socket local:$e2e_base/milter.sock
@@ -319,6 +356,7 @@ List $e2e_base/list.conf
 UMask 000
 PidFile $e2e_base/milter-$1.pid
 InjectMethod $2
+InjectConnections $3
 EOF
 	rm -f "$e2e_base/milter.sock"
 	MAIL_CONFIG=$e2e_base/pf/etc "$MILTER" -c "$e2e_base/milter-$1.conf" \
@@ -344,12 +382,40 @@ e2e_milter_stop() {
 	milter_pid=
 }
 
-# e2e_run METHOD: post E2E_POSTS + 1 posts, print the figures line.
+# e2e_wait_sink WANT: wait until the sink holds WANT messages.
+e2e_wait_sink() {
+	n=0
+	while [ "$(pf_sink_count "$e2e_base/pf")" -lt "$1" ]; do
+		if [ $n -ge 6000 ]; then
+			echo "$(pf_sink_count "$e2e_base/pf") messages arrived" \
+			    "in 5 minutes, want $1"
+			return 1
+		fi
+		sleep 0.05
+		n=$((n + 1))
+	done
+}
+
+# e2e_keep_copy: keep one copy the sink holds as the floor's message,
+# without what Postfix and the sink put in front of it.
+e2e_keep_copy() {
+	f=$(pf_sink_files "$e2e_base/pf" | sed -n '$p')
+	[ -n "$f" ] || return 0
+	awk 'head && /^[ \t]/ && skip { next }
+	    head && /^(X-Mail-Args|X-Client-[A-Za-z]*|X-Helo-Args|Received):/ {
+		skip = 1; next }
+	    { skip = 0 }
+	    head && /^\r?$/ { head = 0 }
+	    { print }' head=1 "$f" >"$e2e_base/copy.eml"
+}
+
+# e2e_run NAME MEMBERS POSTS: post POSTS + 1 posts, the first not counted;
+# NAME.times gets "milter session delivered" in ms per post.
 e2e_run() {
 	m=$1
 	: >"$e2e_base/$m.times"
 	i=0
-	while [ $i -le "$E2E_POSTS" ]; do
+	while [ $i -le "$3" ]; do
 		post=$e2e_base/posts/$(printf %03d $i).eml
 		before=$(pf_sink_count "$e2e_base/pf")
 		t0=$(now_ms)
@@ -364,17 +430,7 @@ e2e_run() {
 			return 1
 			;;
 		esac
-		want=$((before + E2E_MEMBERS))
-		n=0
-		while [ "$(pf_sink_count "$e2e_base/pf")" -lt $want ]; do
-			if [ $n -ge 6000 ]; then
-				echo "post $i: $(($(pf_sink_count "$e2e_base/pf") - before))" \
-				    "copies arrived in 5 minutes, want $E2E_MEMBERS"
-				return 1
-			fi
-			sleep 0.05
-			n=$((n + 1))
-		done
+		e2e_wait_sink $((before + $2)) || return 1
 		t2=$(now_ms)
 		elapsed=$(sed -n 's/.*verdict=accept.* elapsed=\([0-9]*\)ms.*/\1/p' \
 		    "$e2e_base/milter-$m.log" | sed -n '$p')
@@ -383,22 +439,77 @@ e2e_run() {
 		i=$((i + 1))
 	done
 	pf_wait_queue_empty "$e2e_base/pf" 60 || :
+	e2e_keep_copy
 	rm -f "$e2e_base/pf/sink"/*
 }
 
-# e2e_figures METHOD LABEL: the table line, and the results file line.
+# e2e_floor NAME MEMBERS RUNS SESSIONS: Postfix's own intake, no milter:
+# smtp-source pushes MEMBERS messages like the last copy over SESSIONS
+# connections into the re-injection listener, RUNS times; NAME.floor
+# gets the ms from its start until the sink holds them all.
+e2e_floor() {
+	: >"$e2e_base/$1.floor"
+	[ -s "$e2e_base/copy.eml" ] || return 1
+	r=0
+	while [ $r -lt "$3" ]; do
+		before=$(pf_sink_count "$e2e_base/pf")
+		t0=$(now_ms)
+		"$SMTP_SOURCE" -d -N -s "$4" -m "$2" -F "$e2e_base/copy.eml" \
+		    -f "bench-ed-bounces@lists.example.org" \
+		    -t "floor@ed.example.org" -M bench.example.test \
+		    "127.0.0.1:$reinject" >"$e2e_base/$1.source" 2>&1 || {
+			echo "smtp-source failed: $(cat "$e2e_base/$1.source")"
+			return 1
+		}
+		e2e_wait_sink $((before + $2)) || return 1
+		t2=$(now_ms)
+		echo $((t2 - t0)) >>"$e2e_base/$1.floor"
+		r=$((r + 1))
+	done
+	pf_wait_queue_empty "$e2e_base/pf" 60 || :
+	rm -f "$e2e_base/pf/sink"/*
+}
+
+# rate MEMBERS: copies per second over the times on standard input.
+rate() {
+	awk -v n="$1" '{ s += $1 } END {
+		printf "%.0f", (s > 0 ? n * NR * 1000 / s : 0) }'
+}
+
+# e2e_figures NAME LABEL MEMBERS CONNECTIONS: the table line, and the
+# results file line; the floor's columns when NAME.floor has times.
 e2e_figures() {
 	t=$e2e_base/$1.times
 	milter=$(awk '{ print $1 }' "$t" | median)
 	session=$(awk '{ print $2 }' "$t" | median)
 	delivered=$(awk '{ print $3 }' "$t" | median)
-	rate=$(awk -v n="$E2E_MEMBERS" '{ s += $3 } END {
-		printf "%.1f", (s > 0 ? n * NR * 1000 / s : 0) }' "$t")
-	printf '%-38s %7s %8s %10s %9s\n' "$2" "$milter" "$session" \
-	    "$delivered" "$rate"
-	printf '%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n' "$1" "$2" "$E2E_MEMBERS" \
-	    "$(wc -l <"$t")" "$milter" "$session" "$delivered" "$rate" \
+	mrate=$(awk '{ print $3 }' "$t" | rate "$3")
+	floor=- frate=- ratio=-
+	if [ -s "$e2e_base/$1.floor" ]; then
+		floor=$(median <"$e2e_base/$1.floor")
+		frate=$(rate "$3" <"$e2e_base/$1.floor")
+		ratio=$(awk -v a="$mrate" -v b="$frate" \
+		    'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	fi
+	printf '%7s  %-10s %5s %7s %8s %10s %8s %7s %8s %6s\n' "$3" "$2" "$4" \
+	    "$milter" "$session" "$delivered" "$mrate" "$floor" "$frate" \
+	    "$ratio"
+	printf '%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" \
+	    "$3" "$4" "$(wc -l <"$t")" "$milter" "$session" "$delivered" \
+	    "$mrate" "$floor" "$frate" "$ratio" \
 	    >>"$top_builddir/bench-results-postfix.tsv"
+}
+
+# e2e_list MEMBERS: the list definition for the list of MEMBERS members.
+e2e_list() {
+	cat >"$e2e_base/list.conf" <<EOF
+# openpgp-milter benchmark list, end to end
+Address $list
+GnupgHome $KEYS/ed-$1/home
+ListKey $list_fpr
+MembersFile $KEYS/ed-$1/members
+Admin admin@lists.example.org
+EOF
 }
 
 postfix_part() {
@@ -420,14 +531,21 @@ postfix_part() {
 		e2e_skip "$missing is not installed"
 		return 0
 	fi
+	[ -n "$SMTP_SOURCE" ] || SMTP_SOURCE=$(pf_find_prog smtp-source)
+	[ -n "$SMTP_SOURCE" ] && [ -x "$SMTP_SOURCE" ] || {
+		e2e_skip "smtp-source is not installed"
+		return 0
+	}
 	[ -x "$MILTER" ] || {
 		e2e_skip "no milter at $MILTER"
 		return 0
 	}
-	[ -f "$KEYS/ed-$E2E_MEMBERS/ok" ] || {
-		e2e_skip "no ed25519 list of $E2E_MEMBERS members"
-		return 0
-	}
+	for size in $E2E_MEMBERS; do
+		[ -f "$KEYS/ed-$size/ok" ] || {
+			e2e_skip "no ed25519 list of $size members"
+			return 0
+		}
+	done
 	e2e_base=$(mktemp -d "${TMPDIR:-/tmp}/openpgp-milter-bench-pf.XXXXXX") ||
 		return 1
 	chmod 755 "$e2e_base"
@@ -440,49 +558,61 @@ postfix_part() {
 	list=$(sed -n 's/^list=//p' "$e2e_base/posts.info")
 	poster=$(sed -n 's/^poster=//p' "$e2e_base/posts.info")
 	list_fpr=$(awk -F'\t' '$1 == 0 { print $3 }' "$KEYS/ed/index")
-	cat >"$e2e_base/list.conf" <<EOF
-# openpgp-milter benchmark list, end to end
-Address $list
-GnupgHome $KEYS/ed-$E2E_MEMBERS/home
-ListKey $list_fpr
-MembersFile $KEYS/ed-$E2E_MEMBERS/members
-Admin admin@lists.example.org
-EOF
 	smtp_port=$(pf_free_port $((20000 + $$ % 4000 * 5))) || return 1
 	sink_port=$(pf_free_port $((smtp_port + 1))) || return 1
 	mkdir "$e2e_base/pf"
 	pf_start "$e2e_base/pf" "$smtp_port" "$sink_port" \
 	    "$e2e_base/milter.sock" || return 1
-	: >"$top_builddir/bench-results-postfix.tsv"
-	printf 'method\tinject\tmembers\tposts\tmilter_ms\tsession_ms\tdelivered_ms\tcopies_per_s\n' \
-	    >>"$top_builddir/bench-results-postfix.tsv"
-	echo
-	echo "End to end through a private Postfix (relaying to smtp-sink):"
-	echo "ed25519, $E2E_MEMBERS members, 10 KB posts, $E2E_POSTS posts each;" \
-	    "medians in ms"
-	printf '%-38s %7s %8s %10s %9s\n' "InjectMethod" "milter" "session" \
-	    "delivered" "copies/s"
-
-	e2e_milter sendmail "sendmail:$(pf_postbin sendmail)" || return 1
-	e2e_run sendmail || return 1
-	e2e_milter_stop
-	e2e_figures sendmail "sendmail (Postfix's sendmail)"
-
 	reinject=$(pf_free_port $((sink_port + 1))) || return 1
 	pf_add_reinject "$e2e_base/pf" "$reinject" \
 	    "$top_srcdir/contrib/postfix-master.cf" || {
 		echo "cannot add the re-injection listener"
 		return 1
 	}
-	e2e_milter smtp "smtp:127.0.0.1:$reinject" || return 1
-	e2e_run smtp || return 1
-	e2e_milter_stop
-	e2e_figures smtp "smtp:127.0.0.1 (listener, no milters)"
+	: >"$top_builddir/bench-results-postfix.tsv"
+	printf 'name\tinject\tmembers\tconnections\tposts\tmilter_ms\tsession_ms\tdelivered_ms\tcopies_per_s\tfloor_ms\tfloor_copies_per_s\tratio\n' \
+	    >>"$top_builddir/bench-results-postfix.tsv"
+	echo
+	echo "End to end through a private Postfix (relaying to smtp-sink):"
+	echo "ed25519, 10 KB posts, $E2E_POSTS posts per row" \
+	    "($E2E_POSTS_LARGE from 1,000 members on); medians in ms"
+	printf '%7s  %-10s %5s %7s %8s %10s %8s %7s %8s %6s\n' members \
+	    InjectMethod conn. milter session delivered copies/s floor \
+	    copies/s ratio
+	first=yes
+	for size in $E2E_MEMBERS; do
+		posts=$E2E_POSTS
+		[ "$size" -lt 1000 ] || posts=$E2E_POSTS_LARGE
+		e2e_list "$size"
+		if [ "$first" = yes ] && [ "$E2E_SENDMAIL" = yes ]; then
+			e2e_milter "sendmail-$size" \
+			    "sendmail:$(pf_postbin sendmail)" 1 || return 1
+			e2e_run "sendmail-$size" "$size" "$posts" || return 1
+			e2e_milter_stop
+			e2e_figures "sendmail-$size" sendmail "$size" 1
+		fi
+		first=no
+		for c in $E2E_CONNECTIONS; do
+			e2e_milter "smtp-$size-$c" "smtp:127.0.0.1:$reinject" \
+			    "$c" || return 1
+			e2e_run "smtp-$size-$c" "$size" "$posts" || return 1
+			e2e_milter_stop
+			e2e_floor "smtp-$size-$c" "$size" "$posts" "$c" || return 1
+			e2e_figures "smtp-$size-$c" smtp "$size" "$c"
+		done
+	done
 	echo "milter: its own elapsed= per post; session: the SMTP session" \
 	    "(swaks, Perl"
-	echo "start-up included); delivered: from the session's start until the" \
-	    "sink held"
-	echo "every copy.  Results: $top_builddir/bench-results-postfix.tsv"
+	echo "start-up included); delivered: from the session's start until" \
+	    "the sink held"
+	echo "every copy; copies/s: members over the delivered time.  floor:" \
+	    "Postfix's own"
+	echo "intake, smtp-source pushing as many messages like a copy over as" \
+	    "many"
+	echo "connections (conn.) into the same listener until the sink held" \
+	    "them; ratio:"
+	echo "the milter's copies/s over the floor's.  Results:" \
+	    "$top_builddir/bench-results-postfix.tsv"
 }
 
 if ! postfix_part; then
