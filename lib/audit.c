@@ -242,6 +242,24 @@ opm_audit_list(OpmList *list, gint64 now)
 	if (list->members->len == 0)
 		add(out, OPM_PROBLEM_WARNING, list->members_file,
 		    "the list has no members");
+	if (g_strcmp0(list->admission, "vouch") == 0) {
+		guint admins = list->admins != NULL ? list->admins->len : 0;
+
+		if (list->admin_approval && admins == 0)
+			add(out, OPM_PROBLEM_ERROR, list->file, "Admission vouch "
+			    "with AdminApproval yes needs an Admin to approve");
+		else if (admins == 0)
+			add(out, OPM_PROBLEM_WARNING, list->file, "Admission "
+			    "vouch without an Admin: nobody can end a nomination "
+			    "by objecting");
+		if (list->members->len > 0 &&
+		    (gint64)list->members->len - 1 < list->vouches_required)
+			add(out, OPM_PROBLEM_WARNING, list->file,
+			    "VouchesRequired is %" G_GINT64_FORMAT ", but the list "
+			    "has only %u members besides a nominator: nobody can "
+			    "be admitted", list->vouches_required,
+			    list->members->len - 1);
+	}
 	{
 		/* membership changes replace the file by a rename */
 		g_autofree char *dir = g_path_get_dirname(list->members_file);
