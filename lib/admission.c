@@ -9,7 +9,11 @@
  *	opm_nomination_describe(), opm_nominations_open(),
  *	opm_nominations_save(), opm_nominations_close(),
  *	opm_nominations_list(), opm_nominations_find(),
- *	opm_nominations_add(), opm_nominations_take()
+ *	opm_nominations_add(), opm_nominations_take(),
+ *	opm_admission_event_new(), opm_admission_event_free(),
+ *	opm_admission_settle(), opm_admission_notify(),
+ *	opm_admission_tell_admins(), opm_admission_announce(),
+ *	opm_admission_check()
  * DESCRIPTION
  *	The rules, in one place:
  *
@@ -570,4 +574,345 @@ opm_nominations_take(OpmNominations *s, const char *address)
 	if (n == NULL || !g_ptr_array_find(s->noms, n, &i))
 		return NULL;
 	return g_ptr_array_steal_index(s->noms, i);
+}
+
+/* Settling and telling */
+
+OpmAdmissionEvent *
+opm_admission_event_new(OpmAdmissionOutcome outcome, OpmNomination *n,
+    OpmChange *change, const char *why)
+{
+	OpmAdmissionEvent *e = g_new0(OpmAdmissionEvent, 1);
+
+	e->outcome = outcome;
+	e->nom = n;
+	e->change = change;
+	e->why = g_strdup(why);
+	return e;
+}
+
+void
+opm_admission_event_free(OpmAdmissionEvent *e)
+{
+	if (e == NULL)
+		return;
+	opm_nomination_free(e->nom);
+	opm_change_free(e->change);
+	g_free(e->why);
+	g_free(e);
+}
+
+gboolean
+opm_admission_settle(OpmConfig *conf, OpmList *list, OpmNominations *s,
+    gboolean dry_run, gint64 now, GPtrArray *events, GError **error)
+{
+	OpmAdmissionPolicy p;
+	guint i = 0;
+
+	opm_admission_policy(list, &p);
+	while (i < s->noms->len) {
+		OpmNomination *n = g_ptr_array_index(s->noms, i);
+		OpmMember *m = opm_list_find_member(list, NULL, n->address);
+		OpmNominationState st = opm_nomination_state(&p, n, now);
+		g_autoptr(GPtrArray) changes = NULL;
+		g_autoptr(GError) why = NULL;
+		OpmChange *c;
+
+		if (m != NULL) {
+			/* added meanwhile, by an admin or before a crash */
+			g_message("%s: the nomination of %s ends: a member now",
+			    list->address, n->address);
+			opm_nomination_free(g_ptr_array_steal_index(s->noms, i));
+			continue;
+		}
+		if (st == OPM_NOMINATION_OPEN) {
+			i++;
+			continue;
+		}
+		n = g_ptr_array_steal_index(s->noms, i);
+		if (st == OPM_NOMINATION_EXPIRED ||
+		    st == OPM_NOMINATION_REFUSED) {
+			g_message("%s: the nomination of %s %s", list->address,
+			    n->address, st == OPM_NOMINATION_EXPIRED ? "expired" :
+			    "was refused by an admin");
+			g_ptr_array_add(events, opm_admission_event_new(
+			    st == OPM_NOMINATION_EXPIRED ? OPM_ADMISSION_EXPIRED :
+			    OPM_ADMISSION_REFUSED, n, NULL, NULL));
+			continue;
+		}
+		/* ready: the same change as add-member */
+		changes = g_ptr_array_new_with_free_func(
+		    (GDestroyNotify)opm_change_free);
+		g_ptr_array_add(changes, opm_change_new(OPM_CHANGE_ADD,
+		    n->address, n->fpr, n->name, n->key));
+		if (!opm_member_apply(conf, list, changes, dry_run, now, NULL,
+		    &why)) {
+			if (!g_error_matches(why, OPM_ERROR, OPM_ERROR_CONFIG)) {
+				/* back where it was; the caller does not save */
+				g_ptr_array_insert(s->noms, (gint)i, n);
+				g_propagate_error(error, g_steal_pointer(&why));
+				return FALSE;
+			}
+			g_warning("%s: the nomination of %s ends: %s",
+			    list->address, n->address, why->message);
+			g_ptr_array_add(events, opm_admission_event_new(
+			    OPM_ADMISSION_FAILED, n, NULL, why->message));
+			continue;
+		}
+		c = g_ptr_array_steal_index(changes, 0);
+		g_message("%s: %s admitted, nominated by %s, %u vouches%s%s",
+		    list->address, n->address, n->nominator,
+		    opm_nomination_count(n), n->approved_by != NULL ?
+		    ", approved by " : "", n->approved_by != NULL ?
+		    n->approved_by : "");
+		g_ptr_array_add(events, opm_admission_event_new(
+		    OPM_ADMISSION_ADMITTED, n, c, NULL));
+	}
+	return TRUE;
+}
+
+/* One notice to the holder of the member key of address; FALSE when it
+ * could not be made or queued (logged). */
+static gboolean
+tell(OpmList *list, const char *address, const char *subject,
+    const char *body, OpmInjector *inj, gint64 now)
+{
+	OpmMember *m = opm_list_find_member(list, NULL, address);
+	const char *pin = list->admin_pins != NULL ?
+	    g_hash_table_lookup(list->admin_pins, address) : NULL;
+	g_autoptr(GBytes) mail = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (m == NULL || m->key == NULL || !opm_key_can(m->key, FALSE, now)) {
+		g_warning("%s: %s has no usable key: \"%s\" not sent",
+		    list->address, address, subject);
+		return FALSE;
+	}
+	mail = opm_member_notice(list, address, pin != NULL ? pin : m->fpr,
+	    subject, body, now, &error);
+	if (mail == NULL || !opm_injector_send(inj, list->bounce_address,
+	    address, mail, NULL, &error)) {
+		g_warning("%s: \"%s\" to %s: %s", list->address, subject, address,
+		    error->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+is_admin(OpmList *list, const char *address)
+{
+	for (guint i = 0; list->admins != NULL && i < list->admins->len; i++)
+		if (g_ascii_strcasecmp(g_ptr_array_index(list->admins, i),
+		    address) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+gint
+opm_admission_tell_admins(OpmList *list, const char *subject,
+    const char *body, OpmInjector *inj, gint64 now)
+{
+	gint sent = 0;
+
+	for (guint i = 0; list->admins != NULL && i < list->admins->len; i++)
+		sent += tell(list, g_ptr_array_index(list->admins, i), subject,
+		    body, inj, now);
+	return sent;
+}
+
+/* The nominator (unless an admin, who hears as one) and the admins. */
+static gint
+tell_nominator_and_admins(OpmList *list, const OpmNomination *n,
+    const char *subject, const char *to_nominator, const char *to_admins,
+    OpmInjector *inj, gint64 now)
+{
+	gint sent = 0;
+
+	if (!is_admin(list, n->nominator) && opm_list_find_member(list, NULL,
+	    n->nominator) != NULL)
+		sent += tell(list, n->nominator, subject, to_nominator, inj, now);
+	return sent + opm_admission_tell_admins(list, subject, to_admins, inj,
+	    now);
+}
+
+static char *
+objections_text(const OpmNomination *n)
+{
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; i < n->objections->len; i++) {
+		OpmVoice *v = g_ptr_array_index(n->objections, i);
+		g_autofree char *r = opm_sanitize(v->reason, 300);
+
+		g_string_append_printf(s, "  %s%s: %s\n", v->who, v->admin ?
+		    " (admin)" : "", r);
+	}
+	return g_string_free(s, FALSE);
+}
+
+gint
+opm_admission_notify(OpmList *list, GPtrArray *events, OpmInjector *inj,
+    gint64 now)
+{
+	gint sent = 0;
+
+	for (guint i = 0; inj != NULL && i < events->len; i++) {
+		OpmAdmissionEvent *e = g_ptr_array_index(events, i);
+		OpmNomination *n = e->nom;
+		g_autofree char *subject = NULL;
+		g_autofree char *mine = NULL;
+		g_autofree char *theirs = NULL;
+		g_autofree char *obj = objections_text(n);
+
+		switch (e->outcome) {
+		case OPM_ADMISSION_ADMITTED: {
+			g_autoptr(GPtrArray) one = g_ptr_array_new();
+			g_autoptr(GError) error = NULL;
+			g_autofree char *body = NULL;
+			g_autofree char *name = n->name != NULL ?
+			    opm_sanitize(n->name, 100) : NULL;
+
+			g_ptr_array_add(one, e->change);
+			sent += opm_member_greet(list, one, inj, now);
+			subject = g_strdup_printf("[%s] new member %s",
+			    list->name, n->address);
+			body = g_strdup_printf("%s%s%s%s joined the list %s, with "
+			    "the key\n%s,\nnominated by %s and vouched for by %u "
+			    "members%s.\n", n->address, name != NULL ? " (" : "",
+			    name != NULL ? name : "", name != NULL ? ")" : "",
+			    list->address, n->fpr, n->nominator,
+			    opm_nomination_count(n), n->approved_by != NULL ?
+			    ", approved by an admin" : "");
+			for (guint j = 0; j < list->members->len; j++) {
+				OpmMember *m = g_ptr_array_index(list->members, j);
+
+				if (m->key != NULL && opm_key_can(m->key, FALSE,
+				    now))
+					sent += tell(list, m->address, subject, body,
+					    inj, now);
+			}
+			(void)error;
+			continue;
+		}
+		case OPM_ADMISSION_EXPIRED:
+			subject = g_strdup_printf("[%s] the nomination of %s "
+			    "expired", list->name, n->address);
+			mine = g_strdup_printf("The nomination of %s (key %s) to "
+			    "the list %s\nexpired with %u of %u vouches%s.  "
+			    "Nobody was added.\nYou may nominate again.\n",
+			    n->address, n->fpr, list->address,
+			    opm_nomination_count(n), (guint)MAX(
+			    list->vouches_required, 1), list->admin_approval &&
+			    n->approved_by == NULL ? " and no admin's approval" :
+			    "");
+			theirs = g_strdup_printf("%s\nNominated by %s.\n%s%s",
+			    mine, n->nominator, *obj != '\0' ? "Objections:\n" :
+			    "", obj);
+			break;
+		case OPM_ADMISSION_REFUSED:
+			subject = g_strdup_printf("[%s] the nomination of %s was "
+			    "refused", list->name, n->address);
+			mine = g_strdup_printf("An admin of the list %s objected "
+			    "to the nomination of %s\n(key %s).  The nomination "
+			    "has ended and nobody was added.\n", list->address,
+			    n->address, n->fpr);
+			theirs = g_strdup_printf("%s\nNominated by %s.  "
+			    "Objections:\n%s", mine, n->nominator, obj);
+			break;
+		case OPM_ADMISSION_WITHDRAWN:
+			subject = g_strdup_printf("[%s] the nomination of %s was "
+			    "withdrawn", list->name, n->address);
+			mine = g_strdup_printf("%s withdrew the nomination of %s "
+			    "(key %s)\nto the list %s.  Nobody was added.\n",
+			    n->nominator, n->address, n->fpr, list->address);
+			theirs = g_strdup(mine);
+			break;
+		case OPM_ADMISSION_FAILED: {
+			g_autofree char *why = opm_sanitize(e->why, 500);
+
+			subject = g_strdup_printf("[%s] %s could not be added",
+			    list->name, n->address);
+			mine = g_strdup_printf("The nomination of %s (key %s) to "
+			    "the list %s\nhad every vouch it needed, but the "
+			    "candidate could not be added:\n%s.\nThe nomination "
+			    "has ended; nominate again with a key that passes.\n",
+			    n->address, n->fpr, list->address, why);
+			theirs = g_strdup(mine);
+			break;
+		}
+		}
+		sent += tell_nominator_and_admins(list, n, subject, mine, theirs,
+		    inj, now);
+	}
+	return sent;
+}
+
+gint
+opm_admission_announce(OpmList *list, const OpmNomination *n,
+    OpmInjector *inj, gint64 now)
+{
+	OpmAdmissionPolicy p;
+	g_autofree char *subject = g_strdup_printf("[%s] nomination of %s",
+	    list->name, n->address);
+	g_autofree char *body = NULL;
+	g_autofree char *name = n->name != NULL ? opm_sanitize(n->name, 100) :
+	    NULL;
+	g_autofree char *until = NULL;
+	gint sent = 0;
+
+	opm_admission_policy(list, &p);
+	until = utc(opm_nomination_expires(&p, n));
+	body = g_strdup_printf("%s nominated a new member for the list %s:\n\n"
+	    "  %s%s%s%s\n  key fingerprint %s\n\n"
+	    "If you know this person, check the fingerprint with them in a way\n"
+	    "you trust (in person, or on the telephone, reading it aloud), not\n"
+	    "from this mail.  If it matches, vouch by sending, in a mail signed\n"
+	    "with your key to %s, the line\n\n"
+	    "  vouch %s %s\n\n"
+	    "If you object, send the line\n\n"
+	    "  object %s REASON\n\n"
+	    "The candidate joins after %u vouches by members other than the\n"
+	    "nominator%s.  The nomination is open until %s.\n"
+	    "Send \"nominations\" to see where it stands.\n",
+	    n->nominator, list->address, n->address, name != NULL ? " (" : "",
+	    name != NULL ? name : "", name != NULL ? ")" : "", n->fpr,
+	    list->request_address, n->address, n->fpr, n->address, p.required,
+	    p.approval ? " and an admin's approval" : "", until);
+	for (guint i = 0; inj != NULL && i < list->members->len; i++) {
+		OpmMember *m = g_ptr_array_index(list->members, i);
+
+		if (g_ascii_strcasecmp(m->address, n->nominator) == 0 ||
+		    m->key == NULL || !opm_key_can(m->key, FALSE, now))
+			continue;
+		sent += tell(list, m->address, subject, body, inj, now);
+	}
+	return sent;
+}
+
+gboolean
+opm_admission_check(OpmConfig *conf, OpmList *list, OpmInjector *inj,
+    gint64 now, guint *ended, GError **error)
+{
+	g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)opm_admission_event_free);
+	OpmNominations *s;
+	guint before;
+
+	if (ended != NULL)
+		*ended = 0;
+	if ((s = opm_nominations_open(conf->state_dir, list->address,
+	    error)) == NULL)
+		return FALSE;
+	before = s->noms->len;
+	if (!opm_admission_settle(conf, list, s, FALSE, now, events, error) ||
+	    (s->noms->len != before && !opm_nominations_save(s, error))) {
+		opm_nominations_close(s);
+		return FALSE;
+	}
+	if (ended != NULL)
+		*ended = before - s->noms->len;
+	opm_nominations_close(s);
+	opm_admission_notify(list, events, inj, now);
+	return TRUE;
 }

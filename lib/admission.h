@@ -14,6 +14,8 @@
 #define OPM_ADMISSION_H
 
 #include "conf.h"
+#include "inject.h"
+#include "member.h"
 
 /* The policy of a list, from its options. */
 typedef struct {
@@ -137,5 +139,63 @@ gboolean opm_nominations_add(OpmNominations *s, OpmNomination *n,
 
 /* Take the nomination of address out.  (transfer full), or NULL. */
 OpmNomination *opm_nominations_take(OpmNominations *s, const char *address);
+
+/* What became of a nomination that left the store. */
+typedef enum {
+	OPM_ADMISSION_ADMITTED,  /* the candidate is a member now */
+	OPM_ADMISSION_EXPIRED,
+	OPM_ADMISSION_REFUSED,   /* an admin objected */
+	OPM_ADMISSION_WITHDRAWN, /* by the nominator */
+	OPM_ADMISSION_FAILED,    /* the candidate could not be added: why */
+} OpmAdmissionOutcome;
+
+typedef struct {
+	OpmAdmissionOutcome outcome;
+	OpmNomination *nom; /* owned */
+	OpmChange *change;  /* ADMITTED: the change made; owned */
+	char *why;          /* FAILED: the reason; owned */
+} OpmAdmissionEvent;
+
+/* (transfer full) n and change */
+OpmAdmissionEvent *opm_admission_event_new(OpmAdmissionOutcome outcome,
+    OpmNomination *n, OpmChange *change, const char *why);
+void opm_admission_event_free(OpmAdmissionEvent *e); /* accepts NULL */
+
+/* Take out of s every nomination that is over at now: a ready one is
+ * added through opm_member_apply() (unless dry_run), as one add-member
+ * change with the key kept in the nomination; an expired or refused one
+ * is dropped; one whose candidate became a member meanwhile is dropped
+ * silently.  An OpmAdmissionEvent per nomination taken goes to events.
+ * FALSE with error only for the host's trouble (then s may have lost
+ * nominations in memory: do not save it). */
+gboolean opm_admission_settle(OpmConfig *conf, OpmList *list,
+    OpmNominations *s, gboolean dry_run, gint64 now, GPtrArray *events,
+    GError **error);
+
+/* Tell people of events, each message signed by the list key and
+ * encrypted to its reader: an admitted candidate gets the welcome
+ * (opm_member_greet()), every member one announcement, the admins the
+ * change; an expired, refused, withdrawn or failed nomination is
+ * announced to the nominator and the admins.  The candidate is never
+ * told who objected.  Trouble is logged.  Returns the messages queued. */
+gint opm_admission_notify(OpmList *list, GPtrArray *events,
+    OpmInjector *inj, gint64 now);
+
+/* One notice to every admin, each encrypted to the admin's key.
+ * Returns the notices queued. */
+gint opm_admission_tell_admins(OpmList *list, const char *subject,
+    const char *body, OpmInjector *inj, gint64 now);
+
+/* The daily check: settle the nominations of list at now (expired ones
+ * end, ready ones are added), save, and tell people.  *ended (may be
+ * NULL): how many nominations left the store. */
+gboolean opm_admission_check(OpmConfig *conf, OpmList *list,
+    OpmInjector *inj, gint64 now, guint *ended, GError **error);
+
+/* The nomination notice to every member with a usable key but the
+ * nominator: the candidate, the fingerprint, the nominator, how to vouch
+ * or object.  Returns the notices queued. */
+gint opm_admission_announce(OpmList *list, const OpmNomination *n,
+    OpmInjector *inj, gint64 now);
 
 #endif
