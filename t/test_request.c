@@ -17,6 +17,7 @@
 
 #include <locale.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "tutil.h"
 
@@ -901,6 +902,101 @@ START_TEST(nomination_key_must_pass)
 }
 END_TEST
 
+/* openpgp-milter-admin VERB ARGS... on this configuration: its exit
+ * status, *output its standard output and error. */
+static int
+admin_tool(char **output, const char *const *args)
+{
+	g_autofree char *tool = g_strconcat(tu_env("MILTER"), "-admin", NULL);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autofree char *err = NULL;
+	int st = -1;
+
+	g_ptr_array_add(argv, tool);
+	g_ptr_array_add(argv, (gpointer) "-c");
+	g_ptr_array_add(argv, conf_path);
+	for (const char *const *a = args; *a != NULL; a++)
+		g_ptr_array_add(argv, (gpointer)*a);
+	g_ptr_array_add(argv, NULL);
+	ck_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, 0, NULL, NULL,
+	    output, &err, &st, NULL));
+	{
+		char *both = g_strconcat(*output, err, NULL);
+
+		g_free(*output);
+		*output = both;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(host_lists_approves_and_objects)
+{
+	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
+	    tu_fpr("mallory"));
+	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, NULL);
+	g_autoptr(GBytes) by_alice = signed_by("alice", vouch, NULL, NULL);
+	g_autofree char *o = NULL;
+	int rc;
+
+	/* the host's tool sends through the MTA; here, nowhere */
+	{
+		g_autofree char *c = tu_read(conf_path);
+
+		tu_write(conf_path, "%sInjectMethod sendmail:/bin/true\n", c);
+	}
+	nominate_mallory();
+	feed_ok("carol's vouch", by_carol);
+	rc = admin_tool(&o, (const char *[]){"nominations", LIST, NULL});
+	ck_assert_msg(rc == 0 && strstr(o, "1 open nomination") != NULL &&
+	    strstr(o, "mallory@example.com (Mallory Candidate)") != NULL &&
+	    strstr(o, "vouches 1 of 2, an admin's approval needed") != NULL &&
+	    strstr(o, "vouched by carol@example.net") != NULL,
+	    "nominations: got %d \"%s\"", rc, o);
+	g_clear_pointer(&o, g_free);
+	rc = admin_tool(&o, (const char *[]){"approve", LIST,
+	    "nobody@example.com", NULL});
+	ck_assert_msg(rc == 65 && strstr(o, "nobody@example.com has no open "
+	    "nomination") != NULL, "approve a stranger: got %d \"%s\"", rc, o);
+	g_clear_pointer(&o, g_free);
+	/* approved on the host, then the second vouch by mail admits */
+	rc = admin_tool(&o, (const char *[]){"approve", LIST,
+	    "mallory@example.com", NULL});
+	ck_assert_msg(rc == 0 && strstr(o, "1 of 2 vouches, approved") != NULL,
+	    "approve: got %d \"%s\"", rc, o);
+	want_no_member("mallory@");
+	feed_ok("alice's vouch", by_alice);
+	{
+		g_autofree char *m = tu_read(members);
+
+		ck_assert_msg(strstr(m, "mallory@example.com") != NULL, "mallory "
+		    "was not admitted:\n%s", m);
+	}
+}
+END_TEST
+
+START_TEST(host_objection_ends_a_nomination)
+{
+	g_autofree char *o = NULL;
+	int rc;
+
+	{
+		g_autofree char *c = tu_read(conf_path);
+
+		tu_write(conf_path, "%sInjectMethod sendmail:/bin/true\n", c);
+	}
+	nominate_mallory();
+	rc = admin_tool(&o, (const char *[]){"object", LIST,
+	    "mallory@example.com", "not", "vetted", NULL});
+	ck_assert_msg(rc == 0 && strstr(o, "refused by an admin") != NULL,
+	    "object: got %d \"%s\"", rc, o);
+	g_clear_pointer(&o, g_free);
+	rc = admin_tool(&o, (const char *[]){"nominations", LIST, NULL});
+	ck_assert_msg(rc == 0 && strstr(o, "0 open nominations") != NULL,
+	    "nominations after the objection: got %d \"%s\"", rc, o);
+	want_no_member("mallory@");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -927,6 +1023,8 @@ main(void)
 	tcase_add_test(tc, nomination_expires);
 	tcase_add_test(tc, nominations_need_admission_vouch);
 	tcase_add_test(tc, nomination_key_must_pass);
+	tcase_add_test(tc, host_lists_approves_and_objects);
+	tcase_add_test(tc, host_objection_ends_a_nomination);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
