@@ -209,6 +209,22 @@ opm_audit_key(GPtrArray *out, OpmList *list, const char *where,
 	    MAX(enc, 0), now);
 }
 
+const char *
+opm_audit_inactive(const OpmMember *m, gint64 now)
+{
+	if (m->key == NULL)
+		return "its key is missing";
+	if (m->key->revoked)
+		return "its key is revoked";
+	if (m->key->expired)
+		return "its key has expired";
+	if (m->key->invalid || m->key->disabled)
+		return "its key is not usable";
+	if (!opm_key_can(m->key, TRUE, now) || !opm_key_can(m->key, FALSE, now))
+		return "its key can no longer sign or encrypt";
+	return NULL;
+}
+
 GPtrArray *
 opm_audit_list(OpmList *list, gint64 now)
 {
@@ -274,8 +290,13 @@ opm_audit_list(OpmList *list, gint64 now)
 		OpmMember *m = g_ptr_array_index(list->members, i);
 		g_autofree char *where = g_strdup_printf("%s:%u",
 		    list->members_file, m->line);
+		const char *inactive = opm_audit_inactive(m, now);
 
 		opm_audit_key(out, list, where, m->address, m->fpr, m->key, now);
+		if (inactive != NULL)
+			add(out, OPM_PROBLEM_WARNING, where, "%s: inactive: %s; "
+			    "remove the member or get a new key", m->address,
+			    inactive);
 	}
 	return out;
 }

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "admission.h"
+#include "audit.h"
 #include "command.h"
 #include "copy.h"
 #include "fanout.h"
@@ -215,7 +216,7 @@ armored_list_key(OpmList *list)
 }
 
 static char *
-members_text(OpmList *list)
+members_text(OpmList *list, gint64 now)
 {
 	GString *s = g_string_new(NULL);
 
@@ -223,8 +224,12 @@ members_text(OpmList *list)
 		OpmMember *m = g_ptr_array_index(list->members, i);
 		g_autofree char *name = opm_sanitize(m->name, 100);
 
-		g_string_append_printf(s, "  %s %s%s%s\n", m->address, m->fpr,
-		    m->name != NULL ? " " : "", m->name != NULL ? name : "");
+		const char *inactive = opm_audit_inactive(m, now);
+
+		g_string_append_printf(s, "  %s %s%s%s%s%s%s\n", m->address,
+		    m->fpr, m->name != NULL ? " " : "", m->name != NULL ? name :
+		    "", inactive != NULL ? " (inactive: " : "",
+		    inactive != NULL ? inactive : "", inactive != NULL ? ")" : "");
 	}
 	return g_string_free(s, FALSE);
 }
@@ -867,7 +872,7 @@ opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			    list->request_address, list->members_may_list ? "" :
 			    " (admins only)");
 		else if (cmd->verb == OPM_CMD_LIST_MEMBERS) {
-			g_autofree char *t = members_text(list);
+			g_autofree char *t = members_text(list, now);
 
 			g_string_append(reply, t);
 		} else if (cmd->verb == OPM_CMD_GET_LIST_KEY) {

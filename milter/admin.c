@@ -342,6 +342,9 @@ members(int argc, char **argv)
 			    p->severity == OPM_PROBLEM_ERROR ? "error" :
 			    "warning", t);
 		}
+		if (opm_audit_inactive(m, now) != NULL)
+			g_string_prepend(state, state->len > 0 ? "inactive; " :
+			    "inactive");
 		printf("%s %s %s %s\n", m->address, m->fpr, exp,
 		    state->len > 0 ? state->str : "ok");
 	}
