@@ -27,6 +27,12 @@
  *	   removed one, a notice to the admins.  Each is signed by the list
  *	   key and encrypted to its reader's key alone.
  *
+ *	Admission commands (nominate, vouch, object, approve, withdraw,
+ *	nominations) come in a mail without membership changes; they are
+ *	made on the list's nominations (lib/admission.c) in memory, a
+ *	candidate who is ready is added with opm_member_apply(), and only
+ *	then are the nominations saved; the notices go out after the reply.
+ *
  *	Without apply (openpgp-milter -t), steps 5 and 6 check everything
  *	and change nothing; replies and notices that can be made go to the
  *	injector (-o DIR), and a plain summary to o->summary.
