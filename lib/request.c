@@ -458,6 +458,8 @@ typedef struct {
 	GString *to_admins;   /* members' objections, for the admins */
 	GPtrArray *notes;     /* char * per command (index), or NULL: text
 				 for the reply */
+	guint settled;        /* the first events: nominations that had
+				 ended before the mail, saved at once */
 } Admission;
 
 static void
@@ -613,10 +615,15 @@ admission_run(OpmConfig *conf, OpmList *list, GPtrArray *cmds,
 
 	if (s == NULL)
 		return FALSE;
-	/* what ended before this mail ends first */
+	/* what ended before this mail ends first, whatever becomes of it */
 	if (!opm_admission_settle(conf, list, s, !apply, now, a->events,
 	    error))
 		return FALSE;
+	a->settled = a->events->len;
+	if (apply && a->settled > 0 && !opm_nominations_save(s, error)) {
+		a->settled = 0;
+		return FALSE;
+	}
 	for (guint i = 0; i < cmds->len; i++) {
 		OpmCommand *cmd = g_ptr_array_index(cmds, i);
 
@@ -825,6 +832,9 @@ opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		g_ptr_array_set_size(adm.notes, cmds->len);
 		if (!admission_run(conf, list, cmds, who, admin, keys, o->apply,
 		    &adm, now, &error)) {
+			/* the mail changes nothing, but what had ended did */
+			g_ptr_array_set_size(adm.events, adm.settled);
+			opm_admission_notify(list, adm.events, o->inj, now);
 			admission_clear(&adm);
 			if (!g_error_matches(error, OPM_ERROR, OPM_ERROR_CONFIG)) {
 				journal_drop(j);
