@@ -551,9 +551,13 @@ admission_command(OpmConfig *conf, OpmList *list, OpmNominations *s,
 			return line_refused(error, cmd, why);
 		g_ptr_array_add(a->announce, opm_nomination_new(n->address,
 		    n->fpr, n->name, n->nominator, n->key, n->created));
-		g_ptr_array_index(a->notes, index) = g_strdup_printf("  %s is "
-		    "nominated; every member is asked to vouch or object\n",
-		    n->address);
+		{
+			g_autofree char *d = opm_nomination_describe(&p, n,
+			    FALSE, FALSE, now);
+
+			g_ptr_array_index(a->notes, index) = g_strdup_printf(
+			    "  every member is asked to vouch or object:\n%s", d);
+		}
 		return TRUE;
 	}
 	case OPM_CMD_VOUCH:
