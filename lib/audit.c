@@ -291,10 +291,27 @@ opm_audit_list(OpmList *list, gint64 now)
 		g_autofree char *where = g_strdup_printf("%s:%u",
 		    list->members_file, m->line);
 		const char *inactive = opm_audit_inactive(m, now);
+		guint before = out->len, j;
 
 		opm_audit_key(out, list, where, m->address, m->fpr, m->key, now);
-		if (inactive != NULL)
-			add(out, OPM_PROBLEM_WARNING, where, "%s: inactive: %s; "
+		if (inactive == NULL)
+			continue;
+		/* said on the member's error line, or on a line of its own */
+		for (j = before; j < out->len; j++) {
+			OpmProblem *p = g_ptr_array_index(out, j);
+
+			if (p->severity == OPM_PROBLEM_ERROR) {
+				char *t = g_strdup_printf("%s; inactive (%s): remove "
+				    "the member or get a new key", p->text,
+				    inactive);
+
+				g_free(p->text);
+				p->text = t;
+				break;
+			}
+		}
+		if (j == out->len)
+			add(out, OPM_PROBLEM_WARNING, where, "%s: inactive (%s): "
 			    "remove the member or get a new key", m->address,
 			    inactive);
 	}
