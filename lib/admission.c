@@ -25,7 +25,8 @@
  *	  kept, shown to the admins and changes no count;
  *	- a nomination expires NominationLifetime after it was made;
  *	- it is ready when the counting vouches reach VouchesRequired and,
- *	  with AdminApproval yes, an admin approved.
+ *	  with AdminApproval yes, an admin approved; a vouch by someone who
+ *	  is no longer a member is dropped (opm_admission_settle()).
  *
  *	State: STATE/nominations/LISTADDRESS, a key file with one group per
  *	nomination, the candidate's key block in base64.  Every change is
@@ -624,6 +625,18 @@ opm_admission_settle(OpmConfig *conf, OpmList *list, OpmNominations *s,
 			    list->address, n->address);
 			opm_nomination_free(g_ptr_array_steal_index(s->noms, i));
 			continue;
+		}
+		/* a vouch counts while its giver is a member */
+		for (guint j = n->vouches->len; j > 0; j--) {
+			OpmVoice *v = g_ptr_array_index(n->vouches, j - 1);
+
+			if (opm_list_find_member(list, NULL, v->who) == NULL) {
+				g_message("%s: the vouch of %s for %s no longer "
+				    "counts: not a member", list->address, v->who,
+				    n->address);
+				g_ptr_array_remove_index(n->vouches, j - 1);
+				st = opm_nomination_state(&p, n, now);
+			}
 		}
 		if (st == OPM_NOMINATION_OPEN) {
 			i++;

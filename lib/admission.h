@@ -161,7 +161,8 @@ OpmAdmissionEvent *opm_admission_event_new(OpmAdmissionOutcome outcome,
     OpmNomination *n, OpmChange *change, const char *why);
 void opm_admission_event_free(OpmAdmissionEvent *e); /* accepts NULL */
 
-/* Take out of s every nomination that is over at now: a ready one is
+/* Drop the vouches of those who are no longer members of list, then
+ * take out of s every nomination that is over at now: a ready one is
  * added through opm_member_apply() (unless dry_run), as one add-member
  * change with the key kept in the nomination; an expired or refused one
  * is dropped; one whose candidate became a member meanwhile is dropped

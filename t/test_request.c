@@ -997,6 +997,26 @@ START_TEST(host_objection_ends_a_nomination)
 }
 END_TEST
 
+START_TEST(vouch_of_a_removed_member_no_longer_counts)
+{
+	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
+	    tu_fpr("mallory"));
+	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, NULL);
+	g_autoptr(GBytes) remove = signed_by("alice",
+	    "remove-member carol@example.net\n", NULL, "-1 minute");
+	g_autoptr(GBytes) by_alice = signed_by("alice", vouch, NULL, NULL);
+
+	nominate_mallory();
+	feed_ok("carol's vouch", by_carol);
+	want_reply("carol", "carol@example.net", "1 of 2 vouches");
+	feed_ok("carol removed", remove);
+	clear_out();
+	feed_ok("alice's vouch", by_alice);
+	want_reply("alice", "alice@example.org", "1 of 2 vouches");
+	want_no_member("mallory@");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1025,6 +1045,7 @@ main(void)
 	tcase_add_test(tc, nomination_key_must_pass);
 	tcase_add_test(tc, host_lists_approves_and_objects);
 	tcase_add_test(tc, host_objection_ends_a_nomination);
+	tcase_add_test(tc, vouch_of_a_removed_member_no_longer_counts);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
