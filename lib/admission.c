@@ -556,9 +556,14 @@ opm_nominations_add(OpmNominations *s, OpmNomination *n, GError **error)
 {
 	OpmNomination *old = opm_nominations_find(s, n->address);
 
-	if (old != NULL) {
-		refuse(error, "%s was nominated already, by %s", n->address,
-		    old->nominator);
+	if (old != NULL || s->noms->len >= OPM_NOMINATIONS_MAX) {
+		if (old != NULL)
+			refuse(error, "%s was nominated already, by %s",
+			    n->address, old->nominator);
+		else
+			refuse(error, "the list has %d open nominations, the "
+			    "most it keeps: wait until some end",
+			    OPM_NOMINATIONS_MAX);
 		opm_nomination_free(n);
 		return FALSE;
 	}

@@ -132,8 +132,12 @@ GPtrArray *opm_nominations_list(OpmNominations *s);
  * (transfer none) */
 OpmNomination *opm_nominations_find(OpmNominations *s, const char *address);
 
+/* Most open nominations of one list: each holds a key block, and the
+ * file is rewritten whole on every change. */
+#define OPM_NOMINATIONS_MAX 50
+
 /* Take n (transfer full).  Refused when address has an open nomination
- * already. */
+ * already, or OPM_NOMINATIONS_MAX are open. */
 gboolean opm_nominations_add(OpmNominations *s, OpmNomination *n,
     GError **error);
 

@@ -275,6 +275,21 @@ START_TEST(store_survives_a_restart)
 		    "was nominated already, by bob@example.org");
 		g_clear_error(&error);
 	}
+	/* no more than OPM_NOMINATIONS_MAX open */
+	for (guint i = 1; i < OPM_NOMINATIONS_MAX; i++) {
+		g_autofree char *a = g_strdup_printf("c%u@example.org", i);
+
+		ck_assert(opm_nominations_add(s, opm_nomination_new(a, FPR,
+		    NULL, "bob@example.org", key, T0), &error));
+	}
+	want_refused(opm_nominations_add(s, opm_nomination_new(
+	    "one-more@example.org", FPR, NULL, "bob@example.org", key, T0),
+	    &error), &error, "open nominations, the most it keeps");
+	for (guint i = 1; i < OPM_NOMINATIONS_MAX; i++) {
+		g_autofree char *a = g_strdup_printf("c%u@example.org", i);
+
+		opm_nomination_free(opm_nominations_take(s, a));
+	}
 	n = opm_nominations_take(s, "kim@example.org");
 	ck_assert(n != NULL);
 	opm_nomination_free(n);
