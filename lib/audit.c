@@ -209,6 +209,22 @@ opm_audit_key(GPtrArray *out, OpmList *list, const char *where,
 	    MAX(enc, 0), now);
 }
 
+const char *
+opm_audit_inactive(const OpmMember *m, gint64 now)
+{
+	if (m->key == NULL)
+		return "its key is missing";
+	if (m->key->revoked)
+		return "its key is revoked";
+	if (m->key->expired)
+		return "its key has expired";
+	if (m->key->invalid || m->key->disabled)
+		return "its key is not usable";
+	if (!opm_key_can(m->key, TRUE, now) || !opm_key_can(m->key, FALSE, now))
+		return "its key can no longer sign or encrypt";
+	return NULL;
+}
+
 GPtrArray *
 opm_audit_list(OpmList *list, gint64 now)
 {
@@ -242,6 +258,24 @@ opm_audit_list(OpmList *list, gint64 now)
 	if (list->members->len == 0)
 		add(out, OPM_PROBLEM_WARNING, list->members_file,
 		    "the list has no members");
+	if (g_strcmp0(list->admission, "vouch") == 0) {
+		guint admins = list->admins != NULL ? list->admins->len : 0;
+
+		if (list->admin_approval && admins == 0)
+			add(out, OPM_PROBLEM_ERROR, list->file, "Admission vouch "
+			    "with AdminApproval yes needs an Admin to approve");
+		else if (admins == 0)
+			add(out, OPM_PROBLEM_WARNING, list->file, "Admission "
+			    "vouch without an Admin: nobody can end a nomination "
+			    "by objecting");
+		if (list->members->len > 0 &&
+		    (gint64)list->members->len - 1 < list->vouches_required)
+			add(out, OPM_PROBLEM_WARNING, list->file,
+			    "VouchesRequired is %" G_GINT64_FORMAT ", but the list "
+			    "has only %u members besides a nominator: nobody can "
+			    "be admitted", list->vouches_required,
+			    list->members->len - 1);
+	}
 	{
 		/* membership changes replace the file by a rename */
 		g_autofree char *dir = g_path_get_dirname(list->members_file);
@@ -256,8 +290,30 @@ opm_audit_list(OpmList *list, gint64 now)
 		OpmMember *m = g_ptr_array_index(list->members, i);
 		g_autofree char *where = g_strdup_printf("%s:%u",
 		    list->members_file, m->line);
+		const char *inactive = opm_audit_inactive(m, now);
+		guint before = out->len, j;
 
 		opm_audit_key(out, list, where, m->address, m->fpr, m->key, now);
+		if (inactive == NULL)
+			continue;
+		/* said on the member's error line, or on a line of its own */
+		for (j = before; j < out->len; j++) {
+			OpmProblem *p = g_ptr_array_index(out, j);
+
+			if (p->severity == OPM_PROBLEM_ERROR) {
+				char *t = g_strdup_printf("%s; inactive (%s): remove "
+				    "the member or get a new key", p->text,
+				    inactive);
+
+				g_free(p->text);
+				p->text = t;
+				break;
+			}
+		}
+		if (j == out->len)
+			add(out, OPM_PROBLEM_WARNING, where, "%s: inactive (%s): "
+			    "remove the member or get a new key", m->address,
+			    inactive);
 	}
 	return out;
 }

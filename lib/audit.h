@@ -45,4 +45,10 @@ gboolean opm_incident_end(const char *state_dir, const char *list);
 void opm_audit_key(GPtrArray *out, OpmList *list, const char *where,
     const char *address, const char *fpr, const OpmKeyInfo *k, gint64 now);
 
+/* Why member m is inactive at now (its key missing, revoked, expired,
+ * or able neither to sign nor to encrypt), or NULL when it is active.
+ * An inactive member's posts are refused and gets no copies.
+ * (transfer none): a constant text */
+const char *opm_audit_inactive(const OpmMember *m, gint64 now);
+
 #endif

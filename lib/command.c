@@ -3,7 +3,7 @@
  *	command - the commands of a mail to a list's request address
  * SYNOPSIS
  *	opm_command_parse(), opm_command_free(), opm_command_name(),
- *	opm_command_authority()
+ *	opm_command_authority(), opm_command_is_admission()
  * DESCRIPTION
  *	A small line parser with a table of verbs: name, who may give it,
  *	and how many arguments it takes.  Everything it returns was checked
@@ -45,6 +45,17 @@ static const struct {
 	    "remove-member ADDRESS"},
 	{"set-key", OPM_CMD_SET_KEY, OPM_AUTH_ADMIN, 2, 2,
 	    "set-key ADDRESS FINGERPRINT"},
+	{"nominate", OPM_CMD_NOMINATE, OPM_AUTH_MEMBER, 2, G_MAXUINT,
+	    "nominate ADDRESS FINGERPRINT [NAME]"},
+	{"vouch", OPM_CMD_VOUCH, OPM_AUTH_MEMBER, 2, 2,
+	    "vouch ADDRESS FINGERPRINT"},
+	{"object", OPM_CMD_OBJECT, OPM_AUTH_MEMBER, 2, G_MAXUINT,
+	    "object ADDRESS REASON"},
+	{"approve", OPM_CMD_APPROVE, OPM_AUTH_ADMIN, 1, 1, "approve ADDRESS"},
+	{"nominations", OPM_CMD_NOMINATIONS, OPM_AUTH_MEMBER, 0, 0,
+	    "nominations"},
+	{"withdraw", OPM_CMD_WITHDRAW, OPM_AUTH_MEMBER, 1, 1,
+	    "withdraw ADDRESS"},
 };
 
 void
@@ -74,6 +85,32 @@ opm_command_authority(OpmCommandVerb verb)
 		if (verbs[i].verb == verb)
 			return verbs[i].auth;
 	return OPM_AUTH_ADMIN;
+}
+
+gboolean
+opm_command_is_admission(OpmCommandVerb verb)
+{
+	return verb == OPM_CMD_NOMINATE || verb == OPM_CMD_VOUCH ||
+	    verb == OPM_CMD_OBJECT || verb == OPM_CMD_APPROVE ||
+	    verb == OPM_CMD_NOMINATIONS || verb == OPM_CMD_WITHDRAW;
+}
+
+/* The rest of s after its first n words, stripped; NULL when empty.
+ * (transfer full) */
+static char *
+rest_after(const char *s, guint n)
+{
+	const char *p = s;
+
+	for (guint i = 0; i < n; i++) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		while (*p != '\0' && *p != ' ' && *p != '\t')
+			p++;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p != '\0' ? g_strstrip(g_strdup(p)) : NULL;
 }
 
 static gboolean
@@ -145,16 +182,21 @@ parse_line(const char *p, gsize n, guint line, GPtrArray *out,
 		break;
 	case OPM_CMD_ADD_MEMBER:
 	case OPM_CMD_SET_KEY:
+	case OPM_CMD_NOMINATE:
+	case OPM_CMD_VOUCH:
 		c->address = g_strdup(w[1]);
 		c->fpr = opm_fpr_canon(w[2]);
-		if (w[3] != NULL) {
-			/* the name: the rest of the line as written */
-			const char *rest = strstr(s, w[2]) + strlen(w[2]);
-
-			c->name = g_strstrip(g_strdup(rest));
-		}
+		/* the name: the rest of the line as written */
+		if (w[3] != NULL)
+			c->name = rest_after(s, 3);
+		break;
+	case OPM_CMD_OBJECT:
+		c->address = g_strdup(w[1]);
+		c->name = rest_after(s, 2);
 		break;
 	case OPM_CMD_REMOVE_MEMBER:
+	case OPM_CMD_APPROVE:
+	case OPM_CMD_WITHDRAW:
 		c->address = g_strdup(w[1]);
 		break;
 	default:
@@ -168,7 +210,8 @@ parse_line(const char *p, gsize n, guint line, GPtrArray *out,
 		    a);
 	}
 	if ((c->verb == OPM_CMD_UPDATE_KEY || c->verb == OPM_CMD_ADD_MEMBER ||
-	    c->verb == OPM_CMD_SET_KEY) && c->fpr == NULL)
+	    c->verb == OPM_CMD_SET_KEY || c->verb == OPM_CMD_NOMINATE ||
+	    c->verb == OPM_CMD_VOUCH) && c->fpr == NULL)
 		return bad(error, bad_line, line, "want the full fingerprint of "
 		    "the key (40 or 64 hex digits, without spaces): \"%s\"",
 		    verbs[v].usage);

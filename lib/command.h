@@ -25,6 +25,13 @@ typedef enum {
 	OPM_CMD_ADD_MEMBER,    /* admins: ADDRESS FINGERPRINT [NAME...] */
 	OPM_CMD_REMOVE_MEMBER, /* ADDRESS */
 	OPM_CMD_SET_KEY,       /* ADDRESS FINGERPRINT, key attached */
+	OPM_CMD_NOMINATE,      /* members: ADDRESS FINGERPRINT [NAME...],
+				  the candidate's key attached */
+	OPM_CMD_VOUCH,         /* ADDRESS FINGERPRINT */
+	OPM_CMD_OBJECT,        /* ADDRESS REASON... */
+	OPM_CMD_APPROVE,       /* admins: ADDRESS */
+	OPM_CMD_NOMINATIONS,   /* members */
+	OPM_CMD_WITHDRAW,      /* the nominator: ADDRESS */
 } OpmCommandVerb;
 
 typedef enum {
@@ -36,15 +43,22 @@ typedef enum {
 typedef struct {
 	OpmCommandVerb verb;
 	guint line;      /* in the text, from 1 */
-	char *address;   /* ADD_MEMBER, REMOVE_MEMBER, SET_KEY */
-	char *fpr;       /* UPDATE_KEY, ADD_MEMBER, SET_KEY: canonical */
-	char *name;      /* ADD_MEMBER: the rest of the line, or NULL */
+	char *address;   /* ADD_MEMBER, REMOVE_MEMBER, SET_KEY, and the
+			    candidate of NOMINATE, VOUCH, OBJECT, APPROVE,
+			    WITHDRAW */
+	char *fpr;       /* UPDATE_KEY, ADD_MEMBER, SET_KEY, NOMINATE,
+			    VOUCH: canonical */
+	char *name;      /* ADD_MEMBER, NOMINATE: the rest of the line, or
+			    NULL; OBJECT: the reason */
 } OpmCommand;
 
 void opm_command_free(OpmCommand *c); /* accepts NULL */
 
 /* The command's name as written in mail, "add-member".  (transfer none) */
 const char *opm_command_name(OpmCommandVerb verb);
+
+/* Whether it concerns nominations (lib/admission.c). */
+gboolean opm_command_is_admission(OpmCommandVerb verb);
 
 /* Who may give it. */
 OpmAuthority opm_command_authority(OpmCommandVerb verb);

@@ -115,6 +115,15 @@ typedef struct {
 				       by opm_keys_load(); owned */
 	char *members_stamp;        /* opm_members_stamp() of members_file
 				       taken when it was read; owned */
+	char *admission;            /* "admin" or "vouch" */
+	gint64 vouches_required;    /* vouches by members other than the
+				       nominator */
+	gboolean admin_approval;    /* an admin approves each admission */
+	gint64 nomination_lifetime; /* seconds a nomination stays open */
+	char *vouch_visibility;     /* "members" or "admins": who sees who
+				       vouched */
+	gint64 inactive_reminder;   /* seconds a member may be inactive
+				       before the admins are reminded; 0 never */
 } OpmList;
 
 typedef struct {

@@ -2,7 +2,7 @@
  * NAME
  *	expiry - reminders before member keys expire
  * SYNOPSIS
- *	opm_expiry_run()
+ *	opm_expiry_run(), opm_expiry_inactive()
  * DESCRIPTION
  *	For each member's key, and the list key, that expires (the first of
  *	its usable signing or encryption keys to expire, see
@@ -21,6 +21,11 @@
  *
  *	When anything was sent, each admin gets one summary of the keys
  *	that expire within the longest time or cannot be used.
+ *
+ *	Inactive members (key missing, revoked, expired): the time a member's
+ *	pinned key was first seen so is STATE/inactive/LIST/FINGERPRINT,
+ *	with "reminded" added once the admins were told; the file goes when
+ *	the key works again or the member changes keys.
  * DIAGNOSTICS
  *	OPM_ERROR_IO for the state directory, OPM_ERROR_INJECT when the MTA
  *	refused a message.
@@ -281,4 +286,98 @@ opm_expiry_run(const char *state_dir, OpmList *list, OpmInjector *inj,
 	}
 	/* the admins were told of the list key: not again for this time */
 	return !stats->list_key || record(lk_path, list, lk - now, error);
+}
+
+gboolean
+opm_expiry_inactive(const char *state_dir, OpmList *list, OpmInjector *inj,
+    gint64 now, guint *reminded, GError **error)
+{
+	g_autofree char *dir = g_build_filename(state_dir, "inactive",
+	    list->address, NULL);
+	g_autoptr(GPtrArray) due_paths = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GString) body = g_string_new(NULL);
+	guint n = 0;
+
+	if (reminded != NULL)
+		*reminded = 0;
+	if (g_mkdir_with_parents(dir, 0700) != 0) {
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", dir,
+		    g_strerror(errno));
+		return FALSE;
+	}
+	for (guint i = 0; i < list->members->len; i++) {
+		OpmMember *m = g_ptr_array_index(list->members, i);
+		const char *why = opm_audit_inactive(m, now);
+		g_autofree char *path = g_build_filename(dir, m->fpr, NULL);
+		g_autofree char *text = NULL;
+		gint64 first;
+
+		if (why == NULL) {
+			(void)g_unlink(path);
+			continue;
+		}
+		if (!g_file_get_contents(path, &text, NULL, NULL)) {
+			g_autofree char *t = g_strdup_printf("%" G_GINT64_FORMAT
+			    "\n", now);
+
+			if (!g_file_set_contents(path, t, -1, error))
+				return FALSE;
+			text = g_steal_pointer(&t);
+		}
+		first = g_ascii_strtoll(text, NULL, 10);
+		if (strstr(text, "reminded") != NULL ||
+		    list->inactive_reminder <= 0 || first <= 0 ||
+		    now - first < list->inactive_reminder)
+			continue;
+		g_string_append_printf(body, "  %s (key %s): %s, for %"
+		    G_GINT64_FORMAT " days\n", m->address, m->fpr, why,
+		    (now - first) / DAY);
+		g_ptr_array_add(due_paths, g_steal_pointer(&path));
+		n++;
+	}
+	if (n == 0)
+		return TRUE;
+	g_string_prepend(body, "These members of the list have been "
+	    "inactive for a while:\nthey cannot post, and receive only "
+	    "notices without content.\n\n");
+	g_string_append_printf(body, "\nRemove each (remove-member ADDRESS) or "
+	    "ask them for a new key\n(update-key, or set-key ADDRESS "
+	    "FINGERPRINT with the key attached), in a\nsigned mail to %s.\n",
+	    list->request_address);
+	{
+		g_autofree char *subj = g_strdup_printf("[%s] inactive members",
+		    list->name);
+
+		for (guint i = 0; list->admins != NULL &&
+		    i < list->admins->len; i++) {
+			const char *a = g_ptr_array_index(list->admins, i);
+			OpmMember *m = opm_list_find_member(list, NULL, a);
+
+			if (m == NULL || opm_audit_inactive(m, now) != NULL) {
+				g_warning("%s: admin %s has no usable key: no "
+				    "reminder of inactive members sent",
+				    list->address, a);
+				continue;
+			}
+			if (!send_notice(list, inj, a, m->fpr, subj, body->str,
+			    now, error))
+				return FALSE;
+		}
+	}
+	for (guint i = 0; i < due_paths->len; i++) {
+		const char *path = g_ptr_array_index(due_paths, i);
+		g_autofree char *text = NULL;
+		g_autofree char *t = NULL;
+
+		(void)g_file_get_contents(path, &text, NULL, NULL);
+		t = g_strdup_printf("%s reminded\n", text != NULL ?
+		    g_strstrip(text) : "0");
+		if (!g_file_set_contents(path, t, -1, error))
+			return FALSE;
+	}
+	if (reminded != NULL)
+		*reminded = n;
+	g_message("%s: reminded the admins of %u inactive member%s",
+	    list->address, n, n == 1 ? "" : "s");
+	return TRUE;
 }

@@ -26,4 +26,12 @@ typedef struct {
 gboolean opm_expiry_run(const char *state_dir, OpmList *list,
     OpmInjector *inj, gint64 now, OpmExpiryStats *stats, GError **error);
 
+/* Inactive members of list (opm_audit_inactive()): the time each was
+ * first seen inactive is kept in state_dir; once a member has been
+ * inactive for the list's InactiveReminder, the admins get one reminder
+ * to remove the member or get a new key, never twice for one key.
+ * *reminded (may be NULL): the members named in it. */
+gboolean opm_expiry_inactive(const char *state_dir, OpmList *list,
+    OpmInjector *inj, gint64 now, guint *reminded, GError **error);
+
 #endif

@@ -27,6 +27,12 @@
  *	   removed one, a notice to the admins.  Each is signed by the list
  *	   key and encrypted to its reader's key alone.
  *
+ *	Admission commands (nominate, vouch, object, approve, withdraw,
+ *	nominations) come in a mail without membership changes; they are
+ *	made on the list's nominations (lib/admission.c) in memory, a
+ *	candidate who is ready is added with opm_member_apply(), and only
+ *	then are the nominations saved; the notices go out after the reply.
+ *
  *	Without apply (openpgp-milter -t), steps 5 and 6 check everything
  *	and change nothing; replies and notices that can be made go to the
  *	injector (-o DIR), and a plain summary to o->summary.
@@ -37,6 +43,8 @@
 
 #include <string.h>
 
+#include "admission.h"
+#include "audit.h"
 #include "command.h"
 #include "copy.h"
 #include "fanout.h"
@@ -185,10 +193,18 @@ static const char help_text[] =
     "                            application/pgp-keys; sign with your\n"
     "                            current key\n"
     "  unsubscribe               leave the list\n"
+    "With \"Admission vouch\" (in a mail of their own):\n"
+    "  nominate ADDRESS FINGERPRINT [NAME]     the candidate's key attached\n"
+    "  vouch ADDRESS FINGERPRINT               the fingerprint you checked\n"
+    "                                          with the candidate\n"
+    "  object ADDRESS REASON\n"
+    "  withdraw ADDRESS                        your own nomination\n"
+    "  nominations                             the open nominations\n"
     "For the list's admins:\n"
     "  add-member ADDRESS FINGERPRINT [NAME]   key attached\n"
     "  remove-member ADDRESS\n"
     "  set-key ADDRESS FINGERPRINT             key attached\n"
+    "  approve ADDRESS                         a vouched candidate joins\n"
     "A mail is carried out whole or not at all.\n";
 
 static char *
@@ -206,7 +222,7 @@ armored_list_key(OpmList *list)
 }
 
 static char *
-members_text(OpmList *list)
+members_text(OpmList *list, gint64 now)
 {
 	GString *s = g_string_new(NULL);
 
@@ -214,8 +230,12 @@ members_text(OpmList *list)
 		OpmMember *m = g_ptr_array_index(list->members, i);
 		g_autofree char *name = opm_sanitize(m->name, 100);
 
-		g_string_append_printf(s, "  %s %s%s%s\n", m->address, m->fpr,
-		    m->name != NULL ? " " : "", m->name != NULL ? name : "");
+		const char *inactive = opm_audit_inactive(m, now);
+
+		g_string_append_printf(s, "  %s %s%s%s%s%s%s\n", m->address,
+		    m->fpr, m->name != NULL ? " " : "", m->name != NULL ? name :
+		    "", inactive != NULL ? " (inactive: " : "",
+		    inactive != NULL ? inactive : "", inactive != NULL ? ")" : "");
 	}
 	return g_string_free(s, FALSE);
 }
@@ -430,6 +450,218 @@ journal_done(OpmList *list, OpmJournal *j, gint64 now)
 	opm_journal_close(j);
 }
 
+/* What the admission commands of a mail leave to do once it is answered. */
+typedef struct {
+	GPtrArray *events;    /* OpmAdmissionEvent *, owned */
+	GPtrArray *announce;  /* OpmNomination *, owned: copies of the new
+				 nominations, for the nomination notice */
+	GString *to_admins;   /* members' objections, for the admins */
+	GPtrArray *notes;     /* char * per command (index), or NULL: text
+				 for the reply */
+	guint settled;        /* the first events: nominations that had
+				 ended before the mail, saved at once */
+} Admission;
+
+static void
+admission_clear(Admission *a)
+{
+	g_clear_pointer(&a->events, g_ptr_array_unref);
+	g_clear_pointer(&a->announce, g_ptr_array_unref);
+	if (a->to_admins != NULL)
+		g_string_free(a->to_admins, TRUE);
+	a->to_admins = NULL;
+	g_clear_pointer(&a->notes, g_ptr_array_unref);
+}
+
+static gboolean
+line_refused(GError **error, OpmCommand *cmd, GError *why)
+{
+	g_set_error(error, OPM_ERROR, OPM_ERROR_CONFIG, "line %u: %s: %s",
+	    cmd->line, opm_command_name(cmd->verb), why->message);
+	g_error_free(why);
+	return FALSE;
+}
+
+/* One admission command on the nominations s.  FALSE with an
+ * OPM_ERROR_CONFIG error "line N: verb: why" for a refusal, another code
+ * for the host's trouble. */
+static gboolean
+admission_command(OpmConfig *conf, OpmList *list, OpmNominations *s,
+    OpmCommand *cmd, OpmMember *who, gboolean admin, GBytes *keys,
+    Admission *a, guint index, gint64 now, GError **error)
+{
+	OpmAdmissionPolicy p;
+	OpmNomination *n = NULL;
+	GError *why = NULL;
+
+	opm_admission_policy(list, &p);
+	if (cmd->verb == OPM_CMD_NOMINATIONS) {
+		GString *t = g_string_new(NULL);
+		GPtrArray *all = opm_nominations_list(s);
+
+		for (guint i = 0; i < all->len; i++) {
+			g_autofree char *d = opm_nomination_describe(&p,
+			    g_ptr_array_index(all, i), admin || p.show_vouchers,
+			    admin, now);
+
+			g_string_append(t, d);
+		}
+		if (all->len == 0)
+			g_string_append(t, "  no open nominations\n");
+		g_ptr_array_index(a->notes, index) = g_string_free(t, FALSE);
+		return TRUE;
+	}
+	if (!p.vouch) {
+		g_set_error(&why, OPM_ERROR, OPM_ERROR_CONFIG, "the admins of "
+		    "this list add its members (Admission admin); there are no "
+		    "nominations");
+		return line_refused(error, cmd, why);
+	}
+	if (cmd->verb != OPM_CMD_NOMINATE &&
+	    (n = opm_nominations_find(s, cmd->address)) == NULL) {
+		g_set_error(&why, OPM_ERROR, OPM_ERROR_CONFIG, "%s has no open "
+		    "nomination", cmd->address);
+		return line_refused(error, cmd, why);
+	}
+	switch (cmd->verb) {
+	case OPM_CMD_NOMINATE: {
+		g_autoptr(GPtrArray) one = g_ptr_array_new_with_free_func(
+		    (GDestroyNotify)opm_change_free);
+		OpmChange *c;
+
+		if (g_bytes_get_size(keys) == 0) {
+			g_set_error(&why, OPM_ERROR, OPM_ERROR_CONFIG, "attach "
+			    "the candidate's public key (application/pgp-keys)");
+			return line_refused(error, cmd, why);
+		}
+		/* the checks of add-member, keyring untouched */
+		c = opm_change_new(OPM_CHANGE_ADD, cmd->address, cmd->fpr,
+		    cmd->name, keys);
+		g_ptr_array_add(one, c);
+		if (!opm_member_apply(conf, list, one, TRUE, now, NULL, &why)) {
+			if (!g_error_matches(why, OPM_ERROR, OPM_ERROR_CONFIG)) {
+				g_propagate_error(error, why);
+				return FALSE;
+			}
+			return line_refused(error, cmd, why);
+		}
+		n = opm_nomination_new(c->address, c->new_fpr, c->name,
+		    who->address, keys, now);
+		if (!opm_nominations_add(s, n, &why))
+			return line_refused(error, cmd, why);
+		g_ptr_array_add(a->announce, opm_nomination_new(n->address,
+		    n->fpr, n->name, n->nominator, n->key, n->created));
+		{
+			g_autofree char *d = opm_nomination_describe(&p, n,
+			    FALSE, FALSE, now);
+
+			g_ptr_array_index(a->notes, index) = g_strdup_printf(
+			    "  every member is asked to vouch or object:\n%s", d);
+		}
+		return TRUE;
+	}
+	case OPM_CMD_VOUCH:
+		if (!opm_nomination_vouch(&p, n, who->address, cmd->fpr,
+		    opm_list_find_member(list, NULL, n->address) != NULL, now,
+		    &why))
+			return line_refused(error, cmd, why);
+		break;
+	case OPM_CMD_OBJECT:
+		if (!opm_nomination_object(&p, n, who->address, admin,
+		    cmd->name, now, &why))
+			return line_refused(error, cmd, why);
+		if (!admin) {
+			g_autofree char *r = opm_sanitize(cmd->name, 300);
+
+			g_string_append_printf(a->to_admins, "%s objects to the "
+			    "nomination of %s (key %s, nominated by %s):\n  %s\n",
+			    who->address, n->address, n->fpr, n->nominator, r);
+		}
+		break;
+	case OPM_CMD_APPROVE:
+		if (!opm_nomination_approve(&p, n, who->address, now, &why))
+			return line_refused(error, cmd, why);
+		break;
+	case OPM_CMD_WITHDRAW:
+		if (g_ascii_strcasecmp(n->nominator, who->address) != 0) {
+			g_set_error(&why, OPM_ERROR, OPM_ERROR_CONFIG, "only the "
+			    "nominator of %s can withdraw the nomination",
+			    n->address);
+			return line_refused(error, cmd, why);
+		}
+		n = opm_nominations_take(s, n->address);
+		g_ptr_array_add(a->events, opm_admission_event_new(
+		    OPM_ADMISSION_WITHDRAWN, n, NULL, NULL));
+		g_ptr_array_index(a->notes, index) = g_strdup_printf("  the "
+		    "nomination of %s is withdrawn\n", n->address);
+		return TRUE;
+	default:
+		return TRUE;
+	}
+	g_ptr_array_index(a->notes, index) = g_strdup_printf("  %s: %u of %u "
+	    "vouches%s%s\n", n->address, opm_nomination_count(n), p.required,
+	    !p.approval ? "" : n->approved_by != NULL ? ", approved" :
+	    ", not approved yet", cmd->verb == OPM_CMD_OBJECT && admin ?
+	    "; your objection as an admin ends the nomination" : "");
+	return TRUE;
+}
+
+/* Every admission command of the mail, all or nothing: the nominations
+ * are changed in memory, a candidate who is ready now is added, and
+ * only then the nominations are saved. */
+static gboolean
+admission_run(OpmConfig *conf, OpmList *list, GPtrArray *cmds,
+    OpmMember *who, gboolean admin, GBytes *keys, gboolean apply,
+    Admission *a, gint64 now, GError **error)
+{
+	g_autoptr(OpmNominations) s = opm_nominations_open(conf->state_dir,
+	    list->address, error);
+
+	if (s == NULL)
+		return FALSE;
+	/* what ended before this mail ends first, whatever becomes of it */
+	if (!opm_admission_settle(conf, list, s, !apply, now, a->events,
+	    error))
+		return FALSE;
+	a->settled = a->events->len;
+	if (apply && a->settled > 0 && !opm_nominations_save(s, error)) {
+		a->settled = 0;
+		return FALSE;
+	}
+	for (guint i = 0; i < cmds->len; i++) {
+		OpmCommand *cmd = g_ptr_array_index(cmds, i);
+
+		if (opm_command_is_admission(cmd->verb) &&
+		    !admission_command(conf, list, s, cmd, who, admin, keys, a,
+		    i, now, error))
+			return FALSE;
+	}
+	if (!opm_admission_settle(conf, list, s, !apply, now, a->events,
+	    error))
+		return FALSE;
+	return !apply || opm_nominations_save(s, error);
+}
+
+/* After the reply: the notices the admission commands call for. */
+static void
+admission_tell(OpmList *list, Admission *a, OpmMember *who,
+    OpmInjector *inj, gint64 now)
+{
+	g_autofree char *subject = g_strdup_printf("[%s] objection to a "
+	    "nomination", list->name);
+
+	if (inj == NULL)
+		return;
+	for (guint i = 0; i < a->announce->len; i++)
+		opm_admission_announce(list, g_ptr_array_index(a->announce, i),
+		    inj, now);
+	opm_admission_notify(list, a->events, inj, now);
+	if (a->to_admins->len > 0)
+		opm_admission_tell_admins(list, subject, a->to_admins->str, inj,
+		    now);
+	(void)who;
+}
+
 OpmVerdict *
 opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
     const OpmRequestOptions *o, gint64 now)
@@ -452,6 +684,8 @@ opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	AdminStanding standing;
 	const char *pin = NULL;
 	gboolean admin;
+	Admission adm = {0};
+	gboolean admission = FALSE;
 
 	if (msg->limit == OPM_LIMIT_OK && msg->form == OPM_FORM_UNSIGNED)
 		return unsigned_request(conf, list, msg, o, now);
@@ -534,6 +768,8 @@ opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		OpmCommand *cmd = g_ptr_array_index(cmds, i);
 		OpmChange *ch = NULL;
 
+		admission |= opm_command_is_admission(cmd->verb);
+
 		switch (cmd->verb) {
 		case OPM_CMD_ADD_MEMBER:
 			ch = opm_change_new(OPM_CHANGE_ADD, cmd->address,
@@ -577,6 +813,46 @@ opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 			g_array_append_val(lines, i);
 		}
 	}
+	/* nominations in a mail of their own: each side is all or nothing */
+	if (admission && changes->len > 0) {
+		OpmCommand *first = g_ptr_array_index(cmds,
+		    g_array_index(lines, guint, 0));
+
+		g_set_error(&error, OPM_ERROR, OPM_ERROR_CONFIG, "line %u: "
+		    "send nominations, vouches, objections and approvals in a "
+		    "mail without membership changes like \"%s\"", first->line,
+		    opm_command_name(first->verb));
+		g_string_append_printf(reply, "Nothing was done: %s.\n",
+		    error->message);
+		goto REFUSED;
+	}
+	if (admission) {
+		adm.events = g_ptr_array_new_with_free_func(
+		    (GDestroyNotify)opm_admission_event_free);
+		adm.announce = g_ptr_array_new_with_free_func(
+		    (GDestroyNotify)opm_nomination_free);
+		adm.to_admins = g_string_new(NULL);
+		adm.notes = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_set_size(adm.notes, cmds->len);
+		if (!admission_run(conf, list, cmds, who, admin, keys, o->apply,
+		    &adm, now, &error)) {
+			/* the mail changes nothing, but what had ended did */
+			g_ptr_array_set_size(adm.events, adm.settled);
+			opm_admission_notify(list, adm.events, o->inj, now);
+			admission_clear(&adm);
+			if (!g_error_matches(error, OPM_ERROR, OPM_ERROR_CONFIG)) {
+				journal_drop(j);
+				g_warning("%s: command mail: %s", list->address,
+				    error->message);
+				content_clear(&c);
+				return opm_verdict_tempfail(list->address, "4.3.0",
+				    "the nominations cannot be changed right now");
+			}
+			g_string_append_printf(reply, "Nothing of your mail was "
+			    "carried out: %s.\n", error->message);
+			goto REFUSED;
+		}
+	}
 	/* 5 */
 	if (changes->len > 0 && !opm_member_apply(conf, list, changes,
 	    !o->apply, now, &failed, &error)) {
@@ -609,12 +885,14 @@ opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 
 		g_string_append_printf(reply, "line %u: %s: ok\n", cmd->line,
 		    opm_command_name(cmd->verb));
+		if (adm.notes != NULL && g_ptr_array_index(adm.notes, i) != NULL)
+			g_string_append(reply, g_ptr_array_index(adm.notes, i));
 		if (cmd->verb == OPM_CMD_HELP)
 			g_string_append_printf(reply, help_text,
 			    list->request_address, list->members_may_list ? "" :
 			    " (admins only)");
 		else if (cmd->verb == OPM_CMD_LIST_MEMBERS) {
-			g_autofree char *t = members_text(list);
+			g_autofree char *t = members_text(list, now);
 
 			g_string_append(reply, t);
 		} else if (cmd->verb == OPM_CMD_GET_LIST_KEY) {
@@ -640,11 +918,15 @@ opm_request_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		write_summary(o, "No change to the membership.\n");
 	send_encrypted(o, list, who->address, reply_fpr, subject, reply->str,
 	    now);
+	if (admission)
+		admission_tell(list, &adm, who, o->inj, now);
+	admission_clear(&adm);
 	content_clear(&c);
 	return g_steal_pointer(&v);
 REFUSED:
 	g_warning("%s: command mail from %s refused: %s", list->address,
 	    who->address, error != NULL ? error->message : reply->str);
+	admission_clear(&adm);
 	g_free(v->reason);
 	v->reason = g_strdup("commands refused");
 	journal_done(list, j, now);

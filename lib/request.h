@@ -9,7 +9,8 @@
  *	sender gets a reply signed by the list key and encrypted to them;
  *	added members a welcome, removed ones a goodbye, the admins a
  *	notice.  Only "get-list-key" works without a signature: its reply
- *	is signed, not encrypted.
+ *	is signed, not encrypted.  With "Admission vouch" the same door
+ *	takes nominations, vouches, objections and approvals.
  */
 #ifndef OPM_REQUEST_H
 #define OPM_REQUEST_H

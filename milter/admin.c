@@ -14,7 +14,8 @@
  *	definition and the Web Key Directory as the caller.
  *
  *	Verbs: create-list, add-member, remove-member, set-key, members,
- *	export-key, wkd; see openpgp-milter-admin(8).
+ *	export-key, wkd, nominations, approve, object; see
+ *	openpgp-milter-admin(8).
  * DIAGNOSTICS
  *	Messages on standard error start with the program's name and say
  *	what to do.  Exit status from <sysexits.h>: EX_USAGE (bad command
@@ -39,6 +40,7 @@
 
 #include <glib/gstdio.h>
 
+#include "admission.h"
 #include "audit.h"
 #include "inject.h"
 #include "keys.h"
@@ -64,6 +66,9 @@ usage(FILE *out)
 	    "  remove-member LIST ADDRESS\n"
 	    "  set-key LIST ADDRESS KEYFILE\n"
 	    "  members LIST\n"
+	    "  nominations LIST\n"
+	    "  approve LIST ADDRESS\n"
+	    "  object LIST ADDRESS REASON...\n"
 	    "  export-key LIST\n"
 	    "  wkd DIR\n"
 	    "  -c conf    configuration file (default %s)\n"
@@ -337,10 +342,122 @@ members(int argc, char **argv)
 			    p->severity == OPM_PROBLEM_ERROR ? "error" :
 			    "warning", t);
 		}
+		if (opm_audit_inactive(m, now) != NULL)
+			g_string_prepend(state, state->len > 0 ? "inactive; " :
+			    "inactive");
 		printf("%s %s %s %s\n", m->address, m->fpr, exp,
 		    state->len > 0 ? state->str : "ok");
 	}
 	return EX_OK;
+}
+
+typedef enum {
+	NOM_LIST,
+	NOM_APPROVE,
+	NOM_OBJECT,
+} NomVerb;
+
+/* nominations, approve, object: the nominations of a list, and an
+ * admin's acts on them from the host; what ends goes the way of a
+ * command mail (lib/admission.c). */
+static int
+nominations(NomVerb verb, int argc, char **argv)
+{
+	g_autoptr(OpmConfig) conf = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OpmInjector) inj = NULL;
+	g_autoptr(OpmNominations) s = NULL;
+	g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)opm_admission_event_free);
+	g_autofree char *reason = NULL;
+	g_autofree char *host = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	OpmAdmissionPolicy p;
+	OpmNomination *n = NULL;
+	OpmList *list;
+	GPtrArray *all;
+	int rc = EX_OK;
+
+	if ((verb == NOM_LIST && argc != 1) ||
+	    (verb == NOM_APPROVE && argc != 2) ||
+	    (verb == NOM_OBJECT && argc < 3)) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if ((conf = load_conf(&rc)) == NULL ||
+	    (list = find_list(conf, argv[0], &rc)) == NULL)
+		return rc;
+	if ((rc = become_user(conf)) != EX_OK)
+		return rc;
+	if (!opm_keys_load(list, &error) ||
+	    (inj = opm_injector_new(conf->inject_method, &error)) == NULL ||
+	    (s = opm_nominations_open(conf->state_dir, list->address,
+		&error)) == NULL ||
+	    !opm_admission_settle(conf, list, s, FALSE, now, events, &error))
+		return fail(status_of(error), "%s: %s", list->address,
+		    error->message);
+	opm_admission_policy(list, &p);
+	/* one word: it is kept as the admin who acted */
+	{
+		const char *u = g_get_user_name();
+
+		host = g_strdup_printf("host:%s", u != NULL ? u : "?");
+		g_strdelimit(host, " \t", '_');
+	}
+	if (verb != NOM_LIST &&
+	    (n = opm_nominations_find(s, argv[1])) == NULL) {
+		rc = fail(EX_DATAERR, "%s: %s has no open nomination",
+		    list->address, argv[1]);
+		goto SAVE;
+	}
+	if (verb == NOM_OBJECT) {
+		reason = g_strjoinv(" ", argv + 2);
+		if (!opm_nomination_object(&p, n, host, TRUE, reason, now,
+		    &error))
+			rc = fail(EX_DATAERR, "%s: object %s: %s", list->address,
+			    argv[1], error->message);
+	} else if (verb == NOM_APPROVE &&
+	    !opm_nomination_approve(&p, n, host, now, &error))
+		rc = fail(EX_DATAERR, "%s: approve %s: %s", list->address,
+		    argv[1], error->message);
+	if (rc == EX_OK && verb != NOM_LIST &&
+	    !opm_admission_settle(conf, list, s, FALSE, now, events, &error))
+		return fail(status_of(error), "%s: %s", list->address,
+		    error->message);
+SAVE:
+	if (!opm_nominations_save(s, &error))
+		return fail(status_of(error), "%s: %s", list->address,
+		    error->message);
+	all = opm_nominations_list(s);
+	if (verb == NOM_LIST) {
+		printf("# %s: %u open nomination%s (Admission %s, %u vouches%s)"
+		    "\n", list->address, all->len, all->len == 1 ? "" : "s",
+		    list->admission, p.required, p.approval ?
+		    " and an admin's approval" : "");
+		for (guint i = 0; i < all->len; i++) {
+			g_autofree char *d = opm_nomination_describe(&p,
+			    g_ptr_array_index(all, i), TRUE, TRUE, now);
+
+			fputs(d, stdout);
+		}
+	}
+	for (guint i = 0; i < events->len; i++) {
+		OpmAdmissionEvent *e = g_ptr_array_index(events, i);
+		static const char *const what[] = {"admitted", "expired",
+		    "refused by an admin", "withdrawn", "could not be added"};
+
+		printf("%s: the nomination of %s: %s%s%s\n", list->address,
+		    e->nom->address, what[e->outcome], e->why != NULL ? ": " :
+		    "", e->why != NULL ? e->why : "");
+	}
+	if (rc == EX_OK && n != NULL && events->len == 0)
+		printf("%s: %s: %u of %u vouches%s\n", list->address,
+		    n->address, opm_nomination_count(n), p.required,
+		    !p.approval ? "" : n->approved_by != NULL ? ", approved" :
+		    ", not approved yet");
+	opm_nominations_close(g_steal_pointer(&s));
+	opm_admission_notify(list, events, inj, now);
+	return rc;
 }
 
 static int
@@ -861,6 +978,12 @@ main(int argc, char **argv)
 		return change(OPM_CHANGE_SET_KEY, argc, argv);
 	if (strcmp(verb, "members") == 0)
 		return members(argc, argv);
+	if (strcmp(verb, "nominations") == 0)
+		return nominations(NOM_LIST, argc, argv);
+	if (strcmp(verb, "approve") == 0)
+		return nominations(NOM_APPROVE, argc, argv);
+	if (strcmp(verb, "object") == 0)
+		return nominations(NOM_OBJECT, argc, argv);
 	if (strcmp(verb, "export-key") == 0)
 		return export_key(argc, argv);
 	if (strcmp(verb, "wkd") == 0)

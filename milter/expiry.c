@@ -8,10 +8,14 @@
  *	runs opm_expiry_run() for every list of the configuration in force,
  *	sending through its InjectMethod.  No cron job is needed; what was
  *	sent is kept in the state directory, so the check after a restart
- *	sends nothing twice.
+ *	sends nothing twice.  It reminds the admins of members inactive for
+ *	InactiveReminder (opm_expiry_inactive()).  For a list with "Admission vouch" it also ends
+ *	the nominations that expired (opm_admission_check()), telling the
+ *	nominators and the admins.
  */
 #include "config.h"
 
+#include "admission.h"
 #include "expiry.h"
 #include "inject.h"
 #include "opmf.h"
@@ -46,6 +50,24 @@ check_all(void)
 			    "admin summar%s", l->address, st.reminders,
 			    st.reminders == 1 ? "" : "s", st.summaries,
 			    st.summaries == 1 ? "y" : "ies");
+		if (!opm_expiry_inactive(conf->state_dir, l, inj, now, NULL,
+		    &error)) {
+			g_warning("%s: inactive member check: %s", l->address,
+			    error->message);
+			g_clear_error(&error);
+		}
+		if (g_strcmp0(l->admission, "vouch") == 0) {
+			guint ended = 0;
+
+			if (!opm_admission_check(conf, l, inj, now, &ended,
+			    &error)) {
+				g_warning("%s: nomination check: %s", l->address,
+				    error->message);
+				g_clear_error(&error);
+			} else if (ended > 0)
+				g_message("%s: nomination check: %u ended",
+				    l->address, ended);
+		}
 	}
 }
 

@@ -46,6 +46,19 @@ static const struct {
 	    NULL, "62491816B3FE596D1AA3A7522DD140EA0E06D6BC", NULL},
 	{"remove-member", "remove-member carol@example.net\n", 1,
 	    OPM_CMD_REMOVE_MEMBER, "carol@example.net", NULL, NULL},
+	{"nominate with a name", "nominate kim@example.org "
+	    "62491816b3fe596d1aa3a7522dd140ea0e06d6bc Kim  Example\n", 1,
+	    OPM_CMD_NOMINATE, "kim@example.org",
+	    "62491816B3FE596D1AA3A7522DD140EA0E06D6BC", "Kim  Example"},
+	{"vouch", "VOUCH kim@example.org "
+	    "62491816B3FE596D1AA3A7522DD140EA0E06D6BC\n", 1, OPM_CMD_VOUCH,
+	    "kim@example.org", "62491816B3FE596D1AA3A7522DD140EA0E06D6BC", NULL},
+	{"object: the reason is the rest of the line",
+	    "object o@example.org  nobody object(s) knows o\n", 1,
+	    OPM_CMD_OBJECT, "o@example.org", NULL, "nobody object(s) knows o"},
+	{"approve, nominations, withdraw", "approve kim@example.org\n"
+	    "nominations\nwithdraw kim@example.org\n", 3, OPM_CMD_APPROVE,
+	    "kim@example.org", NULL, NULL},
 };
 
 START_TEST(commands_are_read)
@@ -88,6 +101,13 @@ static const struct {
 	{"short fingerprint", "update-key 0E06D6BC\n", 0, 1,
 	    "full fingerprint"},
 	{"not an address", "remove-member bob\n", 0, 1, "not a mail address"},
+	{"vouch with a key ID", "vouch kim@example.org 0E06D6BC\n", 0, 1,
+	    "full fingerprint"},
+	{"vouch with a name", "vouch kim@example.org "
+	    "62491816B3FE596D1AA3A7522DD140EA0E06D6BC Kim\n", 0, 1,
+	    "want \"vouch ADDRESS FINGERPRINT\""},
+	{"object without a reason", "object kim@example.org\n", 0, 1,
+	    "want \"object ADDRESS REASON\""},
 	{"comment in address", "remove-member b#b@example.org\n", 0, 1,
 	    "not a mail address"},
 	{"control character", "help\nlist-members\x1b[2J\n", 0, 2,

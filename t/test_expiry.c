@@ -20,6 +20,7 @@
 
 #include "tutil.h"
 
+#include "audit.h"
 #include "expiry.h"
 #include "keys.h"
 #include "member.h"
@@ -299,6 +300,55 @@ START_TEST(extended_key_starts_afresh)
 }
 END_TEST
 
+START_TEST(inactive_member_reminds_the_admins_once)
+{
+	g_autoptr(GError) error = NULL;
+	guint n = 99;
+	static const struct {
+		gint64 at;   /* from kim's expiry */
+		guint want;
+	} steps[] = {
+		{-DAY, 0},            /* active */
+		{1, 0},               /* inactive from now on */
+		{29 * DAY, 0},
+		{30 * DAY + 2, 1},    /* InactiveReminder 30d */
+		{31 * DAY, 0},        /* never twice */
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(steps); i++) {
+		ck_assert_msg(opm_expiry_inactive(state, list, inj,
+		    expires + steps[i].at, &n, &error), "%s",
+		    error != NULL ? error->message : "");
+		ck_assert_msg(n == steps[i].want, "at expiry%+" G_GINT64_FORMAT
+		    "s: got %u reminded, want %u", steps[i].at, n,
+		    steps[i].want);
+	}
+	ck_assert_uint_eq(count("alice@example.org"), 1);
+	ck_assert_uint_eq(count("kim@example.org"), 0);
+	/* a restart sends nothing again */
+	load();
+	ck_assert(opm_expiry_inactive(state, list, inj, expires + 40 * DAY, &n,
+	    &error));
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(count("alice@example.org"), 1);
+	/* -n shows kim as inactive */
+	{
+		g_autoptr(GPtrArray) problems = opm_audit_list(list,
+		    expires + 1);
+		gboolean seen = FALSE;
+
+		for (guint i = 0; i < problems->len; i++) {
+			OpmProblem *p = g_ptr_array_index(problems, i);
+
+			seen |= strstr(p->text, "kim@example.org") != NULL &&
+			    strstr(p->text, "inactive (its key can no longer "
+			    "sign or encrypt)") != NULL;
+		}
+		ck_assert_msg(seen, "-n does not call kim inactive");
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -313,6 +363,7 @@ main(void)
 	tcase_add_test(tc, each_time_reminds_once);
 	tcase_add_test(tc, late_member_gets_one_reminder);
 	tcase_add_test(tc, extended_key_starts_afresh);
+	tcase_add_test(tc, inactive_member_reminds_the_admins_once);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

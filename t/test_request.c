@@ -17,9 +17,11 @@
 
 #include <locale.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "tutil.h"
 
+#include "admission.h"
 #include "member.h"
 #include "opmf.h"
 
@@ -575,6 +577,448 @@ START_TEST(admin_key_pins_the_admin)
 }
 END_TEST
 
+/* Everything the output directory holds for rcpt (rcpt, rcpt.2, ...),
+ * decrypted with name's key and put together; "" when nothing decrypts. */
+static char *
+all_for(const char *name, const char *rcpt)
+{
+	GString *all = g_string_new(NULL);
+
+	for (int n = 1; n < 50; n++) {
+		g_autofree char *f = n == 1 ? out_file(rcpt) :
+		    g_strdup_printf("%s/%s.%d", out, rcpt, n);
+		g_autofree char *p = NULL;
+
+		if (!g_file_test(f, G_FILE_TEST_EXISTS))
+			break;
+		p = decrypt_as(name, f);
+		if (p != NULL)
+			g_string_append(all, p);
+	}
+	return g_string_free(all, FALSE);
+}
+
+/* Feed a command mail, want it accepted (answered by mail). */
+static void
+feed_ok(const char *what, GBytes *mail)
+{
+	OpmfTestResult res = {0};
+
+	feed(mail, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_DISCARD, "%s: got %d %s \"%s\", want it "
+	    "accepted", what, res.rc, res.xcode, res.text);
+	opmf_test_result_clear(&res);
+}
+
+static void
+want_reply(const char *name, const char *rcpt, const char *want)
+{
+	g_autofree char *got = all_for(name, rcpt);
+
+	ck_assert_msg(strstr(got, want) != NULL, "%s got \"%s\", want \"%s\"",
+	    rcpt, got, want);
+}
+
+static void
+want_no_member(const char *address)
+{
+	g_autofree char *m = tu_read(members);
+
+	ck_assert_msg(strstr(m, address) == NULL, "the members file names "
+	    "%s:\n%s", address, m);
+}
+
+static GBytes *
+signed_by(const char *who, const char *text, const char *keyfile,
+    const char *age)
+{
+	g_autofree char *from = g_strdup_printf("%s@%s", who,
+	    strcmp(who, "carol") == 0 ? "example.net" : strcmp(who, "mallory") ==
+	    0 ? "example.com" : "example.org");
+	const char *opts[] = {"--date-offset", age, NULL};
+
+	return command_mail(who, from, text, keyfile, age != NULL ? opts :
+	    NULL);
+}
+
+/* bob nominates mallory. */
+static void
+nominate_mallory(void)
+{
+	g_autofree char *key = fixture_keyfile("mallory");
+	g_autofree char *fpr = tu_fpr("mallory");
+	g_autofree char *text = g_strdup_printf("nominate mallory@example.com "
+	    "%s Mallory Candidate\n", fpr);
+	g_autoptr(GBytes) cmd = signed_by("bob", text, key, NULL);
+	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s",
+	    fpr);
+
+	list_line("Admission vouch");
+	feed_ok("nominate", cmd);
+	want_reply("bob", "bob@example.org", "line 1: nominate: ok");
+	/* each other member is asked, with the line to send */
+	want_reply("carol", "carol@example.net", vouch);
+	want_reply("carol", "carol@example.net", "nominated a new member");
+	want_reply("alice", "alice@example.org", vouch);
+	want_no_member("mallory@");
+	clear_out();
+}
+
+START_TEST(vouched_candidate_joins_and_posts)
+{
+	g_autofree char *fpr = tu_fpr("mallory");
+	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
+	    fpr);
+	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, NULL);
+	g_autoptr(GBytes) by_alice = signed_by("alice", vouch, NULL, NULL);
+	g_autoptr(GBytes) approve = signed_by("alice",
+	    "approve mallory@example.com\n", NULL, "-1 minute");
+	const char *post_opts[] = {"--signer", "mallory", "--from",
+	    "mallory@example.com", NULL};
+	g_autoptr(GBytes) post = tu_mkpost(tmp, post_opts);
+	g_autofree char *mtext = NULL;
+
+	nominate_mallory();
+	feed_ok("carol's vouch", by_carol);
+	want_reply("carol", "carol@example.net", "1 of 2 vouches");
+	want_no_member("mallory@");
+	/* a reload in the middle loses nothing */
+	list_line("# reloaded");
+	feed_ok("alice's vouch", by_alice);
+	want_reply("alice", "alice@example.org",
+	    "2 of 2 vouches, not approved yet");
+	want_no_member("mallory@");
+	ck_assert_msg(dir_empty(out) || !g_file_test(out_file(
+	    "mallory@example.com"), G_FILE_TEST_EXISTS), "mallory was told "
+	    "something before joining");
+	clear_out();
+	feed_ok("approve", approve);
+	mtext = tu_read(members);
+	ck_assert_msg(strstr(mtext, fpr) != NULL && strstr(mtext,
+	    "Mallory Candidate") != NULL, "mallory was not added:\n%s", mtext);
+	want_reply("mallory", "mallory@example.com", "Welcome to the list");
+	/* one announcement to each member */
+	want_reply("bob", "bob@example.org", "mallory@example.com (Mallory "
+	    "Candidate) joined the list");
+	want_reply("carol", "carol@example.net", "joined the list");
+	clear_out();
+	/* her first post reaches her */
+	{
+		OpmfTestResult res = {0};
+		g_autofree char *copy = NULL;
+
+		feed(post, LIST, &res);
+		ck_assert_msg(res.rc == SMFIS_DISCARD, "mallory's post: got %d "
+		    "%s %s, want accepted", res.rc, res.xcode, res.text);
+		opmf_test_result_clear(&res);
+		copy = all_for("mallory", "mallory@example.com");
+		ck_assert_msg(*copy != '\0', "mallory got no copy of her post");
+	}
+}
+END_TEST
+
+START_TEST(refused_vouches_add_nobody)
+{
+	g_autofree char *fpr = tu_fpr("mallory");
+	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
+	    fpr);
+	g_autofree char *wrong = g_strdup_printf("vouch mallory@example.com %s\n",
+	    tu_fpr("bob"));
+	g_autoptr(GBytes) wrong_fpr = signed_by("carol", wrong, NULL, "-3 minutes");
+	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, "-2 minutes");
+	g_autoptr(GBytes) again = signed_by("carol", vouch, NULL, "-1 minute");
+	g_autoptr(GBytes) by_nominator = signed_by("bob", vouch, NULL, NULL);
+	g_autoptr(GBytes) by_stranger = signed_by("mallory", vouch, NULL, NULL);
+	OpmfTestResult res = {0};
+
+	nominate_mallory();
+	/* a fingerprint other than the candidate's */
+	feed_ok("a vouch with a wrong fingerprint", wrong_fpr);
+	want_reply("carol", "carol@example.net", "is not the one of the key "
+	    "nominated for mallory@example.com");
+	want_reply("carol", "carol@example.net", "Nothing of your mail was "
+	    "carried out");
+	clear_out();
+	feed_ok("carol's vouch", by_carol);
+	want_reply("carol", "carol@example.net", "1 of 2 vouches");
+	clear_out();
+	/* twice */
+	feed_ok("carol's second vouch", again);
+	want_reply("carol", "carol@example.net", "you vouched for "
+	    "mallory@example.com already");
+	clear_out();
+	/* the nominator */
+	feed_ok("the nominator's vouch", by_nominator);
+	want_reply("bob", "bob@example.org", "you nominated "
+	    "mallory@example.com; the vouches must come from other members");
+	clear_out();
+	/* the candidate, not a member: refused in SMTP */
+	feed(by_stranger, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_REJECT && g_strcmp0(res.xcode, "5.7.1") ==
+	    0, "a vouch by the candidate: got %d %s %s, want REJECT 5.7.1",
+	    res.rc, res.xcode, res.text);
+	opmf_test_result_clear(&res);
+	/* the same mail again */
+	feed(by_carol, REQUEST, &res);
+	ck_assert_msg(res.rc == SMFIS_REJECT && g_strcmp0(res.xcode, "5.7.5") ==
+	    0, "a replayed vouch: got %d %s %s, want REJECT 5.7.5", res.rc,
+	    res.xcode, res.text);
+	opmf_test_result_clear(&res);
+	ck_assert(dir_empty(out));
+	want_no_member("mallory@");
+	/* the count is still one */
+	{
+		g_autoptr(GBytes) list = signed_by("bob", "nominations\n", NULL,
+		    NULL);
+
+		feed_ok("nominations", list);
+		want_reply("bob", "bob@example.org", "vouches 1 of 2");
+		want_reply("bob", "bob@example.org", "vouched by carol@example.net");
+	}
+}
+END_TEST
+
+START_TEST(admin_objection_stops_a_vouched_nomination)
+{
+	g_autofree char *fpr = tu_fpr("mallory");
+	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
+	    fpr);
+	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, NULL);
+	g_autoptr(GBytes) by_alice = signed_by("alice", vouch, NULL, "-2 minutes");
+	g_autoptr(GBytes) object = signed_by("alice", "object mallory@example.com "
+	    "shares keys with strangers\n", NULL, "-1 minute");
+	g_autoptr(GBytes) approve = signed_by("alice",
+	    "approve mallory@example.com\n", NULL, NULL);
+
+	nominate_mallory();
+	feed_ok("carol's vouch", by_carol);
+	feed_ok("alice's vouch", by_alice);
+	want_reply("alice", "alice@example.org", "2 of 2 vouches");
+	clear_out();
+	feed_ok("alice objects", object);
+	want_reply("alice", "alice@example.org", "your objection as an admin "
+	    "ends the nomination");
+	/* the nominator hears of it, without who objected */
+	{
+		g_autofree char *to_bob = all_for("bob", "bob@example.org");
+
+		ck_assert_msg(strstr(to_bob, "was refused") != NULL ||
+		    strstr(to_bob, "objected to the nomination") != NULL,
+		    "bob was not told: \"%s\"", to_bob);
+		ck_assert_msg(strstr(to_bob, "alice") == NULL, "bob was told who "
+		    "objected: \"%s\"", to_bob);
+	}
+	want_reply("alice", "alice@example.org", "shares keys with strangers");
+	ck_assert_msg(!g_file_test(out_file("mallory@example.com"),
+	    G_FILE_TEST_EXISTS), "the candidate was told");
+	clear_out();
+	feed_ok("a late approval", approve);
+	want_reply("alice", "alice@example.org", "mallory@example.com has no "
+	    "open nomination");
+	want_no_member("mallory@");
+}
+END_TEST
+
+START_TEST(nomination_expires)
+{
+	g_autoptr(OpmConfig) conf = NULL;
+	g_autoptr(OpmInjector) inj = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *method = g_strconcat("dir:", out, NULL);
+	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
+	    tu_fpr("mallory"));
+	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, NULL);
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	OpmList *l;
+	guint ended = 99;
+
+	nominate_mallory();
+	feed_ok("carol's vouch", by_carol);
+	clear_out();
+	conf = opmf_conf_get();
+	l = opm_conf_find_list(conf, LIST);
+	inj = opm_injector_new(method, &error);
+	ck_assert(inj != NULL);
+	/* the daily check, a day before the end: nothing */
+	ck_assert_msg(opm_admission_check(conf, l, inj, now + 29 * 24 * 3600,
+	    &ended, &error), "%s", error != NULL ? error->message : "");
+	ck_assert_uint_eq(ended, 0);
+	ck_assert(dir_empty(out));
+	/* after 30 days */
+	ck_assert_msg(opm_admission_check(conf, l, inj, now + 30 * 24 * 3600 + 1,
+	    &ended, &error), "%s", error != NULL ? error->message : "");
+	ck_assert_uint_eq(ended, 1);
+	want_reply("bob", "bob@example.org", "expired with 1 of 2 vouches");
+	want_reply("alice", "alice@example.org", "Nominated by bob@example.org");
+	ck_assert_msg(!g_file_test(out_file("mallory@example.com"),
+	    G_FILE_TEST_EXISTS), "the candidate was told");
+	want_no_member("mallory@");
+	clear_out();
+	/* gone for good: a restart does not bring it back */
+	opm_conf_unref(g_steal_pointer(&conf));
+	list_line("# restarted");
+	{
+		g_autoptr(GBytes) list = signed_by("bob", "nominations\n", NULL,
+		    NULL);
+
+		feed_ok("nominations", list);
+		want_reply("bob", "bob@example.org", "no open nominations");
+	}
+}
+END_TEST
+
+START_TEST(nominations_need_admission_vouch)
+{
+	g_autofree char *key = fixture_keyfile("mallory");
+	g_autofree char *text = g_strdup_printf("nominate mallory@example.com "
+	    "%s\n", tu_fpr("mallory"));
+	g_autoptr(GBytes) cmd = signed_by("bob", text, key, NULL);
+
+	feed_ok("nominate on an admin list", cmd);
+	want_reply("bob", "bob@example.org", "the admins of this list add its "
+	    "members (Admission admin)");
+	ck_assert(!g_file_test(out_file("carol@example.net"),
+	    G_FILE_TEST_EXISTS));
+}
+END_TEST
+
+START_TEST(nomination_key_must_pass)
+{
+	g_autofree char *key = fixture_keyfile("mallory");
+	g_autofree char *other = g_strdup_printf("nominate kim@example.com "
+	    "%s\n", tu_fpr("mallory"));
+	g_autofree char *fpr = g_strdup_printf("nominate mallory@example.com "
+	    "%s\n", tu_fpr("bob"));
+	g_autoptr(GBytes) wrong_address = signed_by("bob", other, key, NULL);
+	g_autoptr(GBytes) wrong_fpr = signed_by("bob", fpr, key, "-1 minute");
+
+	list_line("Admission vouch");
+	feed_ok("a key without the address", wrong_address);
+	want_reply("bob", "bob@example.org", "no valid user ID");
+	ck_assert(!g_file_test(out_file("carol@example.net"),
+	    G_FILE_TEST_EXISTS));
+	clear_out();
+	feed_ok("another fingerprint", wrong_fpr);
+	want_reply("bob", "bob@example.org", "holds no key with the primary "
+	    "fingerprint");
+}
+END_TEST
+
+/* openpgp-milter-admin VERB ARGS... on this configuration: its exit
+ * status, *output its standard output and error. */
+static int
+admin_tool(char **output, const char *const *args)
+{
+	g_autofree char *tool = g_strconcat(tu_env("MILTER"), "-admin", NULL);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autofree char *err = NULL;
+	int st = -1;
+
+	g_ptr_array_add(argv, tool);
+	g_ptr_array_add(argv, (gpointer) "-c");
+	g_ptr_array_add(argv, conf_path);
+	for (const char *const *a = args; *a != NULL; a++)
+		g_ptr_array_add(argv, (gpointer)*a);
+	g_ptr_array_add(argv, NULL);
+	ck_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, 0, NULL, NULL,
+	    output, &err, &st, NULL));
+	{
+		char *both = g_strconcat(*output, err, NULL);
+
+		g_free(*output);
+		*output = both;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(host_lists_approves_and_objects)
+{
+	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
+	    tu_fpr("mallory"));
+	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, NULL);
+	g_autoptr(GBytes) by_alice = signed_by("alice", vouch, NULL, NULL);
+	g_autofree char *o = NULL;
+	int rc;
+
+	/* the host's tool sends through the MTA; here, nowhere */
+	{
+		g_autofree char *c = tu_read(conf_path);
+
+		tu_write(conf_path, "%sInjectMethod sendmail:/bin/true\n", c);
+	}
+	nominate_mallory();
+	feed_ok("carol's vouch", by_carol);
+	rc = admin_tool(&o, (const char *[]){"nominations", LIST, NULL});
+	ck_assert_msg(rc == 0 && strstr(o, "1 open nomination") != NULL &&
+	    strstr(o, "mallory@example.com (Mallory Candidate)") != NULL &&
+	    strstr(o, "vouches 1 of 2, an admin's approval needed") != NULL &&
+	    strstr(o, "vouched by carol@example.net") != NULL,
+	    "nominations: got %d \"%s\"", rc, o);
+	g_clear_pointer(&o, g_free);
+	rc = admin_tool(&o, (const char *[]){"approve", LIST,
+	    "nobody@example.com", NULL});
+	ck_assert_msg(rc == 65 && strstr(o, "nobody@example.com has no open "
+	    "nomination") != NULL, "approve a stranger: got %d \"%s\"", rc, o);
+	g_clear_pointer(&o, g_free);
+	/* approved on the host, then the second vouch by mail admits */
+	rc = admin_tool(&o, (const char *[]){"approve", LIST,
+	    "mallory@example.com", NULL});
+	ck_assert_msg(rc == 0 && strstr(o, "1 of 2 vouches, approved") != NULL,
+	    "approve: got %d \"%s\"", rc, o);
+	want_no_member("mallory@");
+	feed_ok("alice's vouch", by_alice);
+	{
+		g_autofree char *m = tu_read(members);
+
+		ck_assert_msg(strstr(m, "mallory@example.com") != NULL, "mallory "
+		    "was not admitted:\n%s", m);
+	}
+}
+END_TEST
+
+START_TEST(host_objection_ends_a_nomination)
+{
+	g_autofree char *o = NULL;
+	int rc;
+
+	{
+		g_autofree char *c = tu_read(conf_path);
+
+		tu_write(conf_path, "%sInjectMethod sendmail:/bin/true\n", c);
+	}
+	nominate_mallory();
+	rc = admin_tool(&o, (const char *[]){"object", LIST,
+	    "mallory@example.com", "not", "vetted", NULL});
+	ck_assert_msg(rc == 0 && strstr(o, "refused by an admin") != NULL,
+	    "object: got %d \"%s\"", rc, o);
+	g_clear_pointer(&o, g_free);
+	rc = admin_tool(&o, (const char *[]){"nominations", LIST, NULL});
+	ck_assert_msg(rc == 0 && strstr(o, "0 open nominations") != NULL,
+	    "nominations after the objection: got %d \"%s\"", rc, o);
+	want_no_member("mallory@");
+}
+END_TEST
+
+START_TEST(vouch_of_a_removed_member_no_longer_counts)
+{
+	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
+	    tu_fpr("mallory"));
+	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, NULL);
+	g_autoptr(GBytes) remove = signed_by("alice",
+	    "remove-member carol@example.net\n", NULL, "-1 minute");
+	g_autoptr(GBytes) by_alice = signed_by("alice", vouch, NULL, NULL);
+
+	nominate_mallory();
+	feed_ok("carol's vouch", by_carol);
+	want_reply("carol", "carol@example.net", "1 of 2 vouches");
+	feed_ok("carol removed", remove);
+	clear_out();
+	feed_ok("alice's vouch", by_alice);
+	want_reply("alice", "alice@example.org", "1 of 2 vouches");
+	want_no_member("mallory@");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -595,6 +1039,15 @@ main(void)
 	tcase_add_test(tc, a_bad_line_fails_the_whole_mail);
 	tcase_add_test(tc, anyone_gets_the_list_key_unsigned);
 	tcase_add_test(tc, admin_key_pins_the_admin);
+	tcase_add_test(tc, vouched_candidate_joins_and_posts);
+	tcase_add_test(tc, refused_vouches_add_nobody);
+	tcase_add_test(tc, admin_objection_stops_a_vouched_nomination);
+	tcase_add_test(tc, nomination_expires);
+	tcase_add_test(tc, nominations_need_admission_vouch);
+	tcase_add_test(tc, nomination_key_must_pass);
+	tcase_add_test(tc, host_lists_approves_and_objects);
+	tcase_add_test(tc, host_objection_ends_a_nomination);
+	tcase_add_test(tc, vouch_of_a_removed_member_no_longer_counts);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
