@@ -161,23 +161,6 @@ opm_nomination_state(const OpmAdmissionPolicy *p, const OpmNomination *n,
 	return OPM_NOMINATION_OPEN;
 }
 
-static gboolean
-refuse(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static gboolean
-refuse(GError **error, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (error == NULL)
-		return FALSE;
-	va_start(ap, fmt);
-	g_propagate_error(error, g_error_new_valist(OPM_ERROR,
-	    OPM_ERROR_CONFIG, fmt, ap));
-	va_end(ap);
-	return FALSE;
-}
-
 /* Refused unless n is open at now. */
 static gboolean
 still_open(const OpmAdmissionPolicy *p, const OpmNomination *n, gint64 now,
@@ -185,10 +168,10 @@ still_open(const OpmAdmissionPolicy *p, const OpmNomination *n, gint64 now,
 {
 	switch (opm_nomination_state(p, n, now)) {
 	case OPM_NOMINATION_REFUSED:
-		return refuse(error, "the nomination of %s was refused by an "
+		return opm_refuse(error, "the nomination of %s was refused by an "
 		    "admin", n->address);
 	case OPM_NOMINATION_EXPIRED:
-		return refuse(error, "the nomination of %s has expired",
+		return opm_refuse(error, "the nomination of %s has expired",
 		    n->address);
 	default:
 		return TRUE;
@@ -213,19 +196,19 @@ opm_nomination_vouch(const OpmAdmissionPolicy *p, OpmNomination *n,
 	if (!still_open(p, n, now, error))
 		return FALSE;
 	if (is_member)
-		return refuse(error, "%s is a member already", n->address);
+		return opm_refuse(error, "%s is a member already", n->address);
 	if (g_ascii_strcasecmp(who, n->address) == 0)
-		return refuse(error, "nobody can vouch for themselves");
+		return opm_refuse(error, "nobody can vouch for themselves");
 	if (g_ascii_strcasecmp(who, n->nominator) == 0)
-		return refuse(error, "you nominated %s; the vouches must come "
+		return opm_refuse(error, "you nominated %s; the vouches must come "
 		    "from other members", n->address);
 	if (fpr == NULL || g_ascii_strcasecmp(fpr, n->fpr) != 0)
-		return refuse(error, "the fingerprint you give, %s, is not the "
+		return opm_refuse(error, "the fingerprint you give, %s, is not the "
 		    "one of the key nominated for %s, %s: check the fingerprint "
 		    "with the candidate again; your vouch was not counted",
 		    fpr != NULL ? fpr : "(none)", n->address, n->fpr);
 	if (spoke(n->vouches, who))
-		return refuse(error, "you vouched for %s already", n->address);
+		return opm_refuse(error, "you vouched for %s already", n->address);
 	g_ptr_array_add(n->vouches, voice_new(who, FALSE, NULL, now));
 	return TRUE;
 }
@@ -238,7 +221,7 @@ opm_nomination_object(const OpmAdmissionPolicy *p, OpmNomination *n,
 	if (!still_open(p, n, now, error))
 		return FALSE;
 	if (spoke(n->objections, who))
-		return refuse(error, "you objected to %s already", n->address);
+		return opm_refuse(error, "you objected to %s already", n->address);
 	g_ptr_array_add(n->objections, voice_new(who, admin, reason, now));
 	return TRUE;
 }
@@ -250,10 +233,10 @@ opm_nomination_approve(const OpmAdmissionPolicy *p, OpmNomination *n,
 	if (!still_open(p, n, now, error))
 		return FALSE;
 	if (!p->approval)
-		return refuse(error, "this list admits candidates without an "
+		return opm_refuse(error, "this list admits candidates without an "
 		    "admin's approval");
 	if (n->approved_by != NULL)
-		return refuse(error, "%s approved %s already", n->approved_by,
+		return opm_refuse(error, "%s approved %s already", n->approved_by,
 		    n->address);
 	n->approved_by = opm_address_normalize(who);
 	n->approved = now;
@@ -558,10 +541,10 @@ opm_nominations_add(OpmNominations *s, OpmNomination *n, GError **error)
 
 	if (old != NULL || s->noms->len >= OPM_NOMINATIONS_MAX) {
 		if (old != NULL)
-			refuse(error, "%s was nominated already, by %s",
+			opm_refuse(error, "%s was nominated already, by %s",
 			    n->address, old->nominator);
 		else
-			refuse(error, "the list has %d open nominations, the "
+			opm_refuse(error, "the list has %d open nominations, the "
 			    "most it keeps: wait until some end",
 			    OPM_NOMINATIONS_MAX);
 		opm_nomination_free(n);

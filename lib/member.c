@@ -103,23 +103,6 @@ opm_change_op_name(OpmChangeOp op)
 	return "?";
 }
 
-static gboolean
-refuse(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static gboolean
-refuse(GError **error, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (error == NULL)
-		return FALSE;
-	va_start(ap, fmt);
-	g_propagate_error(error, g_error_new_valist(OPM_ERROR,
-	    OPM_ERROR_CONFIG, fmt, ap));
-	va_end(ap);
-	return FALSE;
-}
-
 /* Remove a scratch directory and what gpg left in it. */
 static void
 remove_tree(const char *path)
@@ -160,18 +143,18 @@ key_packets(GBytes *keys, GError **error)
 	guint packets = 0;
 
 	if (n == 0)
-		return refuse(error, "the key block is empty"), NULL;
+		return opm_refuse(error, "the key block is empty"), NULL;
 	if (n > MAX_KEY_BLOCK)
-		return refuse(error, "the key block is larger than %d bytes",
+		return opm_refuse(error, "the key block is larger than %d bytes",
 		    MAX_KEY_BLOCK), NULL;
 	if (g_strstr_len(p, (gssize)n, "-----BEGIN PGP PRIVATE KEY BLOCK") !=
 	    NULL)
-		return refuse(error, "the key block holds a secret key: send "
+		return opm_refuse(error, "the key block holds a secret key: send "
 		    "the public key only"), NULL;
 	if (g_strstr_len(p, (gssize)n, "-----BEGIN PGP") != NULL) {
 		bin = opm_pgp_dearmor(keys, "PUBLIC KEY BLOCK", &aerr);
 		if (bin == NULL)
-			return refuse(error, "the key block is not a valid armored "
+			return opm_refuse(error, "the key block is not a valid armored "
 			    "OpenPGP public key block (%s)", aerr->message), NULL;
 	} else
 		bin = g_bytes_ref(keys);
@@ -183,24 +166,24 @@ key_packets(GBytes *keys, GError **error)
 
 		if (!opm_pgp_packet_header(b, len, &i, &tag, &plen, &open) ||
 		    open || plen > len - i)
-			return refuse(error, "the key block is malformed (packet "
+			return opm_refuse(error, "the key block is malformed (packet "
 			    "%u is cut short or not a key packet)", packets + 1),
 			    NULL;
 		if (tag == 5 || tag == 7)
-			return refuse(error, "the key block holds a secret key: "
+			return opm_refuse(error, "the key block holds a secret key: "
 			    "send the public key only"), NULL;
 		if (packets == 0 && tag != 6)
-			return refuse(error, "the key block does not start with a "
+			return opm_refuse(error, "the key block does not start with a "
 			    "public key"), NULL;
 		if (tag != 6 && tag != 14 && tag != 13 && tag != 17 &&
 		    tag != 2 && tag != 12)
-			return refuse(error, "the key block holds a packet of type "
+			return opm_refuse(error, "the key block holds a packet of type "
 			    "%d, which no public key block has", tag), NULL;
 		i += plen;
 		packets++;
 	}
 	if (packets == 0)
-		return refuse(error, "the key block holds no key"), NULL;
+		return opm_refuse(error, "the key block holds no key"), NULL;
 	return g_steal_pointer(&bin);
 }
 
@@ -280,7 +263,7 @@ key_passes(OpmList *list, OpmChange *c, const OpmKeyInfo *k, gint64 now,
 	g_free(c->warnings);
 	c->warnings = warns->len > 0 ? g_strdup(warns->str) : NULL;
 	if (errs->len > 0)
-		return refuse(error, "%s", errs->str);
+		return opm_refuse(error, "%s", errs->str);
 	c->expires = opm_member_key_expires(k);
 	return TRUE;
 }
@@ -333,7 +316,7 @@ prepare_key(OpmList *list, OpmChange *c, gint64 now, GBytes **out,
 	    !import(ctx, bin, &none, error))
 		goto DONE;
 	if (none) {
-		refuse(error, "the key block holds no key gpg can read");
+		opm_refuse(error, "the key block holds no key gpg can read");
 		goto DONE;
 	}
 	if ((err = gpgme_op_keylist_start(ctx, NULL, 0)) != 0) {
@@ -359,19 +342,19 @@ prepare_key(OpmList *list, OpmChange *c, gint64 now, GBytes **out,
 	}
 	(void)gpgme_op_keylist_end(ctx);
 	if (c->fpr != NULL && chosen == NULL) {
-		refuse(error, "the key block holds no key with the primary "
+		opm_refuse(error, "the key block holds no key with the primary "
 		    "fingerprint %s", c->fpr);
 		goto DONE;
 	}
 	if (c->fpr == NULL && with_uid != 1) {
-		refuse(error, with_uid == 0 ? "no key in the key block has a "
+		opm_refuse(error, with_uid == 0 ? "no key in the key block has a "
 		    "user ID for %s" : "several keys in the key block have a "
 		    "user ID for %s: name the fingerprint", c->address);
 		goto DONE;
 	}
 	if ((k = key_info(ctx, chosen, error)) == NULL) {
 		if (error == NULL || *error == NULL)
-			refuse(error, "key %s vanished", chosen);
+			opm_refuse(error, "key %s vanished", chosen);
 		goto DONE;
 	}
 	if (!key_passes(list, c, k, now, error))
@@ -474,7 +457,7 @@ check_change(OpmConfig *conf, OpmList *list, Roster *r, OpmChange *c,
 	*key = NULL;
 	if (c->address == NULL || !opm_address_valid(c->address) ||
 	    !text_ok(c->address))
-		return refuse(error, "\"%s\" is not a mail address",
+		return opm_refuse(error, "\"%s\" is not a mail address",
 		    c->address != NULL ? c->address : "");
 	norm = opm_address_normalize(c->address);
 	g_free(c->address);
@@ -483,16 +466,16 @@ check_change(OpmConfig *conf, OpmList *list, Roster *r, OpmChange *c,
 		char *f = opm_fpr_canon(c->fpr);
 
 		if (f == NULL)
-			return refuse(error, "\"%s\" is not a full key fingerprint "
+			return opm_refuse(error, "\"%s\" is not a full key fingerprint "
 			    "(40 or 64 hex digits)", c->fpr);
 		g_free(c->fpr);
 		c->fpr = f;
 	}
 	if (c->name != NULL && (!text_ok(c->name) || strlen(c->name) > 200))
-		return refuse(error, "the name must be one line of at most 200 "
+		return opm_refuse(error, "the name must be one line of at most 200 "
 		    "characters without \"#\"");
 	if (conf != NULL && opm_conf_find_list(conf, c->address) != NULL)
-		return refuse(error, "%s is a list address on this host and "
+		return opm_refuse(error, "%s is a list address on this host and "
 		    "cannot be a member", c->address);
 	for (guint i = 0; conf != NULL && i < conf->lists->len; i++) {
 		OpmList *l = g_ptr_array_index(conf->lists, i);
@@ -500,23 +483,23 @@ check_change(OpmConfig *conf, OpmList *list, Roster *r, OpmChange *c,
 		/* copies to these would come back to the filter */
 		if (g_ascii_strcasecmp(l->bounce_address, c->address) == 0 ||
 		    g_ascii_strcasecmp(l->request_address, c->address) == 0)
-			return refuse(error, "%s is the bounce or request address "
+			return opm_refuse(error, "%s is the bounce or request address "
 			    "of the list %s and cannot be a member", c->address,
 			    l->address);
 	}
 	m = g_hash_table_lookup(r->where, c->address);
 	if (c->op == OPM_CHANGE_ADD && m != NULL)
-		return refuse(error, "%s is already a member (key %s)",
+		return opm_refuse(error, "%s is already a member (key %s)",
 		    c->address, m->fpr);
 	if (c->op != OPM_CHANGE_ADD && m == NULL)
-		return refuse(error, "%s is not a member of %s", c->address,
+		return opm_refuse(error, "%s is not a member of %s", c->address,
 		    list->address);
 	if (m != NULL)
 		c->old_fpr = g_strdup(m->fpr);
 	if (c->op == OPM_CHANGE_REMOVE)
 		return TRUE;
 	if (c->keys == NULL)
-		return refuse(error, "no key was given for %s", c->address);
+		return opm_refuse(error, "no key was given for %s", c->address);
 	return prepare_key(list, c, now, key, error);
 }
 

@@ -56,6 +56,12 @@ typedef struct {
 gboolean opm_commit_run(const OpmCommit *c);
 void opm_commit_clear(OpmCommit *c); /* forgets it */
 
+/* Set *error (when error is not NULL) to an OPM_ERROR_CONFIG error with
+ * the printf-style message: a request the caller refuses.  Returns FALSE,
+ * so that "return opm_refuse(error, ...);" reads as it means. */
+gboolean opm_refuse(GError **error, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+
 /* Return a copy of s fit to stand in a log line or an SMTP reply: printable
  * ASCII only, everything else replaced by '?', at most max bytes.
  * (transfer full): caller frees with g_free(). */

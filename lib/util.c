@@ -2,7 +2,7 @@
  * NAME
  *	util - small helpers shared by every lib/ module
  * SYNOPSIS
- *	opm_error_quark(), opm_sanitize(), opm_address_normalize(),
+ *	opm_error_quark(), opm_refuse(), opm_sanitize(), opm_address_normalize(),
  *	opm_envelope_address(), opm_address_canon(), opm_address_match(),
  *	opm_commit_run(), opm_commit_clear()
  * DESCRIPTION
@@ -35,6 +35,7 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +43,20 @@
 #include "opm.h"
 
 G_DEFINE_QUARK(openpgp-milter-error-quark, opm_error)
+
+gboolean
+opm_refuse(GError **error, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (error == NULL)
+		return FALSE;
+	va_start(ap, fmt);
+	g_propagate_error(error, g_error_new_valist(OPM_ERROR,
+	    OPM_ERROR_CONFIG, fmt, ap));
+	va_end(ap);
+	return FALSE;
+}
 
 char *
 opm_sanitize(const char *s, gsize max)
