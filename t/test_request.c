@@ -133,6 +133,32 @@ out_file(const char *rcpt)
 	return g_build_filename(out, rcpt, NULL);
 }
 
+/* Something was written for rcpt. */
+static gboolean
+out_exists(const char *rcpt)
+{
+	g_autofree char *f = out_file(rcpt);
+
+	return g_file_test(f, G_FILE_TEST_EXISTS);
+}
+
+/* name's fingerprint, read once per test process.  (transfer none) */
+static const char *
+fpr_of(const char *name)
+{
+	static GHashTable *cache;
+	char *f;
+
+	if (cache == NULL)
+		cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+		    g_free);
+	if ((f = g_hash_table_lookup(cache, name)) == NULL) {
+		f = tu_fpr(name);
+		g_hash_table_insert(cache, g_strdup(name), f);
+	}
+	return f;
+}
+
 /* A command mail signed by signer (NULL-terminated extra mkpost options
  * may follow in opts) with text, and keyfile attached when not NULL. */
 static GBytes *
@@ -688,8 +714,8 @@ START_TEST(vouched_candidate_joins_and_posts)
 	want_reply("alice", "alice@example.org",
 	    "2 of 2 vouches, not approved yet");
 	want_no_member("mallory@");
-	ck_assert_msg(dir_empty(out) || !g_file_test(out_file(
-	    "mallory@example.com"), G_FILE_TEST_EXISTS), "mallory was told "
+	ck_assert_msg(dir_empty(out) || !out_exists("mallory@example.com"),
+	    "mallory was told "
 	    "something before joining");
 	clear_out();
 	feed_ok("approve", approve);
@@ -723,7 +749,7 @@ START_TEST(refused_vouches_add_nobody)
 	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
 	    fpr);
 	g_autofree char *wrong = g_strdup_printf("vouch mallory@example.com %s\n",
-	    tu_fpr("bob"));
+	    fpr_of("bob"));
 	g_autoptr(GBytes) wrong_fpr = signed_by("carol", wrong, NULL, "-3 minutes");
 	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, "-2 minutes");
 	g_autoptr(GBytes) again = signed_by("carol", vouch, NULL, "-1 minute");
@@ -809,8 +835,8 @@ START_TEST(admin_objection_stops_a_vouched_nomination)
 		    "objected: \"%s\"", to_bob);
 	}
 	want_reply("alice", "alice@example.org", "shares keys with strangers");
-	ck_assert_msg(!g_file_test(out_file("mallory@example.com"),
-	    G_FILE_TEST_EXISTS), "the candidate was told");
+	ck_assert_msg(!out_exists("mallory@example.com"),
+	    "the candidate was told");
 	clear_out();
 	feed_ok("a late approval", approve);
 	want_reply("alice", "alice@example.org", "mallory@example.com has no "
@@ -826,7 +852,7 @@ START_TEST(nomination_expires)
 	g_autoptr(GError) error = NULL;
 	g_autofree char *method = g_strconcat("dir:", out, NULL);
 	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
-	    tu_fpr("mallory"));
+	    fpr_of("mallory"));
 	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, NULL);
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	OpmList *l;
@@ -850,8 +876,8 @@ START_TEST(nomination_expires)
 	ck_assert_uint_eq(ended, 1);
 	want_reply("bob", "bob@example.org", "expired with 1 of 2 vouches");
 	want_reply("alice", "alice@example.org", "Nominated by bob@example.org");
-	ck_assert_msg(!g_file_test(out_file("mallory@example.com"),
-	    G_FILE_TEST_EXISTS), "the candidate was told");
+	ck_assert_msg(!out_exists("mallory@example.com"),
+	    "the candidate was told");
 	want_no_member("mallory@");
 	clear_out();
 	/* gone for good: a restart does not bring it back */
@@ -871,14 +897,13 @@ START_TEST(nominations_need_admission_vouch)
 {
 	g_autofree char *key = fixture_keyfile("mallory");
 	g_autofree char *text = g_strdup_printf("nominate mallory@example.com "
-	    "%s\n", tu_fpr("mallory"));
+	    "%s\n", fpr_of("mallory"));
 	g_autoptr(GBytes) cmd = signed_by("bob", text, key, NULL);
 
 	feed_ok("nominate on an admin list", cmd);
 	want_reply("bob", "bob@example.org", "the admins of this list add its "
 	    "members (Admission admin)");
-	ck_assert(!g_file_test(out_file("carol@example.net"),
-	    G_FILE_TEST_EXISTS));
+	ck_assert(!out_exists("carol@example.net"));
 }
 END_TEST
 
@@ -886,17 +911,16 @@ START_TEST(nomination_key_must_pass)
 {
 	g_autofree char *key = fixture_keyfile("mallory");
 	g_autofree char *other = g_strdup_printf("nominate kim@example.com "
-	    "%s\n", tu_fpr("mallory"));
+	    "%s\n", fpr_of("mallory"));
 	g_autofree char *fpr = g_strdup_printf("nominate mallory@example.com "
-	    "%s\n", tu_fpr("bob"));
+	    "%s\n", fpr_of("bob"));
 	g_autoptr(GBytes) wrong_address = signed_by("bob", other, key, NULL);
 	g_autoptr(GBytes) wrong_fpr = signed_by("bob", fpr, key, "-1 minute");
 
 	list_line("Admission vouch");
 	feed_ok("a key without the address", wrong_address);
 	want_reply("bob", "bob@example.org", "no valid user ID");
-	ck_assert(!g_file_test(out_file("carol@example.net"),
-	    G_FILE_TEST_EXISTS));
+	ck_assert(!out_exists("carol@example.net"));
 	clear_out();
 	feed_ok("another fingerprint", wrong_fpr);
 	want_reply("bob", "bob@example.org", "holds no key with the primary "
@@ -934,7 +958,7 @@ admin_tool(char **output, const char *const *args)
 START_TEST(host_lists_approves_and_objects)
 {
 	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
-	    tu_fpr("mallory"));
+	    fpr_of("mallory"));
 	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, NULL);
 	g_autoptr(GBytes) by_alice = signed_by("alice", vouch, NULL, NULL);
 	g_autofree char *o = NULL;
@@ -1002,7 +1026,7 @@ END_TEST
 START_TEST(vouch_of_a_removed_member_no_longer_counts)
 {
 	g_autofree char *vouch = g_strdup_printf("vouch mallory@example.com %s\n",
-	    tu_fpr("mallory"));
+	    fpr_of("mallory"));
 	g_autoptr(GBytes) by_carol = signed_by("carol", vouch, NULL, NULL);
 	g_autoptr(GBytes) remove = signed_by("alice",
 	    "remove-member carol@example.net\n", NULL, "-1 minute");
