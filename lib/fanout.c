@@ -27,15 +27,9 @@
  *	     cores work on a large list (opm_fanout_deal(), in keyring
  *	     order: gpg's
  *	     look-up of a recipient reads the keyring up to its key, so two
- *	     halves cut in that order would not take equally long); from
- *	     BATCH_HEAD_MIN members on a third, small part goes first, the
- *	     head: about one member in BATCH_HEAD_SHARE, those whose keys
- *	     come first in the keyring, so that the MTA gets the first
- *	     copies after a few milliseconds of gpg instead of after half
- *	     the list's (gpg makes copies faster than the MTA takes them
- *	     in, so the wait for the first is the time lost); gpg
+ *	     halves cut in that order would not take equally long); gpg
  *	     starts before the claims are written, and the copies of the
- *	     part that is ready first are queued while the others' gpg
+ *	     half that is ready first are queued while the other half's gpg
  *	     still runs; with InjectConnections above 1 (smtp: only) the
  *	     parts' copies go to the MTA over that many connections at once,
  *	     opened while gpg works, each copy recorded by the thread that
@@ -155,21 +149,13 @@ deliver(OpmInjector *inj, OpmJournal *j, GMutex *lock, const char *id,
 }
 
 /* The split encryption of one post: every member's ciphertext comes from
- * one sign+encrypt operation to all of them, or for a larger list from
- * one operation per part (two halves, and from BATCH_HEAD_MIN members on
- * a small head before them), run side by side.  Each part runs in a
- * thread of its own, so that the journal's claim is written while gpg
- * works, and the copies of the part that finishes first are handed to the
- * MTA while the other parts' gpg still runs. */
-#define BATCH_PARTS 3
+ * one sign+encrypt operation to all of them, or for a large list from one
+ * operation per half, run side by side.  Each part runs in a thread of
+ * its own, so that the journal's claim is written while gpg works, and
+ * the copies of the part that finishes first are handed to the MTA while
+ * the other part's gpg still runs. */
+#define BATCH_PARTS 2
 #define BATCH_PARALLEL_MIN 4 /* members; fewer are not worth a second gpg */
-/* From this many members on, a small head part of about one in
- * BATCH_HEAD_SHARE members goes first: its copies reach the MTA while
- * the two halves of the others are still encrypted.  One more gpg run
- * costs about 10 ms of a processor, worth it only where a half takes
- * gpg longer than that. */
-#define BATCH_HEAD_MIN 24
-#define BATCH_HEAD_SHARE 6
 /* Above this the inner entity is encrypted once, not per half: each half
  * holds its own ciphertext and armor, and a large post costs gpg its
  * symmetric encryption more than the session keys. */
@@ -284,33 +270,22 @@ by_position(gconstpointer a, gconstpointer b, gpointer data)
 
 guint
 opm_fanout_deal(const guint *position, guint n, gsize inner_size,
-    guint *order, guint *part)
+    guint *order)
 {
 	DealCtx d = {position};
 	g_autoptr(GArray) idx = g_array_sized_new(FALSE, FALSE, sizeof(guint),
 	    n);
-	guint nparts = 1, head = 0;
 
 	for (guint i = 0; i < n; i++)
 		g_array_append_val(idx, i);
 	/* gpg finds each recipient by reading the keyring from its start:
-	 * dealt out in keyring order, each half's gpg reads about as much
+	 * dealt out in keyring order, each part's gpg reads about as much
 	 * as the other's */
 	g_array_sort_with_data(idx, by_position, &d);
 	memcpy(order, idx->data, n * sizeof(guint));
-	if (n >= BATCH_PARALLEL_MIN && inner_size <= BATCH_PARALLEL_MAX_BYTES &&
-	    g_get_num_processors() > 1)
-		nparts = 2;
-	if (nparts == 2 && n >= BATCH_HEAD_MIN) {
-		/* the head: the first members in keyring order, whose keys
-		 * gpg finds soonest */
-		nparts = 3;
-		head = n / BATCH_HEAD_SHARE;
-	}
-	for (guint k = 0; k < n; k++)
-		part[k] = k < head ? 0 : nparts == 1 ? 0 :
-		    nparts - 2 + (k - head) % 2;
-	return nparts;
+	return n >= BATCH_PARALLEL_MIN &&
+	    inner_size <= BATCH_PARALLEL_MAX_BYTES &&
+	    g_get_num_processors() > 1 ? BATCH_PARTS : 1;
 }
 
 /*
@@ -324,18 +299,18 @@ batch_start(Batch *b, gpgme_ctx_t ctx, OpmList *list, GPtrArray *rcpts,
 {
 	g_autofree guint *position = g_new(guint, rcpts->len + 1);
 	g_autofree guint *order = g_new(guint, rcpts->len + 1);
-	g_autofree guint *part = g_new(guint, rcpts->len + 1);
 
 	for (guint i = 0; i < rcpts->len; i++)
 		position[i] = ((OpmMember *)rcpts->pdata[i])->key->position;
 	b->nparts = opm_fanout_deal(position, rcpts->len,
-	    g_bytes_get_size(inner), order, part);
+	    g_bytes_get_size(inner), order);
 	b->done = g_async_queue_new();
 	for (guint p = 0; p < b->nparts; p++)
 		b->part[p] = (Part){list, g_ptr_array_new(), inner,
 		    p == 0 ? ctx : NULL, b->done, NULL, NULL, NULL, NULL, NULL};
 	for (guint i = 0; i < rcpts->len; i++)
-		g_ptr_array_add(b->part[part[i]].rcpts, rcpts->pdata[order[i]]);
+		g_ptr_array_add(b->part[i % b->nparts].rcpts,
+		    rcpts->pdata[order[i]]);
 	for (guint p = 0; p < b->nparts; p++)
 		b->part[p].thread = g_thread_new("encrypt", part_encrypt,
 		    &b->part[p]);

@@ -60,12 +60,11 @@ gboolean opm_fanout_run(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 
 /* How FanoutMode split deals n recipients, whose keys are at position[i]
  * in the keyring, for an inner entity of inner_size bytes: returns the
- * number of parts (sign+encrypt operations, side by side: 1, 2 halves,
- * or 3, a small head and two halves of the rest); order[k] is the index
- * of the recipient that goes k-th, to part part[k].  order is in keyring
- * order, so every part's recipients are too.  order, part: room for n. */
+ * number of parts (sign+encrypt operations, side by side); order[k] is
+ * the index of the recipient that goes k-th, to part k % parts.  Every
+ * part's recipients are in keyring order.  order: room for n. */
 guint opm_fanout_deal(const guint *position, guint n, gsize inner_size,
-    guint *order, guint *part);
+    guint *order);
 
 /* The largest copy a post of conf's MaxMessageSize can become, in bytes,
  * for content that does not compress: the armor's 4/3 and line ends

@@ -36,10 +36,9 @@
  *		member to that member's key ("floor/member"); and one
  *		verification plus one sign+encrypt to all members at once
  *		("floor/1op", the least split mode can do); and one
- *		verification plus the sign+encrypts split mode runs, the
- *		members dealt as it deals them, side by side on up to
- *		three contexts ("floor/2op", the least split mode's parts
- *		can do on two cores).
+ *		verification plus two sign+encrypts, each to every other
+ *		member, side by side on two contexts ("floor/2op", the
+ *		least split mode's two halves can do on two cores).
  *
  *	Each post goes through opmf_test_message(): the libmilter
  *	callbacks the daemon registers (connect, envelope, headers, body,
@@ -909,52 +908,43 @@ floor_signer(const char *home)
 }
 
 /* floor/2op: verify, then the members dealt as the milter's split mode
- * deals them (opm_fanout_deal(): keyring order; from four members on
- * and up to 4 MiB two halves, alternately, and from 24 on a small head
- * part before them; else one part), each part signed and encrypted on
- * its own context, side by side.  keys are in keyring order already
- * (see child_floor()). */
-#define FLOOR_PARTS 3
-
+ * deals them (opm_fanout_deal(): keyring order, alternately, two parts
+ * from four members on and up to 4 MiB, else one), each part signed and
+ * encrypted on its own context, side by side.  keys are in keyring order
+ * already (see child_floor()). */
 static gpgme_error_t
-floor_two(gpgme_ctx_t *ctx, GPtrArray *keys, GBytes *sd, GBytes *sig,
-    GBytes *raw)
+floor_two(gpgme_ctx_t ctx, gpgme_ctx_t ctx2, GPtrArray *keys, GBytes *sd,
+    GBytes *sig, GBytes *raw)
 {
 	guint n = keys->len - 1, nparts;
 	g_autofree guint *position = g_new(guint, n + 1);
 	g_autofree guint *order = g_new(guint, n + 1);
-	g_autofree guint *part = g_new(guint, n + 1);
-	GPtrArray *to[FLOOR_PARTS];
-	FloorHalf h[FLOOR_PARTS];
-	GThread *t[FLOOR_PARTS] = {NULL};
+	g_autoptr(GPtrArray) even = g_ptr_array_new();
+	g_autoptr(GPtrArray) odd = g_ptr_array_new();
+	GPtrArray *half[2] = {even, odd};
+	FloorHalf h[2];
+	GThread *t;
 	gpgme_error_t err;
 
 	for (guint k = 0; k < n; k++)
 		position[k] = k;
-	nparts = opm_fanout_deal(position, n, g_bytes_get_size(raw), order,
-	    part);
-	g_assert(nparts <= FLOOR_PARTS);
-	for (guint p = 0; p < FLOOR_PARTS; p++)
-		to[p] = g_ptr_array_new();
+	nparts = opm_fanout_deal(position, n, g_bytes_get_size(raw), order);
 	for (guint k = 0; k < n; k++)
-		g_ptr_array_add(to[part[k]], keys->pdata[order[k]]);
-	err = floor_verify(ctx[0], sd, sig);
-	for (guint p = 0; err == 0 && p < nparts; p++) {
-		g_ptr_array_add(to[p], NULL);
-		h[p] = (FloorHalf){ctx[p], (gpgme_key_t *)to[p]->pdata, raw, 0};
-		if (p > 0)
-			t[p] = g_thread_new("floor", floor_half, &h[p]);
-	}
-	if (err == 0)
+		g_ptr_array_add(half[k % nparts], keys->pdata[order[k]]);
+	g_ptr_array_add(half[0], NULL);
+	g_ptr_array_add(half[1], NULL);
+	if ((err = floor_verify(ctx, sd, sig)) != 0)
+		return err;
+	h[0] = (FloorHalf){ctx, (gpgme_key_t *)half[0]->pdata, raw, 0};
+	h[1] = (FloorHalf){ctx2, (gpgme_key_t *)half[1]->pdata, raw, 0};
+	if (nparts == 1) {
 		(void)floor_half(&h[0]);
-	for (guint p = 1; err == 0 && p < nparts; p++)
-		g_thread_join(t[p]);
-	for (guint p = 0; err == 0 && p < nparts; p++)
-		if (h[p].err != 0)
-			err = h[p].err;
-	for (guint p = 0; p < FLOOR_PARTS; p++)
-		g_ptr_array_unref(to[p]);
-	return err;
+		return h[0].err;
+	}
+	t = g_thread_new("floor", floor_half, &h[1]);
+	(void)floor_half(&h[0]);
+	g_thread_join(t);
+	return h[0].err != 0 ? h[0].err : h[1].err;
 }
 
 /* Where each key of the GnuPG home is in its keyring, by fingerprint:
@@ -993,14 +983,12 @@ by_keyring(gconstpointer a, gconstpointer b, gpointer pos)
 	return pa < pb ? -1 : pa > pb;
 }
 
-/* floor: gpgme alone, on one context (up to three for floor/2op). */
+/* floor: gpgme alone, on one context (two for floor/2op). */
 static int
 child_floor(void)
 {
 	g_auto(gpgme_ctx_t) ctx = floor_signer(opt_home);
 	g_auto(gpgme_ctx_t) ctx2 = floor_signer(opt_home);
-	g_auto(gpgme_ctx_t) ctx3 = floor_signer(opt_home);
-	gpgme_ctx_t parts[FLOOR_PARTS] = {ctx, ctx2, ctx3};
 	g_autoptr(GArray) pm = g_array_new(FALSE, FALSE, sizeof(double));
 	g_autoptr(GArray) one = g_array_new(FALSE, FALSE, sizeof(double));
 	g_autoptr(GArray) two = g_array_new(FALSE, FALSE, sizeof(double));
@@ -1011,7 +999,7 @@ child_floor(void)
 	gpgme_error_t err;
 	double started = 0;
 
-	if (ctx == NULL || ctx2 == NULL || ctx3 == NULL ||
+	if (ctx == NULL || ctx2 == NULL ||
 	    !g_file_get_contents(opt_members, &text, NULL, NULL))
 		return 1;
 	lines = g_strsplit(text, "\n", -1);
@@ -1075,7 +1063,7 @@ child_floor(void)
 			goto FAIL;
 		one_ms = now_ms() - ts;
 		ts = now_ms();
-		if ((err = floor_two(parts, keys, sd, sig, raw)) != 0)
+		if ((err = floor_two(ctx, ctx2, keys, sd, sig, raw)) != 0)
 			goto FAIL;
 		two_ms = now_ms() - ts;
 		if (i == 0) {
@@ -2326,9 +2314,9 @@ parent_main(void)
 	    "  + one encryption per member (~: extrapolated from the first\n"
 	    "  members); floor/1op: verify + one sign+encrypt to all members;\n"
 	    "  floor/2op: verify + the sign+encrypts split mode asks for, the\n"
-	    "  members dealt exactly as the milter deals them (up to three\n"
-	    "  parts in keyring order, side by side, binary output): the least\n"
-	    "  split mode can take; the gap above it is the milter's own cost.\n"
+	    "  members dealt exactly as the milter deals them (two parts in\n"
+	    "  keyring order, side by side, binary output): the least split\n"
+	    "  mode can take; the gap above it is the milter's own cost.\n"
 	    "RSS: peak resident set of the milter process, 1 and 4\n"
 	    "  connections, and after loading the configuration; gpg: gpg\n"
 	    "  processes per post once warm, 1st: for the first post after\n"
