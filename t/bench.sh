@@ -35,26 +35,30 @@
 #	   BENCH_POSTFIX=no leaves it out): the milter daemon behind a
 #	   private Postfix (t/postfix.sh) that relays everything to
 #	   smtp-sink, the ed25519 lists of BENCH_E2E_MEMBERS ("100 1000")
-#	   members, BENCH_E2E_POSTS (5; BENCH_E2E_POSTS_LARGE, 3, from 1,000
+#	   members, BENCH_E2E_POSTS (9; BENCH_E2E_POSTS_LARGE, 3, from 1,000
 #	   members on) signed 10 KB posts sent one after the other with
-#	   swaks (after one not counted), for each list:
+#	   smtp-source (after one not counted), for each list:
 #	     sendmail	InjectMethod sendmail:, Postfix's sendmail(1)
 #			(postdrop); the first list only, and only with
 #			BENCH_E2E_SENDMAIL=yes (the default)
 #	     smtp	InjectMethod smtp:127.0.0.1:PORT, to the listener without
 #			milters of contrib/postfix-master.cf, added on a free
 #			port, once per InjectConnections value of
-#			BENCH_E2E_CONNECTIONS ("1 4")
+#			BENCH_E2E_CONNECTIONS ("1 2 4")
 #	   For each: the milter's own time per post (elapsed= of its log
-#	   line), the SMTP session (swaks, Perl start-up included), the time
-#	   from the start of the session until the sink holds every copy, and
-#	   copies delivered per second.  Beside each smtp row, measured in
-#	   the same run right after it, the floor: Postfix's own intake,
+#	   line), the poster's SMTP session, the time from the start of the
+#	   session until the sink wrote the last copy (the sink's file
+#	   times, not the polling, date the arrival), copies delivered per
+#	   second, and how busy the machine's cores were (/proc/stat).
+#	   Beside each smtp row, measured in the same run and taken turn
+#	   about with its posts, the floor: Postfix's own intake,
 #	   smtp-source pushing as many messages as the list has members, each
 #	   a copy of that row (as the sink got it, without what Postfix and
 #	   the sink added), over as many connections into the same listener,
-#	   as often as there were posts, timed until the sink holds them;
-#	   then the milter's copies per second over the floor's.  Written to
+#	   as often as there are posts, timed the same way; then the
+#	   milter's copies per second over the floor's.  Posts and floor go
+#	   in with the same client, so that its start-up weighs on both
+#	   alike, and each measurement starts on an empty queue.  Written to
 #	   $top_builddir/bench-results-postfix.tsv as well.
 #	   --e2e-only runs this part alone: no RSA keys, no in-process rows.
 #
@@ -320,9 +324,9 @@ status=0
 
 # ------------------------------------------------------------ end to end
 E2E_MEMBERS=${BENCH_E2E_MEMBERS:-100 1000}
-E2E_POSTS=${BENCH_E2E_POSTS:-5}
+E2E_POSTS=${BENCH_E2E_POSTS:-9}
 E2E_POSTS_LARGE=${BENCH_E2E_POSTS_LARGE:-3}
-E2E_CONNECTIONS=${BENCH_E2E_CONNECTIONS:-1 4}
+E2E_CONNECTIONS=${BENCH_E2E_CONNECTIONS:-1 2 4}
 E2E_SENDMAIL=${BENCH_E2E_SENDMAIL:-yes}
 SMTP_SOURCE=${SMTP_SOURCE:-}
 
@@ -396,6 +400,35 @@ e2e_wait_sink() {
 	done
 }
 
+# e2e_last_ms: when the newest message the sink holds was written, in ms
+# since the epoch, as now_ms counts: the arrival is timed by the sink's
+# own files, not by how often e2e_wait_sink looks.
+e2e_last_ms() {
+	find "$e2e_base/pf/sink" -type f -printf '%T@\n' | sort -n |
+	    sed -n '$p' | awk '{ printf "%.0f", $1 * 1000 }'
+}
+
+# cpu_ticks: the ticks every core of the machine spent busy and idle so
+# far, "BUSY IDLE" (/proc/stat; "0 0" without it).
+cpu_ticks() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $5 + $6; f = 1 }
+	    END { if (!f) print "0 0" }' /proc/stat 2>/dev/null || echo "0 0"
+}
+
+# busy_pct "BUSY0 IDLE0" "BUSY1 IDLE1": how busy the machine's cores were
+# in between, in percent, or - when it cannot tell.
+busy_pct() {
+	echo "$1 $2" | awk '{ b = $3 - $1; t = b + $4 - $2
+	    if (t > 0) printf "%.0f", 100 * b / t; else print "-" }'
+}
+
+# e2e_settle: wait until Postfix holds nothing, then empty the sink, so
+# that each measurement starts on an idle Postfix and an empty sink.
+e2e_settle() {
+	pf_wait_queue_empty "$e2e_base/pf" 60 || :
+	rm -f "$e2e_base/pf/sink"/*
+}
+
 # e2e_keep_copy: keep one copy the sink holds as the floor's message,
 # without what Postfix and the sink put in front of it.
 e2e_keep_copy() {
@@ -409,65 +442,87 @@ e2e_keep_copy() {
 	    { print }' head=1 "$f" >"$e2e_base/copy.eml"
 }
 
-# e2e_run NAME MEMBERS POSTS: post POSTS + 1 posts, the first not counted;
-# NAME.times gets "milter session delivered" in ms per post.
-e2e_run() {
-	m=$1
-	: >"$e2e_base/$m.times"
-	i=0
-	while [ $i -le "$3" ]; do
-		post=$e2e_base/posts/$(printf %03d $i).eml
-		before=$(pf_sink_count "$e2e_base/pf")
-		t0=$(now_ms)
-		pf_send "$smtp_port" "$poster" "$list" "$post" \
-		    >"$e2e_base/$m.transcript" 2>&1
-		t1=$(now_ms)
-		reply=$(pf_data_reply <"$e2e_base/$m.transcript")
-		case $reply in
-		250*) ;;
-		*)
-			echo "post $i was not accepted: $reply"
-			return 1
-			;;
-		esac
-		e2e_wait_sink $((before + $2)) || return 1
-		t2=$(now_ms)
-		elapsed=$(sed -n 's/.*verdict=accept.* elapsed=\([0-9]*\)ms.*/\1/p' \
-		    "$e2e_base/milter-$m.log" | sed -n '$p')
-		[ $i -eq 0 ] ||
-			echo "$elapsed $((t1 - t0)) $((t2 - t0))" >>"$e2e_base/$m.times"
-		i=$((i + 1))
-	done
-	pf_wait_queue_empty "$e2e_base/pf" 60 || :
-	e2e_keep_copy
-	rm -f "$e2e_base/pf/sink"/*
+# e2e_post NAME MEMBERS I: send post I to the list of MEMBERS members
+# and wait until the sink holds every copy; unless I is 0 (the one not
+# counted), NAME.times gets "milter session delivered busy", in ms and
+# percent.  The post goes in with smtp-source, the floor's client, so
+# that the two measurements start the same way.
+e2e_post() {
+	post=$e2e_base/posts/$(printf %03d "$3").eml
+	e2e_settle
+	c0=$(cpu_ticks)
+	t0=$(now_ms)
+	"$SMTP_SOURCE" -m 1 -F "$post" -f "$poster" -t "$list" \
+	    -M client.example.test "127.0.0.1:$smtp_port" \
+	    >"$e2e_base/$1.transcript" 2>&1 || {
+		echo "post $3 was not accepted: $(cat "$e2e_base/$1.transcript")"
+		return 1
+	}
+	t1=$(now_ms)
+	e2e_wait_sink "$2" || return 1
+	c1=$(cpu_ticks)
+	t2=$(e2e_last_ms)
+	elapsed=$(sed -n 's/.*verdict=accept.* elapsed=\([0-9]*\)ms.*/\1/p' \
+	    "$e2e_base/milter-$1.log" | sed -n '$p')
+	[ -n "$elapsed" ] || {
+		echo "post $3: the milter logged no acceptance"
+		return 1
+	}
+	[ "$3" -eq 0 ] || echo "$elapsed $((t1 - t0)) $((t2 - t0))" \
+	    "$(busy_pct "$c0" "$c1")" >>"$e2e_base/$1.times"
 }
 
-# e2e_floor NAME MEMBERS RUNS SESSIONS: Postfix's own intake, no milter:
-# smtp-source pushes MEMBERS messages like the last copy over SESSIONS
-# connections into the re-injection listener, RUNS times; NAME.floor
-# gets the ms from its start until the sink holds them all.
-e2e_floor() {
+# e2e_floor_once NAME MEMBERS SESSIONS: Postfix's own intake, no milter:
+# smtp-source pushes MEMBERS messages like a copy over SESSIONS
+# connections into the re-injection listener; NAME.floor gets the ms
+# from its start until the sink holds them all, and how busy the cores
+# were.
+e2e_floor_once() {
+	[ -s "$e2e_base/copy.eml" ] || {
+		echo "no copy to measure the floor with"
+		return 1
+	}
+	e2e_settle
+	c0=$(cpu_ticks)
+	t0=$(now_ms)
+	"$SMTP_SOURCE" -d -N -s "$3" -m "$2" -F "$e2e_base/copy.eml" \
+	    -f "bench-ed-bounces@lists.example.org" \
+	    -t "floor@ed.example.org" -M bench.example.test \
+	    "127.0.0.1:$reinject" >"$e2e_base/$1.source" 2>&1 || {
+		echo "smtp-source failed: $(cat "$e2e_base/$1.source")"
+		return 1
+	}
+	e2e_wait_sink "$2" || return 1
+	c1=$(cpu_ticks)
+	t2=$(e2e_last_ms)
+	echo "$((t2 - t0)) $(busy_pct "$c0" "$c1")" >>"$e2e_base/$1.floor"
+}
+
+# e2e_row NAME INJECT CONNECTIONS MEMBERS POSTS FLOOR: one row.  The
+# milter daemon with InjectMethod INJECT and InjectConnections
+# CONNECTIONS; one post not counted, then POSTS posts, and with FLOOR
+# yes as many floor runs over as many connections, taken turn about
+# with the posts (one before, one after, alternately), so that what
+# else the machine does weighs on both alike.
+e2e_row() {
+	: >"$e2e_base/$1.times"
 	: >"$e2e_base/$1.floor"
-	[ -s "$e2e_base/copy.eml" ] || return 1
-	r=0
-	while [ $r -lt "$3" ]; do
-		before=$(pf_sink_count "$e2e_base/pf")
-		t0=$(now_ms)
-		"$SMTP_SOURCE" -d -N -s "$4" -m "$2" -F "$e2e_base/copy.eml" \
-		    -f "bench-ed-bounces@lists.example.org" \
-		    -t "floor@ed.example.org" -M bench.example.test \
-		    "127.0.0.1:$reinject" >"$e2e_base/$1.source" 2>&1 || {
-			echo "smtp-source failed: $(cat "$e2e_base/$1.source")"
-			return 1
-		}
-		e2e_wait_sink $((before + $2)) || return 1
-		t2=$(now_ms)
-		echo $((t2 - t0)) >>"$e2e_base/$1.floor"
-		r=$((r + 1))
+	e2e_milter "$1" "$2" "$3" || return 1
+	e2e_post "$1" "$4" 0 || return 1
+	e2e_keep_copy
+	i=1
+	while [ $i -le "$5" ]; do
+		if [ "$6" = yes ] && [ $((i % 2)) -eq 0 ]; then
+			e2e_floor_once "$1" "$4" "$3" || return 1
+		fi
+		e2e_post "$1" "$4" $i || return 1
+		if [ "$6" = yes ] && [ $((i % 2)) -eq 1 ]; then
+			e2e_floor_once "$1" "$4" "$3" || return 1
+		fi
+		i=$((i + 1))
 	done
-	pf_wait_queue_empty "$e2e_base/pf" 60 || :
-	rm -f "$e2e_base/pf/sink"/*
+	e2e_milter_stop
+	e2e_settle
 }
 
 # rate MEMBERS: copies per second over the times on standard input.
@@ -484,20 +539,22 @@ e2e_figures() {
 	session=$(awk '{ print $2 }' "$t" | median)
 	delivered=$(awk '{ print $3 }' "$t" | median)
 	mrate=$(awk '{ print $3 }' "$t" | rate "$3")
-	floor=- frate=- ratio=-
+	mbusy=$(awk '{ print $4 }' "$t" | median)
+	floor=- frate=- ratio=- fbusy=-
 	if [ -s "$e2e_base/$1.floor" ]; then
-		floor=$(median <"$e2e_base/$1.floor")
-		frate=$(rate "$3" <"$e2e_base/$1.floor")
+		floor=$(awk '{ print $1 }' "$e2e_base/$1.floor" | median)
+		frate=$(awk '{ print $1 }' "$e2e_base/$1.floor" | rate "$3")
+		fbusy=$(awk '{ print $2 }' "$e2e_base/$1.floor" | median)
 		ratio=$(awk -v a="$mrate" -v b="$frate" \
 		    'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	fi
-	printf '%7s  %-10s %5s %7s %8s %10s %8s %7s %8s %6s\n' "$3" "$2" "$4" \
-	    "$milter" "$session" "$delivered" "$mrate" "$floor" "$frate" \
-	    "$ratio"
-	printf '%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" \
-	    "$3" "$4" "$(wc -l <"$t")" "$milter" "$session" "$delivered" \
-	    "$mrate" "$floor" "$frate" "$ratio" \
-	    >>"$top_builddir/bench-results-postfix.tsv"
+	printf '%7s  %-8s %5s %7s %8s %9s %8s %5s %7s %8s %5s %6s\n' "$3" \
+	    "$2" "$4" "$milter" "$session" "$delivered" "$mrate" "$mbusy%" \
+	    "$floor" "$frate" "$fbusy%" "$ratio"
+	printf '%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	    "$1" "$2" "$3" "$4" "$(wc -l <"$t")" "$milter" "$session" \
+	    "$delivered" "$mrate" "$mbusy" "$floor" "$frate" "$fbusy" \
+	    "$ratio" >>"$top_builddir/bench-results-postfix.tsv"
 }
 
 # e2e_list MEMBERS: the list definition for the list of MEMBERS members.
@@ -570,49 +627,43 @@ postfix_part() {
 		return 1
 	}
 	: >"$top_builddir/bench-results-postfix.tsv"
-	printf 'name\tinject\tmembers\tconnections\tposts\tmilter_ms\tsession_ms\tdelivered_ms\tcopies_per_s\tfloor_ms\tfloor_copies_per_s\tratio\n' \
+	printf 'name\tinject\tmembers\tconnections\tposts\tmilter_ms\tsession_ms\tdelivered_ms\tcopies_per_s\tbusy_pct\tfloor_ms\tfloor_copies_per_s\tfloor_busy_pct\tratio\n' \
 	    >>"$top_builddir/bench-results-postfix.tsv"
 	echo
 	echo "End to end through a private Postfix (relaying to smtp-sink):"
 	echo "ed25519, 10 KB posts, $E2E_POSTS posts per row" \
 	    "($E2E_POSTS_LARGE from 1,000 members on); medians in ms"
-	printf '%7s  %-10s %5s %7s %8s %10s %8s %7s %8s %6s\n' members \
-	    InjectMethod conn. milter session delivered copies/s floor \
-	    copies/s ratio
+	printf '%7s  %-8s %5s %7s %8s %9s %8s %5s %7s %8s %5s %6s\n' members \
+	    inject conn. milter session delivered copies/s busy floor \
+	    copies/s busy ratio
 	first=yes
 	for size in $E2E_MEMBERS; do
 		posts=$E2E_POSTS
 		[ "$size" -lt 1000 ] || posts=$E2E_POSTS_LARGE
 		e2e_list "$size"
 		if [ "$first" = yes ] && [ "$E2E_SENDMAIL" = yes ]; then
-			e2e_milter "sendmail-$size" \
-			    "sendmail:$(pf_postbin sendmail)" 1 || return 1
-			e2e_run "sendmail-$size" "$size" "$posts" || return 1
-			e2e_milter_stop
+			e2e_row "sendmail-$size" \
+			    "sendmail:$(pf_postbin sendmail)" 1 "$size" \
+			    "$posts" no || return 1
 			e2e_figures "sendmail-$size" sendmail "$size" 1
 		fi
 		first=no
 		for c in $E2E_CONNECTIONS; do
-			e2e_milter "smtp-$size-$c" "smtp:127.0.0.1:$reinject" \
-			    "$c" || return 1
-			e2e_run "smtp-$size-$c" "$size" "$posts" || return 1
-			e2e_milter_stop
-			e2e_floor "smtp-$size-$c" "$size" "$posts" "$c" || return 1
+			e2e_row "smtp-$size-$c" "smtp:127.0.0.1:$reinject" \
+			    "$c" "$size" "$posts" yes || return 1
 			e2e_figures "smtp-$size-$c" smtp "$size" "$c"
 		done
 	done
-	echo "milter: its own elapsed= per post; session: the SMTP session" \
-	    "(swaks, Perl"
-	echo "start-up included); delivered: from the session's start until" \
-	    "the sink held"
-	echo "every copy; copies/s: members over the delivered time.  floor:" \
-	    "Postfix's own"
-	echo "intake, smtp-source pushing as many messages like a copy over as" \
-	    "many"
-	echo "connections (conn.) into the same listener until the sink held" \
-	    "them; ratio:"
-	echo "the milter's copies/s over the floor's.  Results:" \
-	    "$top_builddir/bench-results-postfix.tsv"
+	cat <<EOF
+milter: its own elapsed= per post, from MAIL FROM to its reply; session:
+the poster's SMTP session (smtp-source); delivered: from the session's
+start until the sink wrote the last copy; copies/s: members over the
+delivered time; busy: how busy the machine's cores were meanwhile.
+floor: Postfix's own intake, smtp-source pushing as many messages like a
+copy over as many connections (conn.) into the same listener, timed the
+same way, taken turn about with the posts; ratio: the milter's copies/s
+over the floor's.  Results: $top_builddir/bench-results-postfix.tsv
+EOF
 }
 
 if ! postfix_part; then
