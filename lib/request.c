@@ -8,8 +8,13 @@
  *
  *	1. A mail that is not signed counts only when all its commands
  *	   are "get-list-key": the reply, the list key, goes signed (not
- *	   encrypted) to the envelope sender.  Anything else unsigned is
- *	   refused with 550 5.7.1.
+ *	   encrypted) to the envelope sender, at most once a day to the same
+ *	   address (KEY_SENT_INTERVAL; the times are kept in the state
+ *	   directory, keysent/LIST/, one file per address named by its
+ *	   SHA-256), so that nobody can have the list mail one address over
+ *	   and over by forging it as the sender; a second request within the
+ *	   day is refused with 550 5.7.1.  Anything else unsigned is refused
+ *	   with 550 5.7.1.
  *	2. The posting gate of the list (opm_gate_check()): a refusal there
  *	   is the refusal of the mail, with the gate's text.
  *	3. The signed entity gives the text (its first text/plain part) and
@@ -41,6 +46,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "admission.h"
@@ -240,18 +246,22 @@ members_text(OpmList *list, gint64 now)
 	return g_string_free(s, FALSE);
 }
 
-static void
+/* Queue mail for to; FALSE (logged) when the MTA did not take it. */
+static gboolean
 send_one(const OpmRequestOptions *o, OpmList *list, const char *to,
     GBytes *mail)
 {
 	g_autoptr(GError) error = NULL;
 
 	if (o->inj == NULL || mail == NULL)
-		return;
+		return TRUE;
 	if (!opm_injector_send(o->inj, list->bounce_address, to, mail, NULL,
-	    &error))
+	    &error)) {
 		g_warning("%s: a reply to %s was not queued: %s", list->address,
 		    to, error->message);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static void
@@ -269,7 +279,7 @@ send_encrypted(const OpmRequestOptions *o, OpmList *list, const char *to,
 		    error->message);
 		return;
 	}
-	send_one(o, list, to, mail);
+	(void)send_one(o, list, to, mail);
 }
 
 /* The unsigned get-list-key reply: text and key, signed. */
@@ -345,6 +355,51 @@ signed_key_reply(OpmList *list, const char *to, gint64 now, GError **error)
 	}
 }
 
+/* At most one unsigned get-list-key reply a day to one address. */
+#define KEY_SENT_INTERVAL (24 * 3600)
+
+/* The file that holds when the list key last went to address, in the
+ * state directory.  (transfer full) */
+static char *
+key_sent_path(const OpmConfig *conf, const OpmList *list,
+    const char *address)
+{
+	g_autofree char *norm = opm_address_normalize(address);
+	g_autofree char *name = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
+	    norm, -1);
+
+	return g_build_filename(conf->state_dir, "keysent", list->address,
+	    name, NULL);
+}
+
+/* When the list key last went to the file's address, or 0. */
+static gint64
+key_sent_at(const char *path)
+{
+	g_autofree char *text = NULL;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return 0;
+	return g_ascii_strtoll(text, NULL, 10);
+}
+
+/* Keep now in path, making its directory. */
+static gboolean
+key_sent_record(const char *path, gint64 now, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *t = g_strdup_printf("%" G_GINT64_FORMAT "\n", now);
+
+	if (g_mkdir_with_parents(dir, 0700) != 0) {
+		int e = errno;
+
+		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", dir,
+		    g_strerror(e));
+		return FALSE;
+	}
+	return g_file_set_contents(path, t, -1, error);
+}
+
 /* 1: a mail that is not signed. */
 static OpmVerdict *
 unsigned_request(OpmConfig *conf, OpmList *list, OpmMessage *msg,
@@ -354,10 +409,11 @@ unsigned_request(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) reply = NULL;
 	g_autoptr(GBytes) entity = NULL;
+	g_autofree char *sent = NULL;
 	Content c = {0};
 	gboolean only_key = FALSE;
+	gint64 last;
 
-	(void)conf;
 	entity = opm_message_top_entity(msg);
 	read_entity(entity, &c);
 	if (c.text != NULL)
@@ -380,13 +436,26 @@ unsigned_request(OpmConfig *conf, OpmList *list, OpmMessage *msg,
 		return verdict(list->address, OPM_ACTION_REJECT, "550", "5.7.1",
 		    "no sender", "list %s: get-list-key needs a return address "
 		    "to send the key to.", list->address);
+	sent = key_sent_path(conf, list, o->sender);
+	last = key_sent_at(sent);
+	if (last > 0 && now >= last && now - last < KEY_SENT_INTERVAL)
+		return verdict(list->address, OPM_ACTION_REJECT, "550", "5.7.1",
+		    "key sent already", "list %s: the list key went to this "
+		    "return address less than a day ago; look for that "
+		    "message, or ask again tomorrow.", list->address);
 	reply = signed_key_reply(list, o->sender, now, &error);
 	if (reply == NULL) {
 		g_warning("%s: get-list-key: %s", list->address, error->message);
 		return opm_verdict_tempfail(list->address, "4.3.0",
 		    "the list key cannot be sent");
 	}
-	send_one(o, list, o->sender, reply);
+	if (!send_one(o, list, o->sender, reply))
+		return opm_verdict_tempfail(list->address, "4.3.0",
+		    "the list key cannot be sent");
+	/* after the sending: a reply that did not go is not counted; a
+	 * time that cannot be kept costs at most one more reply */
+	if (o->apply && !key_sent_record(sent, now, &error))
+		g_warning("%s: get-list-key: %s", list->address, error->message);
 	return verdict(list->address, OPM_ACTION_ACCEPT, "250", "2.0.0",
 	    "get-list-key", "list key sent");
 }

@@ -561,6 +561,90 @@ START_TEST(anyone_gets_the_list_key_unsigned)
 }
 END_TEST
 
+/* Set back every "the list key went here at" time kept for the list by
+ * seconds. */
+static void
+key_sent_earlier(gint64 seconds)
+{
+	g_autofree char *dir = g_build_filename(tmp, "state", "keysent",
+	    "secir@lists.example.org", NULL);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+	guint n = 0;
+
+	ck_assert_msg(d != NULL, "no times kept in %s", dir);
+	while ((name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+		g_autofree char *text = tu_read(path);
+
+		tu_write(path, "%" G_GINT64_FORMAT "\n",
+		    g_ascii_strtoll(text, NULL, 10) - seconds);
+		n++;
+	}
+	g_dir_close(d);
+	ck_assert_uint_gt(n, 0);
+}
+
+/* Forged as the sender, an address could be sent the key over and over:
+ * one reply a day to one address. */
+START_TEST(the_list_key_goes_once_a_day_to_an_address)
+{
+	const char *unsigned_shape[] = {"--shape", "unsigned", NULL};
+	g_autofree char *again = out_file("mallory@example.com.2");
+	g_autofree char *third = out_file("mallory@example.com.3");
+	OpmfTestResult res = {0};
+
+	for (int i = 0; i < 2; i++) {
+		g_autoptr(GBytes) cmd = command_mail("mallory",
+		    "mallory@example.com", "get-list-key\n", NULL,
+		    unsigned_shape);
+
+		feed(cmd, REQUEST, &res);
+		if (i == 0)
+			ck_assert_msg(res.rc == SMFIS_DISCARD, "the first "
+			    "request: got %d %s", res.rc, res.text);
+		else
+			ck_assert_msg(res.rc == SMFIS_REJECT &&
+			    strcmp(res.rcode, "550") == 0 &&
+			    strcmp(res.xcode, "5.7.1") == 0 &&
+			    strstr(res.text, "less than a day ago") != NULL,
+			    "the second request the same day: got %d %s %s "
+			    "\"%s\", want a refusal", res.rc, res.rcode,
+			    res.xcode, res.text);
+		opmf_test_result_clear(&res);
+	}
+	ck_assert(out_exists("mallory@example.com"));
+	ck_assert_msg(!g_file_test(again, G_FILE_TEST_EXISTS),
+	    "a second key went to mallory the same day");
+	/* another address is another matter */
+	{
+		g_autoptr(GBytes) cmd = command_mail("bob", "bob@example.org",
+		    "get-list-key\n", NULL, unsigned_shape);
+
+		feed(cmd, REQUEST, &res);
+		ck_assert_msg(res.rc == SMFIS_DISCARD, "bob's request: got %d "
+		    "%s", res.rc, res.text);
+		opmf_test_result_clear(&res);
+		ck_assert(out_exists("bob@example.org"));
+	}
+	/* a day later mallory may ask again */
+	key_sent_earlier(24 * 3600 + 60);
+	{
+		g_autoptr(GBytes) cmd = command_mail("mallory",
+		    "mallory@example.com", "get-list-key\n", NULL,
+		    unsigned_shape);
+
+		feed(cmd, REQUEST, &res);
+		ck_assert_msg(res.rc == SMFIS_DISCARD, "a day later: got %d %s",
+		    res.rc, res.text);
+		opmf_test_result_clear(&res);
+	}
+	ck_assert_msg(g_file_test(again, G_FILE_TEST_EXISTS) &&
+	    !g_file_test(third, G_FILE_TEST_EXISTS),
+	    "a day later, want exactly one more key for mallory");
+}
+END_TEST
+
 /* AdminKey pins the admin's key in the list definition. */
 START_TEST(admin_key_pins_the_admin)
 {
@@ -1062,6 +1146,7 @@ main(void)
 	tcase_add_test(tc, replay_is_refused_and_changes_nothing);
 	tcase_add_test(tc, a_bad_line_fails_the_whole_mail);
 	tcase_add_test(tc, anyone_gets_the_list_key_unsigned);
+	tcase_add_test(tc, the_list_key_goes_once_a_day_to_an_address);
 	tcase_add_test(tc, admin_key_pins_the_admin);
 	tcase_add_test(tc, vouched_candidate_joins_and_posts);
 	tcase_add_test(tc, refused_vouches_add_nobody);
