@@ -32,7 +32,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -53,11 +52,8 @@ state_file(const char *state_dir, OpmList *list, const char *fpr,
 	g_autofree char *name = g_strdup_printf("%s.%" G_GINT64_FORMAT, fpr,
 	    expires);
 
-	if (g_mkdir_with_parents(dir, 0700) != 0) {
-		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", dir,
-		    g_strerror(errno));
+	if (!opm_mkdir(dir, 0700, error))
 		return NULL;
-	}
 	return g_build_filename(dir, name, NULL);
 }
 
@@ -300,11 +296,8 @@ opm_expiry_inactive(const char *state_dir, OpmList *list, OpmInjector *inj,
 
 	if (reminded != NULL)
 		*reminded = 0;
-	if (g_mkdir_with_parents(dir, 0700) != 0) {
-		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", dir,
-		    g_strerror(errno));
+	if (!opm_mkdir(dir, 0700, error))
 		return FALSE;
-	}
 	for (guint i = 0; i < list->members->len; i++) {
 		OpmMember *m = g_ptr_array_index(list->members, i);
 		const char *why = opm_audit_inactive(m, now);

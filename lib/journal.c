@@ -299,12 +299,8 @@ opm_journal_open(const char *state_dir, const char *list, const char *key,
 	gint64 when = 0;
 	int fd, e;
 
-	if (g_mkdir_with_parents(bucket, 0700) != 0) {
-		e = errno;
-		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", bucket,
-		    g_strerror(e));
+	if (!opm_mkdir(bucket, 0700, error))
 		return NULL;
-	}
 	sweep(bucket, now, done_lifetime, pending_lifetime);
 	for (;;) {
 		struct stat st1, st2;

@@ -62,6 +62,10 @@ void opm_commit_clear(OpmCommit *c); /* forgets it */
 gboolean opm_refuse(GError **error, const char *fmt, ...)
     G_GNUC_PRINTF(2, 3);
 
+/* Make dir and its missing parents with mode.  FALSE with an
+ * OPM_ERROR_IO error "DIR: why" when it cannot. */
+gboolean opm_mkdir(const char *dir, int mode, GError **error);
+
 /* Return a copy of s fit to stand in a log line or an SMTP reply: printable
  * ASCII only, everything else replaced by '?', at most max bytes.
  * (transfer full): caller frees with g_free(). */

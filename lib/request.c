@@ -46,7 +46,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <string.h>
 
 #include "admission.h"
@@ -390,14 +389,8 @@ key_sent_record(const char *path, gint64 now, GError **error)
 	g_autofree char *dir = g_path_get_dirname(path);
 	g_autofree char *t = g_strdup_printf("%" G_GINT64_FORMAT "\n", now);
 
-	if (g_mkdir_with_parents(dir, 0700) != 0) {
-		int e = errno;
-
-		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", dir,
-		    g_strerror(e));
-		return FALSE;
-	}
-	return g_file_set_contents(path, t, -1, error);
+	return opm_mkdir(dir, 0700, error) &&
+	    g_file_set_contents(path, t, -1, error);
 }
 
 /* 1: a mail that is not signed. */

@@ -35,6 +35,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +56,19 @@ opm_refuse(GError **error, const char *fmt, ...)
 	g_propagate_error(error, g_error_new_valist(OPM_ERROR,
 	    OPM_ERROR_CONFIG, fmt, ap));
 	va_end(ap);
+	return FALSE;
+}
+
+gboolean
+opm_mkdir(const char *dir, int mode, GError **error)
+{
+	int e;
+
+	if (g_mkdir_with_parents(dir, mode) == 0)
+		return TRUE;
+	e = errno;
+	g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", dir,
+	    g_strerror(e));
 	return FALSE;
 }
 

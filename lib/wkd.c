@@ -13,7 +13,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -58,11 +57,8 @@ put(const char *dir, const char *name, const void *data, gsize n,
 	g_autofree char *path = g_build_filename(dir, name, NULL);
 	g_autoptr(GError) err = NULL;
 
-	if (g_mkdir_with_parents(dir, 0755) != 0) {
-		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s: %s", dir,
-		    g_strerror(errno));
+	if (!opm_mkdir(dir, 0755, error))
 		return FALSE;
-	}
 	if (!g_file_set_contents_full(path, data, (gssize)n,
 	    G_FILE_SET_CONTENTS_CONSISTENT, 0644, &err)) {
 		g_set_error(error, OPM_ERROR, OPM_ERROR_IO, "%s", err->message);
