@@ -16,10 +16,30 @@
 #	(t/test_threads.c).  Ends with one
 #	line "N passed, N failed" counted over every test point of both runs.
 #	Exit status: non-zero when either run failed.
+#
+#	The tests run programs as nobody, who must reach the build tree: a
+#	checkout inside a private directory (mode 0700, as mktemp -d makes
+#	one) is built and checked in a copy under TMPDIR instead, kept when
+#	a test failed.
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
 sh t/deps.sh
+
+# copy_tree: a fresh copy of the sources in a new directory that anyone
+# may enter, under TMPDIR; prints its path.  NAME: part of its name.
+copy_tree() {
+	dest=$(mktemp -d "${TMPDIR:-/tmp}/openpgp-milter-$1.XXXXXX")
+	chmod 755 "$dest"
+	if [ -d .git ]; then
+		git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$dest"
+	else
+		tar --exclude=./t/run --exclude=./t/fixtures -cf - . |
+		    tar -xf - -C "$dest"
+		(cd "$dest" && make distclean >/dev/null 2>&1 || :)
+	fi
+	echo "$dest"
+}
 
 # run_check DIR LABEL: make check in DIR; adds to passed/failed/status.
 passed=0 failed=0 status=0
@@ -44,21 +64,25 @@ run_check() {
 	failed=$((failed + f))
 }
 
-autoreconf -fi
-./configure --enable-werror ${CONFIGURE_FLAGS:-}
-make -j"$(nproc)"
-run_check "$top" "build"
+build=$top
+if ! runuser -u nobody -- test -r "$top/configure.ac" 2>/dev/null; then
+	build=$(copy_tree build)
+	echo "nobody cannot reach $top: building in $build"
+fi
+(cd "$build" && autoreconf -fi &&
+    ./configure --enable-werror ${CONFIGURE_FLAGS:-} && make -j"$(nproc)")
+run_check "$build" "build"
+if [ "$build" != "$top" ]; then
+	if [ "$status" -eq 0 ]; then
+		rm -rf "$build"
+	else
+		echo "build kept in $build"
+	fi
+fi
 
 if [ "${SANITIZE:-yes}" != no ]; then
 	# a copy of the sources: one tree cannot hold two configured builds
-	san=$(mktemp -d "${TMPDIR:-/tmp}/openpgp-milter-san.XXXXXX")
-	chmod 755 "$san"
-	if [ -d .git ]; then
-		git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$san"
-	else
-		tar --exclude=./t/run --exclude=./t/fixtures -cf - . | tar -xf - -C "$san"
-		(cd "$san" && make distclean >/dev/null 2>&1 || :)
-	fi
+	san=$(copy_tree san)
 	flags="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 	# clang here, gcc above: both must build the tree without a warning
 	(cd "$san" && autoreconf -fi && ./configure --enable-werror CC=clang \
@@ -78,14 +102,7 @@ fi
 if [ "${SANITIZE:-yes}" != no ]; then
 	# ThreadSanitizer over the concurrency test: four connections posting
 	# while the configuration is reloaded
-	tsan=$(mktemp -d "${TMPDIR:-/tmp}/openpgp-milter-tsan.XXXXXX")
-	chmod 755 "$tsan"
-	if [ -d .git ]; then
-		git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$tsan"
-	else
-		tar --exclude=./t/run --exclude=./t/fixtures -cf - . | tar -xf - -C "$tsan"
-		(cd "$tsan" && make distclean >/dev/null 2>&1 || :)
-	fi
+	tsan=$(copy_tree tsan)
 	(cd "$tsan" && autoreconf -fi && ./configure CC=clang \
 	    CFLAGS="-g -O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread" &&
 	    make -j"$(nproc)")
